@@ -1,0 +1,77 @@
+//! The channel to one card: the standard transport stack and typed exchanges.
+//!
+//! Stack, bottom up: the base transport (PC/SC reader, replay, test card), an optional
+//! transcript [`Recorder`], the redacting [`TraceLayer`] (which also counts physical
+//! APDUs and bytes), and the [`T0Layer`]. Trace and transcript sit *below* the T=0
+//! layer so they show what really crossed the wire, GET RESPONSE included.
+
+use super::command::Command;
+use super::response::Response;
+use super::t0::T0Layer;
+use super::trace::TraceLayer;
+use super::transcript::Recorder;
+use super::transport::{Transport, TransportError};
+use std::path::Path;
+
+/// A card connection with the standard layers.
+pub struct Channel<'a> {
+    stack: T0Layer<TraceLayer<Box<dyn Transport + 'a>>>,
+}
+
+impl<'a> Channel<'a> {
+    /// Builds the standard stack over `base`.
+    pub fn new(base: Box<dyn Transport + 'a>) -> Self {
+        Channel {
+            stack: T0Layer::new(TraceLayer::new(base)),
+        }
+    }
+
+    /// Builds the standard stack over `base`, recording a transcript at `path`.
+    pub fn recording(base: Box<dyn Transport + 'a>, path: &Path) -> Result<Self, TransportError> {
+        let recorder: Box<dyn Transport + 'a> = Box::new(Recorder::create(base, path)?);
+        Ok(Channel::new(recorder))
+    }
+
+    /// Sends a typed command and returns the typed response (after T=0 handling).
+    pub fn send(&mut self, command: &Command) -> Result<Response, TransportError> {
+        let bytes = command.to_bytes()?;
+        self.send_bytes(&bytes)
+    }
+
+    /// Sends an already encoded command.
+    pub fn send_bytes(&mut self, command: &[u8]) -> Result<Response, TransportError> {
+        let raw = self.stack.transmit(command)?;
+        Response::parse(&raw).map_err(|e| TransportError::ShortResponse(e.0))
+    }
+
+    /// Sends bytes below the T=0 layer: no GET RESPONSE, no resend (still traced and
+    /// recorded).
+    pub fn transmit_raw(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        self.stack.inner.transmit(command)
+    }
+
+    /// Physical APDUs exchanged so far (GET RESPONSE and resends included).
+    pub fn apdu_count(&self) -> u64 {
+        self.stack.inner.apdus
+    }
+
+    /// Bytes exchanged so far, commands and responses.
+    pub fn byte_count(&self) -> u64 {
+        self.stack.inner.bytes
+    }
+}
+
+impl Transport for Channel<'_> {
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        self.stack.transmit(command)
+    }
+    fn reset(&mut self) -> Result<Vec<u8>, TransportError> {
+        self.stack.reset()
+    }
+    fn atr(&self) -> Option<Vec<u8>> {
+        self.stack.atr()
+    }
+    fn name(&self) -> String {
+        self.stack.name()
+    }
+}

@@ -1,0 +1,89 @@
+//! The `sscard` command line: one file per subcommand.
+//!
+//! Each subcommand has an `Args` struct (clap derive) and a `run` function returning
+//! [`crate::error::Error`]; [`main`] prints the error with its hint and exits with the
+//! error's own code, so scripts can tell failures apart without parsing text.
+
+pub mod atr;
+pub mod readers;
+pub mod send;
+pub mod wait;
+
+use crate::error::{Error, ExitCode};
+use clap::{Parser, Subcommand};
+
+/// Smart-card terminal tool for social security cards (社会保障卡).
+#[derive(Parser, Debug)]
+#[command(name = "sscard", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Show the APDU trace (secrets redacted); repeat for more detail. RUST_LOG also works.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List readers and cards, or watch insertions and removals.
+    Readers(readers::ReadersArgs),
+    /// Decode the ATR of the inserted card, or of the given hex.
+    Atr(atr::AtrArgs),
+    /// Send APDUs to the card and show the responses.
+    Send(send::SendArgs),
+    /// Wait until a card is inserted in (or removed from) a reader.
+    Wait(wait::WaitArgs),
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "warn,sscard::apdu=debug",
+        2 => "info,sscard=debug",
+        _ => "debug",
+    };
+    let env = env_logger::Env::default().default_filter_or(default);
+    let _ = env_logger::Builder::from_env(env)
+        .format_timestamp_micros()
+        .try_init();
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match &cli.command {
+        Command::Readers(a) => readers::run(a),
+        Command::Atr(a) => atr::run(a),
+        Command::Send(a) => send::run(a),
+        Command::Wait(a) => wait::run(a),
+    };
+    match result {
+        Ok(code) => std::process::ExitCode::from(code as u8),
+        Err(e) => report(&e),
+    }
+}
+
+/// Prints an error and its hint; returns its exit code.
+pub fn report(e: &Error) -> std::process::ExitCode {
+    eprintln!("sscard: error: {e}");
+    if let Some(h) = e.hint() {
+        eprintln!("hint: {h}");
+    }
+    std::process::ExitCode::from(e.exit_code() as u8)
+}
+
+/// Parses hex given on the command line (spaces, colons allowed).
+pub fn parse_hex_arg(text: &str) -> Result<Vec<u8>, Error> {
+    let clean: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != ':')
+        .collect();
+    hex::decode(&clean).map_err(|e| Error::InvalidData(format!("'{text}' is not hex: {e}")))
+}
+
+/// A result type for subcommands: the exit code on success.
+pub type CmdResult = Result<ExitCode, Error>;

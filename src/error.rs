@@ -1,0 +1,141 @@
+//! The tool's top-level error and its exit codes.
+//!
+//! Each kind of failure a desk worker or a script must tell apart has its own exit
+//! code, so `sscard` can be scripted without parsing messages. The codes are part of
+//! the interface: documented in the README and never reused.
+
+use crate::apdu::TransportError;
+
+/// Exit codes of `sscard`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitCode {
+    /// Success.
+    Ok = 0,
+    /// An unexpected internal failure.
+    Internal = 1,
+    /// Bad command-line usage (clap's own code).
+    Usage = 2,
+    /// pcscd not running, no readers, or no such reader.
+    NoReader = 3,
+    /// The reader is empty.
+    NoCard = 4,
+    /// The card was removed, reset or stopped answering during an exchange.
+    CardLost = 5,
+    /// The card answered with a status word other than the expected one.
+    CardStatus = 6,
+    /// Malformed data: an ATR, TLV, response or input that does not parse.
+    InvalidData = 7,
+    /// The card is not one of the known profiles.
+    UnknownCard = 8,
+    /// An APDU script's expectation was not met.
+    ScriptMismatch = 9,
+    /// An APDU script has a syntax error.
+    ScriptError = 10,
+    /// Keys: SAM or key file missing, unreadable or refused.
+    Keys = 11,
+    /// A business rule refused the operation (activation refusals).
+    Refused = 12,
+    /// The activation journal could not be read or written.
+    Journal = 13,
+    /// An I/O failure on a local file.
+    Io = 14,
+    /// Waiting for a card or event timed out.
+    Timeout = 15,
+    /// A virtual card failed (image, vpcd connection).
+    VirtualCard = 16,
+}
+
+/// An error that ends the command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A reader or card exchange failed.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The card answered an unexpected status word.
+    #[error("{context}: the card answered {status}")]
+    CardStatus {
+        /// What was being done.
+        context: String,
+        /// The status word.
+        status: crate::apdu::Status,
+    },
+    /// Malformed data.
+    #[error("invalid data: {0}")]
+    InvalidData(String),
+    /// Not a card this tool knows.
+    #[error("unknown card: {0}")]
+    UnknownCard(String),
+    /// Waiting timed out.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// A local file problem.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// A virtual card failure.
+    #[error("virtual card: {0}")]
+    VirtualCard(String),
+    /// Another failure with its own exit code.
+    #[error("{message}")]
+    Other {
+        /// What went wrong.
+        message: String,
+        /// The exit code to use.
+        code: ExitCode,
+    },
+}
+
+impl Error {
+    /// The exit code for this error.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Transport(t) => match t {
+                TransportError::NoService(_)
+                | TransportError::UnknownReader(_)
+                | TransportError::NoReaders
+                | TransportError::Busy => ExitCode::NoReader,
+                TransportError::NoCard(_) => ExitCode::NoCard,
+                TransportError::CardRemoved
+                | TransportError::CardReset
+                | TransportError::ShortResponse(_)
+                | TransportError::EndlessResponse(_)
+                | TransportError::Pcsc(_) => ExitCode::CardLost,
+                TransportError::Command(_) | TransportError::Replay(_) => ExitCode::InvalidData,
+                TransportError::Unsupported(_) => ExitCode::Internal,
+                TransportError::Io(_) => ExitCode::Io,
+            },
+            Error::CardStatus { .. } => ExitCode::CardStatus,
+            Error::InvalidData(_) => ExitCode::InvalidData,
+            Error::UnknownCard(_) => ExitCode::UnknownCard,
+            Error::Timeout(_) => ExitCode::Timeout,
+            Error::Io { .. } => ExitCode::Io,
+            Error::VirtualCard(_) => ExitCode::VirtualCard,
+            Error::Other { code, .. } => *code,
+        }
+    }
+
+    /// A hint for the user on what to do next, where there is a useful one.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Error::Transport(TransportError::NoService(_)) => Some(
+                "start pcscd (`systemctl start pcscd` or `pcscd -f`); see hardware.md",
+            ),
+            Error::Transport(TransportError::NoReaders) => {
+                Some("connect a reader and check it with `sscard readers --watch`")
+            }
+            Error::Transport(TransportError::UnknownReader(_)) => {
+                Some("list the readers with `sscard readers` and pick one by index or name")
+            }
+            Error::Transport(TransportError::NoCard(_)) => Some("insert the card and try again"),
+            Error::Transport(TransportError::CardRemoved) => {
+                Some("leave the card in the reader until the command has finished")
+            }
+            _ => None,
+        }
+    }
+}

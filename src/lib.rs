@@ -1,0 +1,20 @@
+//! sscard: a smart-card terminal tool for activating Chinese social security cards.
+//!
+//! Layers, bottom up:
+//! - [`reader`]: PC/SC readers through pcscd (list, watch, connect, transmit).
+//! - [`apdu`]: the bytes-in/bytes-out [`apdu::Transport`] trait and the layers stacked
+//!   on it (GET RESPONSE, wrong-length retry, redacting trace, transcript), typed
+//!   commands, responses and status words, ATR and TLV parsing.
+//! - [`crypto`]: key diversification and cryptograms of the card spec (3DES, SM4).
+//! - [`vcard`]: virtual cards that plug into the vsmartcard `vpcd` reader driver.
+//! - [`cli`]: the `sscard` command line.
+#![forbid(unsafe_code)]
+
+pub mod apdu;
+pub mod cli;
+pub mod crypto;
+pub mod error;
+pub mod reader;
+pub mod secret;
+pub mod testbed;
+pub mod vcard;

@@ -1,0 +1,22 @@
+//! Mapping of PC/SC errors to the transport errors users see.
+
+use crate::apdu::TransportError;
+
+/// Maps a pcsc error, naming the reader where that helps.
+pub fn map(err: pcsc::Error, reader: &str) -> TransportError {
+    use pcsc::Error as E;
+    match err {
+        E::NoService | E::ServiceStopped | E::NoDir | E::NoFile => {
+            TransportError::NoService(err.to_string())
+        }
+        E::NoReadersAvailable => TransportError::NoReaders,
+        E::UnknownReader | E::ReaderUnavailable => TransportError::UnknownReader(reader.into()),
+        E::NoSmartcard => TransportError::NoCard(reader.into()),
+        E::RemovedCard | E::UnpoweredCard | E::UnresponsiveCard | E::CommDataLost => {
+            TransportError::CardRemoved
+        }
+        E::ResetCard => TransportError::CardReset,
+        E::SharingViolation => TransportError::Busy,
+        other => TransportError::Pcsc(other.to_string()),
+    }
+}

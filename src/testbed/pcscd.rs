@@ -1,0 +1,170 @@
+//! Starting and stopping a private pcscd with the vpcd driver.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// The vpcd driver installed by Debian's `vsmartcard-vpcd`.
+pub const VPCD_DRIVER: &str = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
+
+/// Names of the two vpcd readers, slot 0 and slot 1.
+pub const READER_NAMES: [&str; 2] = ["Virtual PCD 00 00", "Virtual PCD 00 01"];
+
+/// A pcscd of our own, stopped on drop.
+pub struct Pcscd {
+    child: Option<Child>,
+    dir: PathBuf,
+    port: u16,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Finds a port p with p and p+1 free (vpcd listens on one port per slot).
+fn free_port_pair() -> std::io::Result<u16> {
+    for _ in 0..200 {
+        let l = TcpListener::bind("0.0.0.0:0")?;
+        let p = l.local_addr()?.port();
+        if p < u16::MAX && TcpListener::bind(("0.0.0.0", p + 1)).is_ok() {
+            return Ok(p);
+        }
+    }
+    Err(std::io::Error::other("no free pair of TCP ports"))
+}
+
+/// Runs pcscd in its own mount namespace with `dir/run` over /run/pcscd, logging to
+/// `dir/pcscd.log` (without `-a`: its APDU log would show PINs).
+fn spawn_daemon(dir: &Path) -> std::io::Result<Child> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("pcscd.log"))?;
+    let script = format!(
+        "mkdir -p /run/pcscd && mount --bind '{}' /run/pcscd && exec pcscd -f -c '{}'",
+        dir.join("run").display(),
+        dir.join("reader.conf").display()
+    );
+    Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+}
+
+impl Pcscd {
+    /// Starts pcscd in a private mount namespace with two vpcd slots on fresh ports,
+    /// and waits (up to 10 s) until it accepts clients. Needs root (unshare, mount).
+    pub fn start() -> std::io::Result<Pcscd> {
+        if !Path::new(VPCD_DRIVER).exists() {
+            return Err(std::io::Error::other(format!(
+                "{VPCD_DRIVER} is missing: install vsmartcard-vpcd (the README's commands do)"
+            )));
+        }
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("sscard-pcscd-{}-{n}", std::process::id()));
+        let run = dir.join("run");
+        std::fs::create_dir_all(&run)?;
+        let port = free_port_pair()?;
+        let conf = dir.join("reader.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "FRIENDLYNAME \"Virtual PCD\"\nDEVICENAME /dev/null:0x{port:04X}\n\
+                 LIBPATH {VPCD_DRIVER}\nCHANNELID 0x{port:04X}\n"
+            ),
+        )?;
+        let child = spawn_daemon(&dir)?;
+        let mut me = Pcscd {
+            child: Some(child),
+            dir,
+            port,
+        };
+        me.wait_ready(Duration::from_secs(10))?;
+        Ok(me)
+    }
+
+    fn wait_ready(&mut self, timeout: Duration) -> std::io::Result<()> {
+        let deadline = Instant::now() + timeout;
+        let sock = self.socket();
+        while Instant::now() < deadline {
+            if let Some(child) = self.child.as_mut() {
+                if let Some(status) = child.try_wait()? {
+                    return Err(std::io::Error::other(format!(
+                        "pcscd exited ({status}); log: {}",
+                        std::fs::read_to_string(self.dir.join("pcscd.log")).unwrap_or_default()
+                    )));
+                }
+            }
+            // The socket appears after the readers are registered.
+            if sock.exists() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Err(std::io::Error::other("pcscd did not create its socket within the timeout"))
+    }
+
+    /// The client socket path.
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("run").join("pcscd.comm")
+    }
+
+    /// The environment a client needs to reach this daemon.
+    pub fn env(&self) -> (&'static str, PathBuf) {
+        ("PCSCLITE_CSOCK_NAME", self.socket())
+    }
+
+    /// The vpcd TCP port of a slot (0 or 1).
+    pub fn port(&self, slot: u8) -> u16 {
+        self.port + slot as u16
+    }
+
+    /// The reader name of a slot.
+    pub fn reader_name(&self, slot: u8) -> &'static str {
+        READER_NAMES[(slot as usize).min(1)]
+    }
+
+    /// pcscd's own log (no APDUs: it would show PINs).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("pcscd.log")).unwrap_or_default()
+    }
+
+    /// Stops the daemon (as a crash or `systemctl stop` would: clients see NoService).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_file(self.socket());
+        let _ = std::fs::remove_file(self.dir.join("run").join("pcscd.pid"));
+    }
+
+    /// Starts the daemon again on the same socket and ports (after [`Pcscd::stop`]).
+    pub fn restart(&mut self) -> std::io::Result<()> {
+        self.stop();
+        self.child = Some(spawn_daemon(&self.dir)?);
+        self.wait_ready(Duration::from_secs(10))
+    }
+
+    /// The private directory (socket, config, log).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for Pcscd {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
