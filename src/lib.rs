@@ -15,6 +15,7 @@ pub mod cli;
 pub mod crypto;
 pub mod error;
 pub mod reader;
+pub mod sam;
 pub mod secret;
 pub mod testbed;
 pub mod vcard;

@@ -7,6 +7,8 @@
 pub mod atr;
 pub mod readers;
 pub mod send;
+pub mod testbed;
+pub mod vcard;
 pub mod wait;
 
 use crate::error::{Error, ExitCode};
@@ -34,6 +36,10 @@ pub enum Command {
     Atr(atr::AtrArgs),
     /// Send APDUs to the card and show the responses.
     Send(send::SendArgs),
+    /// Plug a virtual card (an image file) into the vpcd virtual reader until stopped.
+    Vcard(vcard::VcardArgs),
+    /// Run a command against a private pcscd with virtual cards inserted (needs root).
+    Testbed(testbed::TestbedArgs),
     /// Wait until a card is inserted in (or removed from) a reader.
     Wait(wait::WaitArgs),
 }
@@ -60,6 +66,10 @@ pub fn main() -> std::process::ExitCode {
         Command::Atr(a) => atr::run(a),
         Command::Send(a) => send::run(a),
         Command::Wait(a) => wait::run(a),
+        Command::Testbed(a) => testbed::run(a),
+        Command::Vcard(a) => vcard::run(a)
+            .map(|()| ExitCode::Ok)
+            .map_err(|e| Error::VirtualCard(e.to_string())),
     };
     match result {
         Ok(code) => std::process::ExitCode::from(code as u8),

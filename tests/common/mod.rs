@@ -1,0 +1,119 @@
+//! Shared end-to-end harness: a private pcscd + vpcd, virtual cards as processes, and
+//! the `sscard` binary run with the private daemon's socket.
+//!
+//! Tests run as threads of one process and pcsc-lite reads its socket path once per
+//! process, so the test process itself never talks PC/SC: every exchange goes through
+//! the `sscard` binary, as a user's would.
+#![allow(dead_code)]
+
+use sscard::testbed::{Pcscd, VirtualCardProcess};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The binary under test.
+pub fn exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_sscard"))
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A private test bed with a scratch directory for card images.
+pub struct Bed {
+    pub pcscd: Pcscd,
+    pub dir: tempfile::TempDir,
+    cards: Vec<Option<VirtualCardProcess>>,
+}
+
+/// The result of one `sscard` run.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+impl Bed {
+    pub fn start() -> Bed {
+        Bed {
+            pcscd: Pcscd::start().expect("private pcscd (run the tests as root)"),
+            dir: tempfile::tempdir().unwrap(),
+            cards: vec![None, None],
+        }
+    }
+
+    /// Copies a card image from `cards/` (or a path) into the scratch dir.
+    pub fn image(&self, name: &str) -> PathBuf {
+        let src = if Path::new(name).is_absolute() {
+            PathBuf::from(name)
+        } else {
+            root().join("cards").join(name)
+        };
+        let dst = self.dir.path().join(src.file_name().unwrap());
+        if !dst.exists() {
+            std::fs::copy(&src, &dst).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+        }
+        dst
+    }
+
+    /// A `sscard` command aimed at this bed.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(exe());
+        let (k, v) = self.pcscd.env();
+        c.env(k, v).env_remove("RUST_LOG").stdin(Stdio::null());
+        c
+    }
+
+    /// Runs `sscard ARGS`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.cmd().args(args).output().unwrap().into()
+    }
+
+    /// Inserts the card in `image` into `slot` and waits until pcscd sees it.
+    pub fn insert(&mut self, slot: u8, image: &Path, extra: &[&str]) {
+        let p = VirtualCardProcess::insert(&exe(), image, self.pcscd.port(slot), extra).unwrap();
+        self.cards[slot as usize] = Some(p);
+        let r = self.run(&["wait", "--reader", &slot.to_string(), "--timeout", "10"]);
+        assert_eq!(r.code, 0, "card not seen in slot {slot}: {r:?}");
+    }
+
+    /// Inserts without waiting (for cards set to fail early).
+    pub fn insert_nowait(&mut self, slot: u8, image: &Path, extra: &[&str]) {
+        let p = VirtualCardProcess::insert(&exe(), image, self.pcscd.port(slot), extra).unwrap();
+        self.cards[slot as usize] = Some(p);
+    }
+
+    /// Pulls the card from `slot` and waits until pcscd sees it gone.
+    pub fn pull(&mut self, slot: u8) {
+        if let Some(mut p) = self.cards[slot as usize].take() {
+            p.pull();
+        }
+        self.wait_removed(slot);
+    }
+
+    /// Waits until `slot` is empty (e.g. after a fault pulled the card).
+    pub fn wait_removed(&mut self, slot: u8) {
+        let r = self.run(&["wait", "--reader", &slot.to_string(), "--removed", "--timeout", "10"]);
+        assert_eq!(r.code, 0, "slot {slot} not empty: {r:?}");
+        if let Some(mut p) = self.cards[slot as usize].take() {
+            p.pull();
+        }
+    }
+}
