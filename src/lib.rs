@@ -10,10 +10,13 @@
 //! - [`cli`]: the `sscard` command line.
 #![forbid(unsafe_code)]
 
+pub mod activation;
 pub mod apdu;
+pub mod card;
 pub mod cli;
 pub mod crypto;
 pub mod error;
+pub mod profile;
 pub mod reader;
 pub mod sam;
 pub mod secret;

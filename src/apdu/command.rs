@@ -275,7 +275,7 @@ mod tests {
     #[test]
     fn bad_encodings_are_errors() {
         assert_eq!(Command::parse(&[0, 0xA4]), Err(CommandError::TooShort(2)));
-        assert!(Command::parse(&hex::decode("00A4000002").unwrap()).is_err());
+        assert!(Command::parse(&hex::decode("00A40000033F00").unwrap()).is_err());
         assert!(Command::parse(&hex::decode("00A40000023F0000FF").unwrap()).is_err());
         assert!(Command::parse(&hex::decode("00B000000001").unwrap()).is_err());
         assert!(Command::parse(&hex::decode("00B00000000000AA").unwrap()).is_err());

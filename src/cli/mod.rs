@@ -4,7 +4,11 @@
 //! [`crate::error::Error`]; [`main`] prints the error with its hint and exits with the
 //! error's own code, so scripts can tell failures apart without parsing text.
 
+pub mod activate;
 pub mod atr;
+pub mod info;
+pub mod journal;
+pub mod pin_input;
 pub mod readers;
 pub mod send;
 pub mod testbed;
@@ -34,12 +38,18 @@ pub enum Command {
     Readers(readers::ReadersArgs),
     /// Decode the ATR of the inserted card, or of the given hex.
     Atr(atr::AtrArgs),
+    /// Detect the card and show everything readable, with its checks.
+    Info(info::InfoArgs),
     /// Send APDUs to the card and show the responses.
     Send(send::SendArgs),
     /// Plug a virtual card (an image file) into the vpcd virtual reader until stopped.
     Vcard(vcard::VcardArgs),
     /// Run a command against a private pcscd with virtual cards inserted (needs root).
     Testbed(testbed::TestbedArgs),
+    /// Activate a new card: pharmacy dual insert, window, first use; resume or cancel.
+    Activate(activate::ActivateArgs),
+    /// Read or export the activation journal.
+    Journal(journal::JournalArgs),
     /// Wait until a card is inserted in (or removed from) a reader.
     Wait(wait::WaitArgs),
 }
@@ -64,8 +74,11 @@ pub fn main() -> std::process::ExitCode {
     let result = match &cli.command {
         Command::Readers(a) => readers::run(a),
         Command::Atr(a) => atr::run(a),
+        Command::Info(a) => info::run(a),
         Command::Send(a) => send::run(a),
         Command::Wait(a) => wait::run(a),
+        Command::Activate(a) => activate::run(a),
+        Command::Journal(a) => journal::run(a),
         Command::Testbed(a) => testbed::run(a),
         Command::Vcard(a) => vcard::run(a)
             .map(|()| ExitCode::Ok)

@@ -46,7 +46,11 @@ impl From<Output> for Run {
 
 impl std::fmt::Debug for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -110,10 +114,18 @@ impl Bed {
 
     /// Waits until `slot` is empty (e.g. after a fault pulled the card).
     pub fn wait_removed(&mut self, slot: u8) {
-        let r = self.run(&["wait", "--reader", &slot.to_string(), "--removed", "--timeout", "10"]);
+        let r = self.run(&[
+            "wait",
+            "--reader",
+            &slot.to_string(),
+            "--removed",
+            "--timeout",
+            "10",
+        ]);
         assert_eq!(r.code, 0, "slot {slot} not empty: {r:?}");
         if let Some(mut p) = self.cards[slot as usize].take() {
             p.pull();
         }
     }
 }
+pub mod desk;

@@ -1,0 +1,150 @@
+//! The reader slots of a desk: waiting for the wanted card and opening it.
+//!
+//! One reader (insert old, remove, insert new) or two (old and new side by side). The
+//! slots wait on card events (a blocking status change, never a sleep) with a timeout,
+//! identify the card by SELECT, and turn a wrong card into an instruction instead of
+//! an error: the desk is told what is in the reader and what to do.
+
+use super::desk::{Desk, Msg, Want};
+use super::error::ActivationError;
+use crate::apdu::Channel;
+use crate::card::{identify, CardKind, Selection};
+use crate::profile::{Profile, Profiles};
+use crate::reader::{establish, list_readers, ConnectOptions, PcscCard, ReaderSelector, Watcher};
+use std::time::Duration;
+
+/// An opened card: its channel, profile and the detection's selection.
+pub struct Opened<'p> {
+    /// The kind found.
+    pub kind: CardKind,
+    /// Its profile.
+    pub profile: &'p Profile,
+    /// The channel (the connection is exclusive while the flow works on the card).
+    pub ch: Channel<'static>,
+    /// The DF the detection selected.
+    pub selection: Option<Selection>,
+}
+
+/// The readers of the desk.
+pub struct Slots {
+    watcher: Watcher,
+    /// Reader for the old card.
+    pub old_reader: String,
+    /// Reader for the new card (the same as `old_reader` with one reader).
+    pub new_reader: String,
+    /// How long to wait for the holder to insert or remove a card.
+    pub timeout: Duration,
+}
+
+fn resolve(sel: &ReaderSelector) -> Result<String, ActivationError> {
+    let ctx = establish()?;
+    let readers = list_readers(&ctx)?;
+    Ok(sel.pick(&readers)?.name.clone())
+}
+
+impl Slots {
+    /// Slots for `old` and `new` (the same selector, or `new` absent, means one reader).
+    pub fn new(
+        old: &ReaderSelector,
+        new: Option<&ReaderSelector>,
+        timeout: Duration,
+    ) -> Result<Slots, ActivationError> {
+        let old_reader = resolve(old)?;
+        let new_reader = match new {
+            Some(n) => resolve(n)?,
+            None => old_reader.clone(),
+        };
+        Ok(Slots {
+            watcher: Watcher::new()?,
+            old_reader,
+            new_reader,
+            timeout,
+        })
+    }
+
+    /// Whether old and new cards share one reader.
+    pub fn one_reader(&self) -> bool {
+        self.old_reader == self.new_reader
+    }
+
+    fn reader_of(&self, want: Want) -> String {
+        match want {
+            Want::OldCard => self.old_reader.clone(),
+            Want::NewCard => self.new_reader.clone(),
+        }
+    }
+
+    /// Whether a card is in `want`'s reader now.
+    pub fn present(&mut self, want: Want) -> Result<bool, ActivationError> {
+        let reader = self.reader_of(want);
+        Ok(self.watcher.wait_card(&reader, Duration::ZERO)?.is_some())
+    }
+
+    /// Waits for the wanted card and opens it; a wrong card is shown to the desk and
+    /// the holder asked to swap it.
+    pub fn open<'p>(
+        &mut self,
+        want: Want,
+        profiles: &'p Profiles,
+        desk: &mut dyn Desk,
+    ) -> Result<Opened<'p>, ActivationError> {
+        let reader = self.reader_of(want);
+        loop {
+            if self.watcher.wait_card(&reader, Duration::ZERO)?.is_none() {
+                desk.show(&Msg::Insert(want, reader.clone()));
+                if self.watcher.wait_card(&reader, self.timeout)?.is_none() {
+                    return Err(ActivationError::Timeout(format!(
+                        "no card was inserted into '{reader}'"
+                    )));
+                }
+            }
+            let ctx = establish()?;
+            let card = PcscCard::connect_with(
+                ctx,
+                &reader,
+                ConnectOptions {
+                    exclusive: true,
+                    ..ConnectOptions::default()
+                },
+            )?;
+            let mut ch = Channel::new(Box::new(card));
+            let found = identify(&mut ch, profiles)?;
+            let wanted = match want {
+                Want::OldCard => CardKind::City,
+                Want::NewCard => CardKind::Ssc,
+            };
+            if found.kind == wanted {
+                if let Some(profile) = found.profile {
+                    return Ok(Opened {
+                        kind: found.kind,
+                        profile,
+                        ch,
+                        selection: found.selection,
+                    });
+                }
+            }
+            drop(ch);
+            desk.show(&Msg::WrongCard {
+                want,
+                found: found.kind,
+            });
+            self.wait_removed(want, desk)?;
+        }
+    }
+
+    /// Asks for the card in `want`'s reader to be removed and waits until it is.
+    pub fn wait_removed(&mut self, want: Want, desk: &mut dyn Desk) -> Result<(), ActivationError> {
+        let reader = self.reader_of(want);
+        if self.watcher.wait_removal(&reader, Duration::ZERO)? {
+            return Ok(());
+        }
+        desk.show(&Msg::Remove(want, reader.clone()));
+        if self.watcher.wait_removal(&reader, self.timeout)? {
+            Ok(())
+        } else {
+            Err(ActivationError::Timeout(format!(
+                "the card was not removed from '{reader}'"
+            )))
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! `sscard info`: detect the card, read everything readable, show it with its checks.
+//!
+//! The reading is done by [`crate::card`] inside one PC/SC transaction (so no other
+//! application can select another file between two of our APDUs), the presentation by
+//! [`crate::card::report`]. This file only wires the command line to them: choosing
+//! the readers (the card's, and the PSAM's with `--sam-reader`), opening the SAM,
+//! and turning the outcome into output and an exit code:
+//!
+//! - 0: the card was read and its data passes its checks (an expired card or a passed
+//!   activation deadline is shown as a warning, not an error: the data is right);
+//! - 7 (invalid data): the card was read but a data check failed (check digit, sex
+//!   digit, birth date in the ID) or it failed `--verify-card`; the report is still
+//!   printed in full first;
+//! - 3, 4, 5, 6, 7, 8, 11: no reader, no card, card lost, status word, malformed
+//!   data, unknown card, keys (see [`crate::error::ExitCode`]).
+
+use super::CmdResult;
+use crate::apdu::{Channel, Transport, TransportError};
+use crate::card::report::{self, national, Body, Report};
+use crate::card::{self, clock, CardError, CardKind, SscReadOptions};
+use crate::error::{Error, ExitCode};
+use crate::reader::card::PcscTransaction;
+use crate::reader::{establish, list_readers, ConnectOptions, PcscCard, ReaderSelector, Watcher};
+use crate::sam::keyfile::KeyFile;
+use crate::sam::psam::Psam;
+use crate::sam::Sam;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// For people, with the checks beside the data.
+    Text,
+    /// Versioned JSON (`schema_version`).
+    Json,
+    /// The national interface's `|`-separated line (spec/cards.md §4).
+    National,
+}
+
+/// Arguments of `sscard info`.
+#[derive(clap::Args, Debug)]
+pub struct InfoArgs {
+    /// The card's reader (index or part of the name); default: the first reader with a
+    /// card, other than the SAM's.
+    #[arg(long, short)]
+    pub reader: Option<ReaderSelector>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Master keys from a key file (labs and tests; must be mode 600).
+    #[arg(long, value_name = "FILE", conflicts_with = "sam_reader")]
+    pub keys: Option<PathBuf>,
+    /// The reader holding the terminal's PSAM.
+    #[arg(long, value_name = "READER")]
+    pub sam_reader: Option<ReaderSelector>,
+    /// Prove the card genuine by INTERNAL AUTHENTICATE (key 01), checked by the SAM.
+    #[arg(long)]
+    pub verify_card: bool,
+    /// Another card profile (JSON, see profiles/README.md), tried before the built-in
+    /// ones; may be repeated.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Vec<PathBuf>,
+    /// Wait up to SECS for a card to be inserted.
+    #[arg(long, value_name = "SECS")]
+    pub wait: Option<f64>,
+    /// The terminal device id in the national format.
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "SSCARD_DEVICE_ID",
+        default_value = "00000000"
+    )]
+    pub device_id: String,
+    /// Print the number of APDUs exchanged to stderr.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// A transaction that still knows its card's ATR and reader.
+struct InTransaction<'c> {
+    tx: PcscTransaction<'c>,
+    atr: Vec<u8>,
+    reader: String,
+}
+
+impl Transport for InTransaction<'_> {
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        self.tx.transmit(command)
+    }
+    fn atr(&self) -> Option<Vec<u8>> {
+        Some(self.atr.clone())
+    }
+    fn name(&self) -> String {
+        self.reader.clone()
+    }
+}
+
+/// The SAM chosen on the command line.
+enum SamChoice {
+    None,
+    Keys(KeyFile),
+    Psam(Box<Psam<'static>>),
+}
+
+impl SamChoice {
+    fn get(&mut self) -> Option<&mut dyn Sam> {
+        match self {
+            SamChoice::None => None,
+            SamChoice::Keys(k) => Some(k),
+            SamChoice::Psam(p) => Some(p.as_mut()),
+        }
+    }
+
+    fn info(&mut self) -> (Option<String>, Option<String>) {
+        match self.get() {
+            Some(s) => (Some(s.describe()), s.terminal_number()),
+            None => (None, None),
+        }
+    }
+}
+
+fn keys_error(message: String) -> Error {
+    Error::Other {
+        message,
+        code: ExitCode::Keys,
+    }
+}
+
+/// Picks the card's reader and the SAM's, by name.
+fn pick_readers(args: &InfoArgs) -> Result<(String, Option<String>), Error> {
+    let ctx = establish()?;
+    let readers = list_readers(&ctx)?;
+    let sam = match &args.sam_reader {
+        Some(sel) => Some(sel.pick(&readers)?.name.clone()),
+        None => None,
+    };
+    let card = match &args.reader {
+        Some(sel) => sel.pick(&readers)?.name.clone(),
+        None => {
+            let others: Vec<_> = readers
+                .iter()
+                .filter(|r| Some(&r.name) != sam.as_ref())
+                .cloned()
+                .collect();
+            ReaderSelector::Auto.pick(&others)?.name.clone()
+        }
+    };
+    if sam.as_ref() == Some(&card) {
+        return Err(Error::Other {
+            message: format!("the card and the SAM cannot both be in '{card}'"),
+            code: ExitCode::Usage,
+        });
+    }
+    Ok((card, sam))
+}
+
+fn open_sam(args: &InfoArgs, sam_reader: Option<&str>) -> Result<SamChoice, Error> {
+    if let Some(path) = &args.keys {
+        return KeyFile::load(path)
+            .map(SamChoice::Keys)
+            .map_err(|e| keys_error(e.to_string()));
+    }
+    let Some(name) = sam_reader else {
+        return Ok(SamChoice::None);
+    };
+    let card = PcscCard::connect_with(establish()?, name, ConnectOptions::default())?;
+    let ch = Channel::new(Box::new(card));
+    match Psam::open(ch) {
+        Ok(p) => Ok(SamChoice::Psam(Box::new(p))),
+        Err(crate::sam::SamError::Transport(t)) => Err(Error::Transport(t)),
+        Err(e) => Err(keys_error(format!(
+            "the card in '{name}' is not a usable PSAM: {e}"
+        ))),
+    }
+}
+
+fn write_out(bytes: &[u8]) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|_| out.flush())
+        .map_err(|source| Error::Io {
+            path: "standard output".into(),
+            source,
+        })
+}
+
+/// Runs `sscard info`.
+pub fn run(args: &InfoArgs) -> CmdResult {
+    let mut profiles = crate::profile::Profiles::builtin().map_err(CardError::from)?;
+    for p in &args.profile {
+        profiles.add_file(p).map_err(CardError::from)?;
+    }
+    let today = clock::today().map_err(|message| Error::Other {
+        message,
+        code: ExitCode::Usage,
+    })?;
+    let (reader, sam_reader) = pick_readers(args)?;
+    if let Some(secs) = args.wait {
+        let mut w = Watcher::new()?;
+        if w.wait_card(&reader, Duration::from_secs_f64(secs.max(0.0)))?
+            .is_none()
+        {
+            return Err(Error::Other {
+                message: format!("no card in reader '{reader}' within {secs} s"),
+                code: ExitCode::NoCard,
+            });
+        }
+    }
+    let mut sam = open_sam(args, sam_reader.as_deref())?;
+    if args.verify_card && matches!(sam, SamChoice::None) {
+        return Err(keys_error(
+            "--verify-card needs a SAM: give --keys FILE or --sam-reader READER".into(),
+        ));
+    }
+
+    let mut card = PcscCard::connect_with(establish()?, &reader, ConnectOptions::default())?;
+    let atr = card.atr().unwrap_or_default();
+    let tx = card.transaction()?;
+    let mut ch = Channel::new(Box::new(InTransaction {
+        tx,
+        atr: atr.clone(),
+        reader: reader.clone(),
+    }));
+
+    let detected = card::identify(&mut ch, &profiles)?;
+    let profile = match (detected.kind, detected.profile) {
+        (CardKind::Unknown, _) | (_, None) => {
+            return Err(Error::UnknownCard(detected.unknown_message(Some(&atr))));
+        }
+        (_, Some(p)) => p,
+    };
+    let selection = detected.selection.clone();
+    let body = match detected.kind {
+        CardKind::Ssc => {
+            let opts = SscReadOptions {
+                selected: selection,
+                verify_card: args.verify_card,
+            };
+            Body::Ssc(Box::new(card::read_ssc_with(
+                &mut ch,
+                profile,
+                sam.get(),
+                &opts,
+            )?))
+        }
+        CardKind::City => Body::City(Box::new(card::read_city_with(
+            &mut ch,
+            profile,
+            selection.as_ref(),
+        )?)),
+        CardKind::Psam => Body::Psam {
+            terminal: card::read_psam_terminal(&mut ch, profile, selection.as_ref())?,
+        },
+        CardKind::Unknown => return Err(Error::UnknownCard(detected.unknown_message(Some(&atr)))),
+    };
+    let card_apdus = (ch.apdu_count(), ch.byte_count());
+    drop(ch);
+    drop(card);
+
+    let (sam_name, terminal) = sam.info();
+    let report = Report::new(
+        reader.clone(),
+        atr,
+        profile,
+        body,
+        today,
+        sam_name,
+        terminal,
+    );
+    let charset = national::terminal_charset();
+    match args.format {
+        Format::Text => write_out(&national::encode(&report::text::render(&report), charset))?,
+        Format::Json => {
+            let mut s =
+                serde_json::to_string_pretty(&report::json::render(&report)).unwrap_or_default();
+            s.push('\n');
+            write_out(s.as_bytes())?;
+        }
+        Format::National => {
+            let Body::Ssc(c) = &report.body else {
+                return Err(Error::UnknownCard(format!(
+                    "the national format describes a social security card; this is a {}",
+                    CardKind::from(profile.kind)
+                )));
+            };
+            let mut line = national::national_line(c, report.terminal.as_deref(), &args.device_id)?;
+            line.push('\n');
+            write_out(&national::encode(&line, charset))?;
+        }
+    }
+    if args.stats {
+        eprintln!(
+            "sscard: {} APDUs ({} bytes) with the {} in '{reader}'",
+            card_apdus.0,
+            card_apdus.1,
+            CardKind::from(profile.kind)
+        );
+        if let SamChoice::Psam(p) = &sam {
+            eprintln!("sscard: {} APDUs with the PSAM", p.apdu_count());
+        }
+    }
+    if let Some(c) = report.failed() {
+        return Err(Error::InvalidData(format!(
+            "the card's data fails a check: {}",
+            c.message
+        )));
+    }
+    if let Body::Ssc(c) = &report.body {
+        if c.genuine == Some(false) {
+            return Err(Error::InvalidData(
+                "the card is NOT genuine: its INTERNAL AUTHENTICATE proof does not match the SAM's"
+                    .into(),
+            ));
+        }
+    }
+    Ok(ExitCode::Ok)
+}

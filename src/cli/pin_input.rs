@@ -1,0 +1,99 @@
+//! Reading a PIN: from the terminal with echo off, or from a file or stdin for
+//! automation. Never from argv (it would show in `ps` and shell history).
+
+use crate::error::{Error, ExitCode};
+use crate::secret::Pin;
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use zeroize::Zeroizing;
+
+/// Where PINs come from.
+#[derive(Debug, Clone)]
+pub enum PinSource {
+    /// Prompt on the terminal, echo off.
+    Terminal,
+    /// Lines of a file: the first line is the first PIN asked for, and so on.
+    File(PathBuf),
+    /// Lines of standard input.
+    Stdin,
+}
+
+/// Hands out PINs in the order asked.
+pub struct PinReader {
+    source: PinSource,
+    lines: Option<Vec<Zeroizing<String>>>,
+    next: usize,
+}
+
+fn pin_error(message: String) -> Error {
+    Error::Other {
+        message,
+        code: ExitCode::InvalidData,
+    }
+}
+
+impl PinReader {
+    /// A reader over `source`; `--pin-file -` means stdin.
+    pub fn new(source: PinSource) -> Self {
+        PinReader {
+            source,
+            lines: None,
+            next: 0,
+        }
+    }
+
+    fn load(&mut self) -> Result<(), Error> {
+        if self.lines.is_some() {
+            return Ok(());
+        }
+        let lines = match &self.source {
+            PinSource::Terminal => Vec::new(),
+            PinSource::File(path) => {
+                let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| Error::Io {
+                    path: path.display().to_string(),
+                    source: e,
+                })?);
+                text.lines().map(|l| Zeroizing::new(l.to_string())).collect()
+            }
+            PinSource::Stdin => {
+                let mut v = Vec::new();
+                for line in std::io::stdin().lock().lines() {
+                    v.push(Zeroizing::new(line.map_err(|e| Error::Io {
+                        path: "stdin".into(),
+                        source: e,
+                    })?));
+                }
+                v
+            }
+        };
+        self.lines = Some(lines);
+        Ok(())
+    }
+
+    /// Asks for a PIN with `prompt` (shown only on a terminal).
+    pub fn read(&mut self, prompt: &str) -> Result<Pin, Error> {
+        if let PinSource::Terminal = self.source {
+            if !std::io::stdin().is_terminal() {
+                return Err(pin_error(
+                    "no terminal to ask for the PIN: use --pin-file FILE or --pin-file - (stdin)"
+                        .into(),
+                ));
+            }
+            let text = Zeroizing::new(
+                rpassword::prompt_password(prompt).map_err(|e| Error::Io {
+                    path: "terminal".into(),
+                    source: e,
+                })?,
+            );
+            return Pin::parse(&text).map_err(|e| pin_error(e.to_string()));
+        }
+        self.load()?;
+        let line = self
+            .lines
+            .as_ref()
+            .and_then(|l| l.get(self.next))
+            .ok_or_else(|| pin_error(format!("the PIN input has no line {}", self.next + 1)))?;
+        self.next += 1;
+        Pin::parse(line).map_err(|e| pin_error(format!("PIN line {}: {e}", self.next)))
+    }
+}

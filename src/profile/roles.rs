@@ -1,0 +1,111 @@
+//! The roles each card kind needs from its profile, and the encodings they may have.
+//!
+//! This table is the contract between profile data and the code in [`crate::card`]:
+//! the reader turns a role into a typed field (`balance` into a `u32` of fen), so a
+//! profile that gave `balance` as text would otherwise fail only when a card is read.
+//! Checking it at load time makes a wrong profile file an error before any card is
+//! touched.
+
+use super::model::{Encoding, Kind};
+
+/// One role a kind of card uses.
+#[derive(Debug, Clone, Copy)]
+pub struct RoleSpec {
+    /// Role name.
+    pub role: &'static str,
+    /// Whether every profile of the kind must define it.
+    pub required: bool,
+    /// Encodings the code can handle for it.
+    pub encodings: &'static [Encoding],
+    /// Exact length the code relies on, if any.
+    pub len: Option<usize>,
+}
+
+const fn r(role: &'static str, encodings: &'static [Encoding], len: Option<usize>) -> RoleSpec {
+    RoleSpec {
+        role,
+        required: true,
+        encodings,
+        len,
+    }
+}
+
+const fn opt(role: &'static str, encodings: &'static [Encoding], len: Option<usize>) -> RoleSpec {
+    RoleSpec {
+        role,
+        required: false,
+        encodings,
+        len,
+    }
+}
+
+use Encoding::*;
+
+const TEXT: &[Encoding] = &[Ascii, Gbk];
+const ASCII: &[Encoding] = &[Ascii];
+const RAW_TEXT: &[Encoding] = &[Ascii, AsciiOrHex, Binary];
+const DATE: &[Encoding] = &[BcdDate];
+const CODE: &[Encoding] = &[Code];
+const NUMBER: &[Encoding] = &[U32be];
+const BINARY: &[Encoding] = &[Binary];
+const DIGITS: &[Encoding] = &[Bcd, Ascii];
+
+/// Roles of an SSC profile.
+pub const SSC: &[RoleSpec] = &[
+    r("card_id", BINARY, Some(16)),
+    r("card_type", RAW_TEXT, None),
+    r("spec_version", ASCII, None),
+    r("issuer", RAW_TEXT, None),
+    r("issue_date", DATE, Some(4)),
+    r("expiry_date", DATE, Some(4)),
+    r("card_number", ASCII, None),
+    r("citizen_id", ASCII, None),
+    r("name", TEXT, None),
+    opt("name_ext", TEXT, None),
+    r("sex", ASCII, None),
+    r("ethnicity", CODE, Some(1)),
+    r("birthplace", DIGITS, None),
+    r("birth_date", DATE, Some(4)),
+    r("account", ASCII, None),
+    r("category", CODE, Some(1)),
+    r("status", CODE, Some(1)),
+    r("balance", NUMBER, None),
+    r("activation_date", DATE, Some(4)),
+    r("activation_terminal", DIGITS, None),
+    r("transfer_id", BINARY, Some(16)),
+];
+
+/// Roles of a CITY profile.
+pub const CITY: &[RoleSpec] = &[
+    r("card_number", ASCII, None),
+    r("citizen_id", ASCII, None),
+    r("name", TEXT, None),
+    r("account", ASCII, None),
+    r("category", CODE, Some(1)),
+    r("status", CODE, Some(1)),
+    r("balance", NUMBER, None),
+    r("transfer_id", BINARY, Some(16)),
+    opt("target", ASCII, None),
+];
+
+/// Roles of a PSAM profile.
+pub const PSAM: &[RoleSpec] = &[r("terminal", DIGITS, None)];
+
+/// Code names the activation flow relies on, per kind: (role, names).
+pub const CODE_NAMES: &[(Kind, &str, &[&str])] = &[
+    (Kind::Ssc, "status", &["not_activated", "active", "blocked"]),
+    (
+        Kind::City,
+        "status",
+        &["active", "migrating", "migrated", "blocked"],
+    ),
+];
+
+/// The roles of a kind.
+pub fn roles(kind: Kind) -> &'static [RoleSpec] {
+    match kind {
+        Kind::Ssc => SSC,
+        Kind::City => CITY,
+        Kind::Psam => PSAM,
+    }
+}

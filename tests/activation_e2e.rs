@@ -1,0 +1,232 @@
+//! End-to-end: the activation flows through a real pcscd + vpcd with virtual cards,
+//! a scripted holder, and the invariants of spec/activation.md checked on the cards'
+//! persistent state after every fault.
+
+mod common;
+
+use common::desk::{assert_invariants, log_records, new_money, old_money, Desk, Faults, Strike, BALANCE};
+
+fn json(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+#[test]
+fn pharmacy_with_one_reader_moves_account_and_pin() {
+    let mut d = Desk::new(false);
+    let (r, lines) = d.run(&["pharmacy"], &Faults::default(), Strike::None);
+    assert_eq!(r.code, 0, "{r:?}");
+    // The desk was told to swap the cards, in this order.
+    let order: Vec<_> = lines
+        .iter()
+        .filter(|l| l.starts_with("Insert") || l.starts_with("Remove"))
+        .collect();
+    assert_eq!(order.len(), 3, "{order:?}");
+    let receipt = json(&r.stdout);
+    assert_eq!(receipt["flow"], "pharmacy");
+    assert_eq!(receipt["citizen_id_masked"], "111111********1110");
+    assert_eq!(receipt["old_card"], "6399000123");
+    assert_eq!(receipt["new_card"], "X00000019");
+    assert_eq!(receipt["amount_fen"], 123456);
+    assert_eq!(receipt["amount_yuan"], "1234.56");
+    assert_eq!(receipt["terminal"], "639900000001");
+    assert_eq!(receipt["old_card_finished"], false);
+    let id = receipt["transfer_id"].as_str().unwrap().to_string();
+    let old = old_money(&d.old_img);
+    let new = new_money(&d.new_img);
+    assert_eq!(old.status, 0x01, "one reader: the old card stays frozen");
+    assert_eq!(hex::encode_upper(old.transfer), id);
+    assert_eq!(new.status, 0x01);
+    assert_eq!(new.balance, BALANCE);
+    assert_eq!(hex::encode_upper(new.transfer), id);
+    assert_eq!(new.extra, b"6300001234");
+    let logs = log_records(&d.new_img);
+    assert_eq!(logs.len(), 1);
+    assert_eq!(logs[0][0], 0x01, "log type: activation with transfer in");
+    assert_eq!(&logs[0][22..30], &old.transfer[..8]);
+    // The new card now takes the old card's PIN.
+    let mut card = sscard::vcard::Card::load(&d.new_img).unwrap();
+    card.power_on();
+    assert_eq!(card.process(&hex::decode("0020000003135790").unwrap()), vec![0x90, 0x00]);
+    // Read back through the tool as a desk would.
+    d.bed.insert(0, &d.new_img, &[]);
+    let info = d.bed.run(&["info", "--reader", "0", "--format", "json"]);
+    assert_eq!(info.code, 0, "{info:?}");
+    let text = info.stdout.to_lowercase();
+    assert!(text.contains(&id.to_lowercase()), "{info:?}");
+    // The journal says COMPLETE, with the history of states.
+    let j = d.bed.run(&["journal", "--journal", d.journal.to_str().unwrap(), "show", &id, "--json"]);
+    assert_eq!(j.code, 0, "{j:?}");
+    let doc = json(&j.stdout);
+    assert_eq!(doc["entry"]["state"], "COMPLETE");
+    let states: Vec<_> = doc["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["state"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(states, ["FREEZING", "FROZEN", "CREDITING", "CREDITED", "COMPLETE"]);
+    assert_eq!(doc["events"][0]["operator"], "tester");
+}
+
+#[test]
+fn pharmacy_with_two_readers_marks_the_old_card_migrated() {
+    let mut d = Desk::new(true);
+    let (r, _) = d.run(&["pharmacy"], &Faults::default(), Strike::None);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(json(&r.stdout)["old_card_finished"], true);
+    let old = old_money(&d.old_img);
+    assert_eq!(old.status, 0x02);
+    assert_eq!(old.extra, b"X00000019");
+    assert_eq!(new_money(&d.new_img).status, 0x01);
+    // A second attempt with the migrated card is refused and changes nothing.
+    let before = (std::fs::read(&d.old_img).unwrap(), std::fs::read(&d.new_img).unwrap());
+    let (r, _) = d.run(&["pharmacy"], &Faults::default(), Strike::None);
+    assert_eq!(r.code, 12, "{r:?}");
+    assert!(r.stderr.contains("already migrated to card X00000019"), "{r:?}");
+    assert_eq!(before.0, std::fs::read(&d.old_img).unwrap());
+    assert_eq!(before.1, std::fs::read(&d.new_img).unwrap());
+    // Export for other systems.
+    let csv = d.bed.run(&["journal", "--journal", d.journal.to_str().unwrap(), "export", "--format", "csv"]);
+    assert_eq!(csv.code, 0, "{csv:?}");
+    assert!(csv.stdout.starts_with("id,flow,state"), "{csv:?}");
+    assert!(csv.stdout.contains(",COMPLETE,"), "{csv:?}");
+}
+
+#[test]
+fn new_card_of_another_person_is_refused_and_the_transfer_can_be_cancelled() {
+    let mut d = Desk::new(true);
+    let text = std::fs::read_to_string(&d.new_img).unwrap();
+    assert!(text.contains("111111198101011110"));
+    std::fs::write(&d.new_img, text.replace("111111198101011110", "11010519491231002X")).unwrap();
+    let new_before = std::fs::read(&d.new_img).unwrap();
+    let (r, _) = d.run(&["pharmacy"], &Faults::default(), Strike::None);
+    assert_eq!(r.code, 12, "{r:?}");
+    assert!(r.stderr.contains("belongs to another person"), "{r:?}");
+    assert_eq!(new_before, std::fs::read(&d.new_img).unwrap(), "nothing written to the new card");
+    let old = old_money(&d.old_img);
+    assert_eq!(old.status, 0x01, "the old card was frozen before the new card was read");
+    assert_invariants(&d.old_img, &d.new_img, "after refusal");
+    // FROZEN and no credit announced: cancel needs only the old card.
+    let id = hex::encode_upper(old.transfer);
+    let (r, _) = d.run(&["cancel", &id], &Faults::default(), Strike::None);
+    assert_eq!(r.code, 0, "{r:?}");
+    let old = old_money(&d.old_img);
+    assert_eq!(old.status, 0x00);
+    assert_eq!(old.transfer, [0; 16]);
+}
+
+#[test]
+fn expired_new_card_is_refused() {
+    let mut d = Desk::new(true);
+    let cmd_args = d.args(&["pharmacy"]);
+    d.bed.insert(0, &d.old_img.clone(), &[]);
+    d.bed.insert(1, &d.new_img.clone(), &[]);
+    let out = d
+        .bed
+        .cmd()
+        .env("SSCARD_TODAY", "20370101")
+        .args(&cmd_args)
+        .output()
+        .unwrap();
+    let r: common::Run = out.into();
+    assert_eq!(r.code, 12, "{r:?}");
+    assert!(r.stderr.contains("expired on 2036-06-01"), "{r:?}");
+    assert_eq!(new_money(&d.new_img).status, 0x00);
+}
+
+#[test]
+fn wrong_pins_are_counted_and_the_last_try_needs_force() {
+    let mut d = Desk::new(true);
+    std::fs::write(&d.pins, "111111\n").unwrap();
+    for left in [4, 3, 2, 1] {
+        let (r, _) = d.run(&["pharmacy"], &Faults::default(), Strike::None);
+        assert_eq!(r.code, 12, "{r:?}");
+        assert!(r.stderr.contains(&format!("{left} tries left")), "{r:?}");
+        assert_eq!(old_money(&d.old_img).status, 0x00, "not frozen");
+    }
+    std::fs::write(&d.pins, "135790\n").unwrap();
+    let (r, _) = d.run(&["pharmacy"], &Faults::default(), Strike::None);
+    assert_eq!(r.code, 12, "{r:?}");
+    assert!(r.stderr.contains("--force-last-try"), "{r:?}");
+    let (r, _) = d.run(&["pharmacy", "--force-last-try"], &Faults::default(), Strike::None);
+    assert_eq!(r.code, 0, "{r:?}");
+}
+
+#[test]
+fn new_card_active_with_another_transfer_is_refused() {
+    let mut d = Desk::new(true);
+    let (r, _) = d.run(&["pharmacy"], &Faults::default(), Strike::None);
+    assert_eq!(r.code, 0, "{r:?}");
+    // A second (fresh) old card of the same holder against the now active new card.
+    std::fs::copy(common::root().join("cards/city.json"), &d.old_img).unwrap();
+    let new_before = std::fs::read(&d.new_img).unwrap();
+    let (r, _) = d.run(&["pharmacy"], &Faults::default(), Strike::None);
+    assert_eq!(r.code, 12, "{r:?}");
+    assert!(r.stderr.contains("already active with another transfer"), "{r:?}");
+    assert_eq!(new_before, std::fs::read(&d.new_img).unwrap());
+}
+
+#[test]
+fn window_and_first_use_activate_the_new_card_only() {
+    for flow in ["window", "first-use"] {
+        let mut d = Desk::new(false);
+        let (r, _) = d.run(&[flow, "--citizen-id", "11010519491231002X"], &Faults::default(), Strike::None);
+        assert_eq!(r.code, 12, "{flow}: {r:?}");
+        assert!(r.stderr.contains("does not match"), "{r:?}");
+        let (r, _) = d.run(&[flow, "--citizen-id", "111111198101011111"], &Faults::default(), Strike::None);
+        assert_eq!(r.code, 12, "{flow}: bad check digit: {r:?}");
+        assert_eq!(new_money(&d.new_img).status, 0x00);
+        let (r, _) = d.run(&[flow, "--citizen-id", "111111198101011110"], &Faults::default(), Strike::None);
+        assert_eq!(r.code, 0, "{flow}: {r:?}");
+        assert_eq!(json(&r.stdout)["flow"], flow);
+        let new = new_money(&d.new_img);
+        assert_eq!(new.status, 0x01);
+        assert_eq!(new.transfer, [0; 16]);
+        let logs = log_records(&d.new_img);
+        assert_eq!(logs.len(), 1);
+        assert_eq!(logs[0][0], 0x02);
+        let (r, _) = d.run(&[flow, "--citizen-id", "111111198101011110"], &Faults::default(), Strike::None);
+        assert_eq!(r.code, 12, "{flow}: already active: {r:?}");
+        assert_eq!(log_records(&d.new_img).len(), 1);
+    }
+}
+
+#[test]
+fn another_terminal_recovers_from_the_old_cards_own_data() {
+    let mut d = Desk::new(false);
+    // Terminal A dies right after freezing.
+    let (r, _) = d.run(&["pharmacy"], &Faults::default(), Strike::KillAt("Remove the old"));
+    assert_ne!(r.code, 0);
+    assert_eq!(old_money(&d.old_img).status, 0x01);
+    assert_invariants(&d.old_img, &d.new_img, "after kill");
+    // Terminal B never saw this transfer.
+    d.journal = d.bed.dir.path().join("terminal-b.sqlite");
+    let (r, _) = d.run(&["resume"], &Faults::default(), Strike::None);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("unknown to this terminal"), "{r:?}");
+    let new = new_money(&d.new_img);
+    assert_eq!((new.status, new.balance), (0x01, BALANCE));
+    assert_invariants(&d.old_img, &d.new_img, "after recovery");
+}
+
+#[test]
+fn cancel_after_a_credit_was_announced_needs_the_new_card() {
+    let mut d = Desk::new(true);
+    // Pull the new card at its first write: CREDITING is journaled, nothing credited.
+    let faults = Faults { old: vec![], new: vec!["--remove-before".into(), "30".into(), "--once".into()] };
+    let (r, _) = d.run(&["pharmacy"], &faults, Strike::None);
+    assert_eq!(r.code, 5, "{r:?}");
+    let old = old_money(&d.old_img);
+    let id = hex::encode_upper(old.transfer);
+    assert_invariants(&d.old_img, &d.new_img, "after pull");
+    let (r, _) = d.run(&["cancel", &id], &Faults::default(), Strike::None);
+    let new = new_money(&d.new_img);
+    if new.transfer == old.transfer {
+        assert_eq!(r.code, 12, "the new card holds the transfer: {r:?}");
+    } else {
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(r.stderr.contains("new card must show"), "{r:?}");
+        assert_eq!(old_money(&d.old_img).status, 0x00);
+    }
+    assert_invariants(&d.old_img, &d.new_img, "after cancel");
+}
