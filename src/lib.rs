@@ -19,6 +19,7 @@ pub mod error;
 pub mod profile;
 pub mod reader;
 pub mod sam;
+pub mod script;
 pub mod secret;
 pub mod testbed;
 pub mod vcard;

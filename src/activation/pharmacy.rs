@@ -375,14 +375,10 @@ pub fn credit(
         }
         cx.journal.set_new_card(&id_hex, &ssc.card_number)?;
     }
-    append_log_once(cx, &mut s, log_record::TYPE_TRANSFER_IN, t.balance_fen, t.balance_fen, &t.id)?;
-    if state < Some(State::Credited) {
-        let pin = pin.ok_or_else(|| {
-            ActivationError::Inconsistent("the PIN for the new card is missing".into())
-        })?;
-        cx.desk.show(&Msg::Step(Step::ReloadPin));
-        s.reload_pin(pin, cx.sam)?;
-    }
+    // A fresh credit cannot have logged this transfer yet (the append follows the
+    // status write); only a card found already credited may hold the record.
+    append_log(cx, &mut s, log_record::TYPE_TRANSFER_IN, t.balance_fen, t.balance_fen, &t.id, already)?;
+    // Read back while DF04 is current (the PIN reload below selects SSSE).
     let (status, id, balance) = (s.read("status")?, s.read("transfer_id")?, s.read("balance")?);
     if status != Value::Code(active)
         || id != Value::Bytes(t.id.to_vec())
@@ -393,27 +389,36 @@ pub fn credit(
         ));
     }
     if state < Some(State::Credited) {
+        let pin = pin.ok_or_else(|| {
+            ActivationError::Inconsistent("the PIN for the new card is missing".into())
+        })?;
+        cx.desk.show(&Msg::Step(Step::ReloadPin));
+        s.reload_pin(pin, cx.sam)?;
         cx.advance(&id_hex, State::Credited, "new card credited, PIN set")?;
     }
     Ok(ssc.card_number)
 }
 
-/// Appends the activation log record unless record 1 is already this one.
-pub(crate) fn append_log_once(
+/// Appends the activation log record; with `check`, only when record 1 is not
+/// already this one (a resumed flow must not log a transfer twice).
+pub(crate) fn append_log(
     cx: &mut Context,
     s: &mut Session,
     kind: u8,
     amount: u32,
     balance_after: u32,
     id: &[u8; 16],
+    check: bool,
 ) -> Result<(), ActivationError> {
     let mut prefix = [0u8; 8];
     prefix.copy_from_slice(&id[..8]);
     let file = "medical_log";
-    if let Some(bytes) = s.read_record(file, 1)? {
-        if let Ok(Some(rec)) = LogRecord::decode(&bytes) {
-            if rec.kind == kind && rec.transfer_prefix == prefix && rec.terminal.len() == 12 {
-                return Ok(());
+    if check {
+        if let Some(bytes) = s.read_record(file, 1)? {
+            if let Ok(Some(rec)) = LogRecord::decode(&bytes) {
+                if rec.kind == kind && rec.transfer_prefix == prefix {
+                    return Ok(());
+                }
             }
         }
     }
@@ -438,6 +443,23 @@ fn random_id() -> Result<[u8; 16], ActivationError> {
     getrandom::fill(&mut id)
         .map_err(|e| ActivationError::Inconsistent(format!("no random numbers: {e}")))?;
     Ok(id)
+}
+
+/// Closes journal entries of this old card that stopped while freezing it: the card
+/// reads as active, so the freeze never took effect (its status write is the last
+/// freeze write) and a new attempt supersedes it.
+fn close_abandoned_freezes(cx: &mut Context, city: &CityCard) -> Result<(), ActivationError> {
+    let stale: Vec<String> = cx
+        .journal
+        .unfinished()?
+        .into_iter()
+        .filter(|e| e.state == State::Freezing && e.old_card.as_deref() == Some(&city.card_number))
+        .map(|e| e.id)
+        .collect();
+    for id in stale {
+        cx.advance(&id, State::Cancelled, "freeze never took effect; superseded by a new attempt")?;
+    }
+    Ok(())
 }
 
 /// Runs the pharmacy flow from the start: old card, then new card.
@@ -466,6 +488,7 @@ pub fn run(cx: &mut Context) -> Result<Receipt, ActivationError> {
             )))
         }
     }
+    close_abandoned_freezes(cx, &old.city)?;
     let pin = verify_old_pin(cx, &mut old)?;
     let t = Transfer::from_city(&old.city, random_id()?);
     freeze(cx, &mut old, &t)?;

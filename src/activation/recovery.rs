@@ -87,6 +87,34 @@ pub fn continue_from_old(cx: &mut Context, mut old: OldCard) -> Result<Receipt, 
     }
 }
 
+/// An old card already migrated: every card write was made. A journal entry that a
+/// fault left short of COMPLETE is completed; otherwise there is nothing to do.
+fn close_migrated(cx: &mut Context, old: &OldCard) -> Result<Receipt, ActivationError> {
+    let t = transfer_of(old)?;
+    let id = t.hex_id();
+    match cx.journal.get(&id)? {
+        Some(e) if !e.state.is_final() => {
+            let new_card = old
+                .city
+                .target
+                .clone()
+                .or(e.new_card)
+                .unwrap_or_default();
+            cx.advance(&id, State::Complete, "old card found migrated: every write was made")?;
+            cx.desk.show(&Msg::Step(Step::Done));
+            Ok(cx.receipt(Flow::Pharmacy, &t, &new_card, true))
+        }
+        _ => Err(ActivationError::Refused(format!(
+            "the old card is migrated{}: there is nothing to resume on it",
+            old.city
+                .target
+                .as_deref()
+                .map(|c| format!(" to card {c}"))
+                .unwrap_or_default()
+        ))),
+    }
+}
+
 fn t_entry(cx: &Context, t: &Transfer) -> super::journal::Entry {
     super::journal::Entry {
         id: t.hex_id(),
@@ -118,6 +146,9 @@ pub fn resume(cx: &mut Context, id: Option<&str>) -> Result<Receipt, ActivationE
             Ok(o) => {
                 let old = read_old(o, cx.desk)?;
                 let name = old.session.code_name("status", old.city.status);
+                if name == "migrated" {
+                    return close_migrated(cx, &old);
+                }
                 if name != "migrating" {
                     return Err(ActivationError::Refused(format!(
                         "the old card is {name}: there is nothing to resume on it"

@@ -114,9 +114,17 @@ impl<'p> Session<'p> {
             .map_err(|e| CardError::field(file.label(), e))?;
         let tag = field.tag.unwrap_or(0);
         let ef = file.sfi.map_or(EfRef::Current, EfRef::Sfi);
-        let r = self
-            .ch
-            .send(&catalogue::update_record(ef, RecordRef::Tag(tag), &record))?;
+        let cmd = catalogue::update_record(ef, RecordRef::Tag(tag), &record);
+        let mut r = self.ch.send(&cmd)?;
+        if r.status == Status::SecurityNotSatisfied && self.authenticated.is_some() {
+            // The card lost its security state behind our back (another application
+            // reset it): authenticate again and retry the same whole-record write.
+            self.authenticated = None;
+            if let Some(key) = &file.write_key {
+                self.authenticate(key, sam)?;
+            }
+            r = self.ch.send(&cmd)?;
+        }
         if !r.is_success() {
             return Err(CardError::status(
                 format!("writing {} ({})", field.label, field.where_text()),

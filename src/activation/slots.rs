@@ -34,6 +34,8 @@ pub struct Slots {
     pub new_reader: String,
     /// How long to wait for the holder to insert or remove a card.
     pub timeout: Duration,
+    /// Where to record a transcript of every card opened (secrets redacted).
+    pub dump: Option<std::path::PathBuf>,
 }
 
 fn resolve(sel: &ReaderSelector) -> Result<String, ActivationError> {
@@ -59,6 +61,7 @@ impl Slots {
             old_reader,
             new_reader,
             timeout,
+            dump: None,
         })
     }
 
@@ -107,7 +110,10 @@ impl Slots {
                     ..ConnectOptions::default()
                 },
             )?;
-            let mut ch = Channel::new(Box::new(card));
+            let mut ch = match &self.dump {
+                Some(path) => Channel::recording_append(Box::new(card), path)?,
+                None => Channel::new(Box::new(card)),
+            };
             let found = identify(&mut ch, profiles)?;
             let wanted = match want {
                 Want::OldCard => CardKind::City,

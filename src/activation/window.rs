@@ -9,7 +9,7 @@ use super::desk::{Msg, Step, Want};
 use super::error::ActivationError;
 use super::journal::{Entry, Flow, State};
 use super::log_record;
-use super::pharmacy::{append_log_once, Context, Transfer};
+use super::pharmacy::{append_log, Context, Transfer};
 use super::receipt::{mask_id, Receipt};
 use super::session::Session;
 use crate::apdu::Status;
@@ -151,7 +151,15 @@ pub fn run(cx: &mut Context, opts: &WindowOptions) -> Result<Receipt, Activation
     s.write("status", &Value::Code(active), cx.sam)?;
     // The log record carries no transfer: its id prefix is zero (this activation's id
     // lives in the journal).
-    append_log_once(cx, &mut s, log_record::TYPE_ACTIVATION, 0, medical.balance_fen, &[0; 16])?;
+    append_log(
+        cx,
+        &mut s,
+        log_record::TYPE_ACTIVATION,
+        0,
+        medical.balance_fen,
+        &[0; 16],
+        false,
+    )?;
     if s.read("status")? != Value::Code(active) {
         return Err(ActivationError::Inconsistent(
             "the card does not read back as active".into(),

@@ -32,6 +32,16 @@ impl<'a> Channel<'a> {
         Ok(Channel::new(recorder))
     }
 
+    /// Builds the standard stack over `base`, appending a session to the transcript
+    /// at `path`.
+    pub fn recording_append(
+        base: Box<dyn Transport + 'a>,
+        path: &Path,
+    ) -> Result<Self, TransportError> {
+        let recorder: Box<dyn Transport + 'a> = Box::new(Recorder::append(base, path)?);
+        Ok(Channel::new(recorder))
+    }
+
     /// Sends a typed command and returns the typed response (after T=0 handling).
     pub fn send(&mut self, command: &Command) -> Result<Response, TransportError> {
         let bytes = command.to_bytes()?;

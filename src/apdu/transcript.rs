@@ -31,7 +31,21 @@ pub struct Recorder<T> {
 impl<T: Transport> Recorder<T> {
     /// Starts a transcript at `path` (created or truncated) for `inner`.
     pub fn create(inner: T, path: &Path) -> Result<Self, TransportError> {
-        let mut out = BufWriter::new(File::create(path)?);
+        Self::start(inner, File::create(path)?)
+    }
+
+    /// Adds a session for `inner` to the transcript at `path` (a flow that opens
+    /// several cards records them one after the other in one file).
+    pub fn append(inner: T, path: &Path) -> Result<Self, TransportError> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Self::start(inner, file)
+    }
+
+    fn start(inner: T, file: File) -> Result<Self, TransportError> {
+        let mut out = BufWriter::new(file);
         writeln!(out, "# sscard transcript 1")?;
         writeln!(out, "# reader: {}", inner.name())?;
         if let Some(atr) = inner.atr() {

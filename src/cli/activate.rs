@@ -61,6 +61,9 @@ pub struct Common {
     /// Another card profile file (another city's old card).
     #[arg(long, value_name = "FILE")]
     pub profile: Vec<PathBuf>,
+    /// Record a transcript of every card exchange (PINs and cryptograms redacted).
+    #[arg(long, value_name = "FILE")]
+    pub dump: Option<PathBuf>,
 }
 
 /// Receipt formats.
@@ -183,6 +186,7 @@ fn run_flow(common: &Common, f: impl FnOnce(&mut Context) -> Result<Option<crate
         _ => (ReaderSelector::Index(0), None),
     };
     let mut slots = Slots::new(&old, new.as_ref(), Duration::from_secs_f64(common.timeout.max(0.0)))?;
+    slots.dump = common.dump.clone();
     let source = match &common.pin_file {
         Some(p) if p.as_os_str() == "-" => PinSource::Stdin,
         Some(p) => PinSource::File(p.clone()),

@@ -10,6 +10,7 @@ pub mod info;
 pub mod journal;
 pub mod pin_input;
 pub mod readers;
+pub mod script;
 pub mod send;
 pub mod testbed;
 pub mod vcard;
@@ -52,6 +53,8 @@ pub enum Command {
     Journal(journal::JournalArgs),
     /// Wait until a card is inserted in (or removed from) a reader.
     Wait(wait::WaitArgs),
+    /// Run APDU scripts that check every response (scriptor-compatible format).
+    Script(script::ScriptArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -79,6 +82,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Wait(a) => wait::run(a),
         Command::Activate(a) => activate::run(a),
         Command::Journal(a) => journal::run(a),
+        Command::Script(a) => script::run(a),
         Command::Testbed(a) => testbed::run(a),
         Command::Vcard(a) => vcard::run(a)
             .map(|()| ExitCode::Ok)

@@ -66,6 +66,17 @@ impl Desk {
         }
     }
 
+    /// Fresh card images and an empty journal, on the same pcscd.
+    pub fn reset(&mut self) {
+        self.clear();
+        std::fs::copy(super::root().join("cards/city.json"), &self.old_img).unwrap();
+        let new_name = self.new_img.file_name().unwrap().to_owned();
+        std::fs::copy(super::root().join("cards").join(new_name), &self.new_img).unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.journal.display()));
+        }
+    }
+
     fn old_slot(&self) -> u8 {
         0
     }

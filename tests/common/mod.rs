@@ -94,7 +94,7 @@ impl Bed {
     pub fn insert(&mut self, slot: u8, image: &Path, extra: &[&str]) {
         let p = VirtualCardProcess::insert(&exe(), image, self.pcscd.port(slot), extra).unwrap();
         self.cards[slot as usize] = Some(p);
-        let r = self.run(&["wait", "--reader", &slot.to_string(), "--timeout", "10"]);
+        let r = self.run(&["wait", "--reader", &slot.to_string(), "--timeout", "20"]);
         assert_eq!(r.code, 0, "card not seen in slot {slot}: {r:?}");
     }
 
@@ -120,7 +120,7 @@ impl Bed {
             &slot.to_string(),
             "--removed",
             "--timeout",
-            "10",
+            "20",
         ]);
         assert_eq!(r.code, 0, "slot {slot} not empty: {r:?}");
         if let Some(mut p) = self.cards[slot as usize].take() {
