@@ -90,25 +90,30 @@ pub enum Error {
     },
 }
 
+/// The exit code of a reader or card exchange failure.
+pub fn transport_exit_code(t: &TransportError) -> ExitCode {
+    match t {
+        TransportError::NoService(_)
+        | TransportError::UnknownReader(_)
+        | TransportError::NoReaders
+        | TransportError::Busy => ExitCode::NoReader,
+        TransportError::NoCard(_) => ExitCode::NoCard,
+        TransportError::CardRemoved
+        | TransportError::CardReset
+        | TransportError::ShortResponse(_)
+        | TransportError::EndlessResponse(_)
+        | TransportError::Pcsc(_) => ExitCode::CardLost,
+        TransportError::Command(_) | TransportError::Replay(_) => ExitCode::InvalidData,
+        TransportError::Unsupported(_) => ExitCode::Internal,
+        TransportError::Io(_) => ExitCode::Io,
+    }
+}
+
 impl Error {
     /// The exit code for this error.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Error::Transport(t) => match t {
-                TransportError::NoService(_)
-                | TransportError::UnknownReader(_)
-                | TransportError::NoReaders
-                | TransportError::Busy => ExitCode::NoReader,
-                TransportError::NoCard(_) => ExitCode::NoCard,
-                TransportError::CardRemoved
-                | TransportError::CardReset
-                | TransportError::ShortResponse(_)
-                | TransportError::EndlessResponse(_)
-                | TransportError::Pcsc(_) => ExitCode::CardLost,
-                TransportError::Command(_) | TransportError::Replay(_) => ExitCode::InvalidData,
-                TransportError::Unsupported(_) => ExitCode::Internal,
-                TransportError::Io(_) => ExitCode::Io,
-            },
+            Error::Transport(t) => transport_exit_code(t),
             Error::CardStatus { .. } => ExitCode::CardStatus,
             Error::InvalidData(_) => ExitCode::InvalidData,
             Error::UnknownCard(_) => ExitCode::UnknownCard,

@@ -85,6 +85,10 @@ fn reads_records_by_sfi_and_tag_with_wrong_le_retried() {
     let r = bed.run(&["send", "-r", "0", SELECT_SSSE, "00B2072C05"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stdout.contains("< 07 09 58 30 30 30 30 30 30 31 39 90 00"), "{r:?}");
+    // The same inside one PC/SC transaction.
+    let r = bed.run(&["send", "-r", "0", "--transaction", SELECT_SSSE, "00B2072C00"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("< 07 09 58 30 30 30 30 30 30 31 39 90 00"), "{r:?}");
 }
 
 #[test]

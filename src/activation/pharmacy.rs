@@ -21,7 +21,8 @@ use super::receipt::{mask_id, yuan, Receipt};
 use super::session::Session;
 use super::slots::{Opened, Slots};
 use crate::apdu::Status;
-use crate::card::{read_city_with, read_ssc_with, CityCard, SscCard, SscReadOptions};
+use super::new_card::{self, NewCard};
+use crate::card::{read_city_with, CityCard};
 use crate::profile::{Date, Profiles, Value};
 use crate::sam::Sam;
 use crate::secret::Pin;
@@ -268,60 +269,53 @@ pub fn finish_old(cx: &mut Context, old: &mut OldCard, new_card: &str) -> Result
     Ok(())
 }
 
-/// Reads the new card and refuses it, writing nothing, when it cannot take `t`.
-/// Returns the card and whether it already holds this transfer.
+/// Reads the new card and refuses it, writing nothing, when it cannot take a
+/// transfer for `citizen_id`.
 fn read_new<'p>(
     cx: &mut Context,
     opened: Opened<'p>,
     citizen_id: &str,
-) -> Result<(Session<'p>, SscCard), ActivationError> {
+) -> Result<(Session<'p>, NewCard), ActivationError> {
     cx.desk.show(&Msg::Step(Step::ReadNew));
-    let Opened {
-        profile,
-        mut ch,
-        selection,
-        ..
-    } = opened;
-    let opts = SscReadOptions {
-        selected: selection,
-        verify_card: true,
-    };
-    let ssc = read_ssc_with(&mut ch, profile, Some(&mut *cx.sam), &opts)?;
-    let session = Session::new(ch, profile, ssc.current_df.as_deref(), ssc.alg, ssc.diversifier());
-    let holder = ssc.holder.as_ref().ok_or_else(|| {
-        ActivationError::Refused("the new card's holder data could not be read".into())
-    })?;
+    let (s, card) = new_card::read(opened, cx.sam, &[])?;
     cx.desk.show(&Msg::Holder {
-        name: holder.name.clone(),
-        id_masked: mask_id(&holder.citizen_id),
-        card: ssc.card_number.clone(),
+        name: card.name.clone(),
+        id_masked: mask_id(&card.citizen_id),
+        card: card.card_number.clone(),
     });
-    if holder.citizen_id != citizen_id {
+    check_new(cx, &card, citizen_id)?;
+    Ok((s, card))
+}
+
+/// The refusals every flow applies to a new card: another person's card, a bad
+/// citizen ID, an expired card, a card that is not genuine.
+pub(crate) fn check_new(cx: &Context, card: &NewCard, citizen_id: &str) -> Result<(), ActivationError> {
+    if card.citizen_id != citizen_id {
         return Err(ActivationError::Refused(format!(
             "the new card belongs to another person (citizen ID {} vs {})",
-            mask_id(&holder.citizen_id),
+            mask_id(&card.citizen_id),
             mask_id(citizen_id)
         )));
     }
-    if crate::card::checks::check_citizen_id(&holder.citizen_id).outcome
+    if crate::card::checks::check_citizen_id(&card.citizen_id).outcome
         != crate::card::checks::Outcome::Pass
     {
         return Err(ActivationError::Refused(
             "the citizen ID on the new card fails its check digit".into(),
         ));
     }
-    if ssc.expiry_date < cx.today {
+    if card.expiry < cx.today {
         return Err(ActivationError::Refused(format!(
             "the new card expired on {}; the holder must replace it at the bureau",
-            ssc.expiry_date.format("%Y-%m-%d")
+            card.expiry.format("%Y-%m-%d")
         )));
     }
-    if ssc.genuine != Some(true) {
+    if !card.genuine {
         return Err(ActivationError::Refused(
             "the new card failed the genuineness check (INTERNAL AUTHENTICATE)".into(),
         ));
     }
-    Ok((session, ssc))
+    Ok(())
 }
 
 /// Step 2: credit `t` to the new card and give it the PIN. `pin` is the old card's
@@ -333,23 +327,20 @@ pub fn credit(
     t: &Transfer,
     pin: Option<&Pin>,
 ) -> Result<String, ActivationError> {
-    let (mut s, ssc) = read_new(cx, opened, &t.citizen_id)?;
-    let medical = ssc.medical.clone().ok_or_else(|| {
-        ActivationError::Refused("the new card has no medical area".into())
-    })?;
+    let (mut s, card) = read_new(cx, opened, &t.citizen_id)?;
     let id_hex = t.hex_id();
     let state = cx.journal.get(&id_hex)?.map(|e| e.state);
     let active = s.code("status", "active")?;
     let not_activated = s.code("status", "not_activated")?;
-    let already = medical.status == active && medical.transfer_id == t.id;
+    let already = card.status == active && card.transfer_id == t.id;
     if !already {
-        if medical.status != not_activated {
-            let why = if medical.status == active {
+        if card.status != not_activated {
+            let why = if card.status == active {
                 "the new card is already active with another transfer".to_string()
             } else {
                 format!(
                     "the new card's medical status is {}",
-                    s.code_name("status", medical.status)
+                    s.code_name("status", card.status)
                 )
             };
             return Err(ActivationError::Refused(why));
@@ -357,7 +348,7 @@ pub fn credit(
         if state < Some(State::Crediting) {
             cx.advance(&id_hex, State::Crediting, "crediting the new card")?;
         }
-        cx.journal.set_new_card(&id_hex, &ssc.card_number)?;
+        cx.journal.set_new_card(&id_hex, &card.card_number)?;
         cx.desk.show(&Msg::Step(Step::Credit));
         s.write("account", &Value::Text(t.account.clone()), cx.sam)?;
         s.write("category", &Value::Code(t.category), cx.sam)?;
@@ -373,7 +364,7 @@ pub fn credit(
         if state < Some(State::Crediting) {
             cx.advance(&id_hex, State::Crediting, "new card found credited")?;
         }
-        cx.journal.set_new_card(&id_hex, &ssc.card_number)?;
+        cx.journal.set_new_card(&id_hex, &card.card_number)?;
     }
     // A fresh credit cannot have logged this transfer yet (the append follows the
     // status write); only a card found already credited may hold the record.
@@ -396,7 +387,7 @@ pub fn credit(
         s.reload_pin(pin, cx.sam)?;
         cx.advance(&id_hex, State::Credited, "new card credited, PIN set")?;
     }
-    Ok(ssc.card_number)
+    Ok(card.card_number)
 }
 
 /// Appends the activation log record; with `check`, only when record 1 is not

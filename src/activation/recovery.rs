@@ -13,7 +13,7 @@ use super::error::ActivationError;
 use super::journal::{Flow, State};
 use super::pharmacy::{credit, finish_old, finish_transfer, read_old, Context, OldCard, Transfer};
 use super::receipt::Receipt;
-use crate::card::{read_ssc_with, SscReadOptions};
+use super::new_card;
 use crate::profile::Value;
 use crate::secret::Pin;
 
@@ -210,38 +210,25 @@ pub fn cancel(cx: &mut Context, id: &str) -> Result<(), ActivationError> {
                 .into(),
         ));
         let opened = cx.slots.open(Want::NewCard, profiles, cx.desk)?;
-        let mut ch = opened.ch;
-        let ssc = read_ssc_with(
-            &mut ch,
-            opened.profile,
-            Some(&mut *cx.sam),
-            &SscReadOptions {
-                selected: opened.selection,
-                verify_card: true,
-            },
-        )?;
-        if ssc.genuine != Some(true) {
+        let (session, card) = new_card::read(opened, cx.sam, &[])?;
+        if !card.genuine {
             return Err(ActivationError::Refused(
                 "the card presented as the new card failed the genuineness check".into(),
             ));
         }
-        let holds = ssc
-            .medical
-            .as_ref()
-            .is_some_and(|m| hex::encode_upper(m.transfer_id) == id);
-        if holds {
+        if hex::encode_upper(card.transfer_id) == id {
             return Err(ActivationError::Refused(format!(
                 "the new card holds transfer {id}: it cannot be cancelled; run `sscard activate resume {id}`"
             )));
         }
-        if let (Some(e), Some(h)) = (&entry, &ssc.holder) {
-            if e.citizen_id != h.citizen_id {
+        if let Some(e) = &entry {
+            if e.citizen_id != card.citizen_id {
                 return Err(ActivationError::Refused(
                     "the card presented is not the holder's new card".into(),
                 ));
             }
         }
-        drop(ch);
+        drop(session);
         if cx.slots.one_reader() {
             cx.slots.wait_removed(Want::NewCard, cx.desk)?;
         }

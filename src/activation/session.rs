@@ -61,6 +61,19 @@ impl<'p> Session<'p> {
         }
     }
 
+    /// A session continuing with navigation state `nav`; the algorithm and
+    /// diversifier are set once the card's identity has been read.
+    pub fn with_nav(ch: Channel<'static>, profile: &'p Profile, nav: Nav<'p>) -> Self {
+        Session {
+            ch,
+            profile,
+            nav,
+            alg: Algorithm::Tdes,
+            diversifier: [0; 8],
+            authenticated: None,
+        }
+    }
+
     fn key_app(&self) -> Result<KeyApp, ActivationError> {
         self.profile.key_app().ok_or_else(|| {
             ActivationError::Card(CardError::invalid(

@@ -9,12 +9,11 @@ use super::desk::{Msg, Step, Want};
 use super::error::ActivationError;
 use super::journal::{Entry, Flow, State};
 use super::log_record;
-use super::pharmacy::{append_log, Context, Transfer};
+use super::new_card;
+use super::pharmacy::{append_log, check_new, Context, Transfer};
 use super::receipt::{mask_id, Receipt};
-use super::session::Session;
 use crate::apdu::Status;
 use crate::card::checks::{check_citizen_id, Outcome};
-use crate::card::{read_ssc_with, SscReadOptions};
 use crate::profile::Value;
 
 /// Options of the window and first-use flows.
@@ -46,58 +45,34 @@ pub fn run(cx: &mut Context, opts: &WindowOptions) -> Result<Receipt, Activation
     let profiles = cx.profiles;
     let opened = cx.slots.open(Want::NewCard, profiles, cx.desk)?;
     cx.desk.show(&Msg::Step(Step::ReadNew));
-    let mut ch = opened.ch;
-    let ssc = read_ssc_with(
-        &mut ch,
-        opened.profile,
-        Some(&mut *cx.sam),
-        &SscReadOptions {
-            selected: opened.selection,
-            verify_card: true,
-        },
-    )?;
-    let mut s = Session::new(ch, opened.profile, ssc.current_df.as_deref(), ssc.alg, ssc.diversifier());
-    let holder = ssc.holder.clone().ok_or_else(|| {
-        ActivationError::Refused("the card's holder data could not be read".into())
-    })?;
+    let (mut s, card) = new_card::read(opened, cx.sam, &["account", "category", "balance"])?;
     cx.desk.show(&Msg::Holder {
-        name: holder.name.clone(),
-        id_masked: mask_id(&holder.citizen_id),
-        card: ssc.card_number.clone(),
+        name: card.name.clone(),
+        id_masked: mask_id(&card.citizen_id),
+        card: card.card_number.clone(),
     });
-    if holder.citizen_id != typed {
+    if card.citizen_id != typed {
         return Err(ActivationError::Refused(
             "the citizen ID typed does not match the card".into(),
         ));
     }
-    if ssc.expiry_date < cx.today {
-        return Err(ActivationError::Refused(format!(
-            "the card expired on {}; the holder must replace it at the bureau",
-            ssc.expiry_date.format("%Y-%m-%d")
-        )));
-    }
-    if ssc.genuine != Some(true) {
-        return Err(ActivationError::Refused(
-            "the card failed the genuineness check (INTERNAL AUTHENTICATE)".into(),
-        ));
-    }
-    let medical = ssc
-        .medical
-        .clone()
-        .ok_or_else(|| ActivationError::Refused("the card has no medical area".into()))?;
+    check_new(cx, &card, &typed)?;
     let active = s.code("status", "active")?;
     let not_activated = s.code("status", "not_activated")?;
-    if medical.status == active {
+    if card.status == active {
         return Err(ActivationError::Refused(
             "the card's medical function is already active; nothing to do".into(),
         ));
     }
-    if medical.status != not_activated {
+    if card.status != not_activated {
         return Err(ActivationError::Refused(format!(
             "the card's medical status is {}",
-            s.code_name("status", medical.status)
+            s.code_name("status", card.status)
         )));
     }
+    let account = card.extra.text("account")?;
+    let category = card.extra.code("category")?;
+    let balance = card.extra.number("balance")?;
     if opts.verify_pin {
         let pin = cx.desk.pin("Holder: enter the card's PIN: ", false)?;
         match s.verify_pin(&pin)? {
@@ -119,12 +94,12 @@ pub fn run(cx: &mut Context, opts: &WindowOptions) -> Result<Receipt, Activation
         .map_err(|e| ActivationError::Inconsistent(format!("no random numbers: {e}")))?;
     let t = Transfer {
         id,
-        citizen_id: holder.citizen_id.clone(),
-        holder_name: holder.name.clone(),
+        citizen_id: card.citizen_id.clone(),
+        holder_name: card.name.clone(),
         old_card: String::new(),
-        account: medical.account.clone(),
-        category: medical.category,
-        balance_fen: medical.balance_fen,
+        account,
+        category,
+        balance_fen: balance,
     };
     cx.journal.begin(
         &Entry {
@@ -136,7 +111,7 @@ pub fn run(cx: &mut Context, opts: &WindowOptions) -> Result<Receipt, Activation
             citizen_id: t.citizen_id.clone(),
             holder_name: t.holder_name.clone(),
             old_card: None,
-            new_card: Some(ssc.card_number.clone()),
+            new_card: Some(card.card_number.clone()),
             account: Some(t.account.clone()),
             category: Some(t.category),
             balance_fen: Some(t.balance_fen),
@@ -156,7 +131,7 @@ pub fn run(cx: &mut Context, opts: &WindowOptions) -> Result<Receipt, Activation
         &mut s,
         log_record::TYPE_ACTIVATION,
         0,
-        medical.balance_fen,
+        balance,
         &[0; 16],
         false,
     )?;
@@ -169,7 +144,7 @@ pub fn run(cx: &mut Context, opts: &WindowOptions) -> Result<Receipt, Activation
     cx.advance(&id_hex, State::Credited, "card activated")?;
     cx.advance(&id_hex, State::Complete, "")?;
     cx.desk.show(&Msg::Step(Step::Done));
-    let mut r = cx.receipt(opts.flow, &t, &ssc.card_number, false);
+    let mut r = cx.receipt(opts.flow, &t, &card.card_number, false);
     r.amount_fen = 0;
     r.amount_yuan = "0.00".into();
     Ok(r)

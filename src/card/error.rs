@@ -6,7 +6,7 @@
 //! report them and a technician can find the record.
 
 use crate::apdu::{Status, TransportError};
-use crate::error::{Error, ExitCode};
+use crate::error::{transport_exit_code, Error, ExitCode};
 use crate::profile::{FieldError, ProfileError};
 use crate::sam::SamError;
 
@@ -91,42 +91,18 @@ impl CardError {
 }
 
 fn code_of(e: &CardError) -> ExitCode {
-    {
-        match e {
-            CardError::Transport(t) => Error::Transport(clone_transport(t)).exit_code(),
-            CardError::Status { .. } | CardError::AuthRefused { .. } => ExitCode::CardStatus,
-            CardError::InvalidData { .. } => ExitCode::InvalidData,
-            CardError::Unknown(_) => ExitCode::UnknownCard,
-            CardError::Sam {
-                source: SamError::Transport(t),
-                ..
-            } => Error::Transport(clone_transport(t)).exit_code(),
-            CardError::Sam { .. } | CardError::NeedsKey(_) => ExitCode::Keys,
-            CardError::Profile(ProfileError::Read { .. }) => ExitCode::Io,
-            CardError::Profile(_) => ExitCode::InvalidData,
-        }
-    }
-}
-
-/// A copy of a transport error good enough to compute its exit code (the I/O source
-/// cannot be cloned, and only its kind matters for the code).
-fn clone_transport(t: &TransportError) -> TransportError {
-    use TransportError as T;
-    match t {
-        T::NoService(s) => T::NoService(s.clone()),
-        T::UnknownReader(s) => T::UnknownReader(s.clone()),
-        T::NoReaders => T::NoReaders,
-        T::NoCard(s) => T::NoCard(s.clone()),
-        T::CardRemoved => T::CardRemoved,
-        T::CardReset => T::CardReset,
-        T::ShortResponse(n) => T::ShortResponse(*n),
-        T::EndlessResponse(n) => T::EndlessResponse(*n),
-        T::Command(c) => T::Command(c.clone()),
-        T::Busy => T::Busy,
-        T::Replay(s) => T::Replay(s.clone()),
-        T::Unsupported(s) => T::Unsupported(s),
-        T::Pcsc(s) => T::Pcsc(s.clone()),
-        T::Io(e) => T::Io(std::io::Error::new(e.kind(), e.to_string())),
+    match e {
+        CardError::Transport(t) => transport_exit_code(t),
+        CardError::Status { .. } | CardError::AuthRefused { .. } => ExitCode::CardStatus,
+        CardError::InvalidData { .. } => ExitCode::InvalidData,
+        CardError::Unknown(_) => ExitCode::UnknownCard,
+        CardError::Sam {
+            source: SamError::Transport(t),
+            ..
+        } => transport_exit_code(t),
+        CardError::Sam { .. } | CardError::NeedsKey(_) => ExitCode::Keys,
+        CardError::Profile(ProfileError::Read { .. }) => ExitCode::Io,
+        CardError::Profile(_) => ExitCode::InvalidData,
     }
 }
 

@@ -31,6 +31,10 @@ pub struct SendArgs {
     /// Connect exclusively.
     #[arg(long)]
     pub exclusive: bool,
+    /// Send all APDUs inside one PC/SC transaction (no other application can
+    /// interleave commands).
+    #[arg(long)]
+    pub transaction: bool,
     /// The APDUs, in hex (spaces allowed inside quotes).
     #[arg(required = true, value_name = "APDU")]
     pub apdus: Vec<String>,
@@ -74,8 +78,12 @@ pub fn run(args: &SendArgs) -> CmdResult {
         exclusive: args.exclusive,
         ..ConnectOptions::default()
     };
-    let card = PcscCard::connect(&selector, options)?;
-    let base: Box<dyn Transport> = Box::new(card);
+    let mut card = PcscCard::connect(&selector, options)?;
+    let base: Box<dyn Transport + '_> = if args.transaction {
+        Box::new(card.transaction()?)
+    } else {
+        Box::new(&mut card)
+    };
     let mut channel = match &args.dump {
         Some(path) => Channel::recording(base, path)?,
         None => Channel::new(base),
