@@ -101,9 +101,11 @@ pub fn transport_exit_code(t: &TransportError) -> ExitCode {
         TransportError::CardRemoved
         | TransportError::CardReset
         | TransportError::ShortResponse(_)
-        | TransportError::EndlessResponse(_)
         | TransportError::Pcsc(_) => ExitCode::CardLost,
-        TransportError::Command(_) | TransportError::Replay(_) => ExitCode::InvalidData,
+        // A card that announces data forever is lying, not lost.
+        TransportError::EndlessResponse(_)
+        | TransportError::Command(_)
+        | TransportError::Replay(_) => ExitCode::InvalidData,
         TransportError::Unsupported(_) => ExitCode::Internal,
         TransportError::Io(_) => ExitCode::Io,
     }
@@ -127,9 +129,9 @@ impl Error {
     /// A hint for the user on what to do next, where there is a useful one.
     pub fn hint(&self) -> Option<&'static str> {
         match self {
-            Error::Transport(TransportError::NoService(_)) => Some(
-                "start pcscd (`systemctl start pcscd` or `pcscd -f`); see hardware.md",
-            ),
+            Error::Transport(TransportError::NoService(_)) => {
+                Some("start pcscd (`systemctl start pcscd` or `pcscd -f`); see hardware.md")
+            }
             Error::Transport(TransportError::NoReaders) => {
                 Some("connect a reader and check it with `sscard readers --watch`")
             }

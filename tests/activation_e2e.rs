@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::desk::{assert_invariants, log_records, new_money, old_money, Desk, Faults, Strike, BALANCE};
+use common::desk::{
+    assert_invariants, log_records, new_money, old_money, Desk, Faults, Strike, BALANCE,
+};
 
 fn json(stdout: &str) -> serde_json::Value {
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
@@ -46,7 +48,10 @@ fn pharmacy_with_one_reader_moves_account_and_pin() {
     // The new card now takes the old card's PIN.
     let mut card = sscard::vcard::Card::load(&d.new_img).unwrap();
     card.power_on();
-    assert_eq!(card.process(&hex::decode("0020000003135790").unwrap()), vec![0x90, 0x00]);
+    assert_eq!(
+        card.process(&hex::decode("0020000003135790").unwrap()),
+        vec![0x90, 0x00]
+    );
     // Read back through the tool as a desk would.
     d.bed.insert(0, &d.new_img, &[]);
     let info = d.bed.run(&["info", "--reader", "0", "--format", "json"]);
@@ -54,7 +59,14 @@ fn pharmacy_with_one_reader_moves_account_and_pin() {
     let text = info.stdout.to_lowercase();
     assert!(text.contains(&id.to_lowercase()), "{info:?}");
     // The journal says COMPLETE, with the history of states.
-    let j = d.bed.run(&["journal", "--journal", d.journal.to_str().unwrap(), "show", &id, "--json"]);
+    let j = d.bed.run(&[
+        "journal",
+        "--journal",
+        d.journal.to_str().unwrap(),
+        "show",
+        &id,
+        "--json",
+    ]);
     assert_eq!(j.code, 0, "{j:?}");
     let doc = json(&j.stdout);
     assert_eq!(doc["entry"]["state"], "COMPLETE");
@@ -64,7 +76,10 @@ fn pharmacy_with_one_reader_moves_account_and_pin() {
         .iter()
         .map(|e| e["state"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(states, ["FREEZING", "FROZEN", "CREDITING", "CREDITED", "COMPLETE"]);
+    assert_eq!(
+        states,
+        ["FREEZING", "FROZEN", "CREDITING", "CREDITED", "COMPLETE"]
+    );
     assert_eq!(doc["events"][0]["operator"], "tester");
 }
 
@@ -79,14 +94,27 @@ fn pharmacy_with_two_readers_marks_the_old_card_migrated() {
     assert_eq!(old.extra, b"X00000019");
     assert_eq!(new_money(&d.new_img).status, 0x01);
     // A second attempt with the migrated card is refused and changes nothing.
-    let before = (std::fs::read(&d.old_img).unwrap(), std::fs::read(&d.new_img).unwrap());
+    let before = (
+        std::fs::read(&d.old_img).unwrap(),
+        std::fs::read(&d.new_img).unwrap(),
+    );
     let (r, _) = d.run(&["pharmacy"], &Faults::default(), Strike::None);
     assert_eq!(r.code, 12, "{r:?}");
-    assert!(r.stderr.contains("already migrated to card X00000019"), "{r:?}");
+    assert!(
+        r.stderr.contains("already migrated to card X00000019"),
+        "{r:?}"
+    );
     assert_eq!(before.0, std::fs::read(&d.old_img).unwrap());
     assert_eq!(before.1, std::fs::read(&d.new_img).unwrap());
     // Export for other systems.
-    let csv = d.bed.run(&["journal", "--journal", d.journal.to_str().unwrap(), "export", "--format", "csv"]);
+    let csv = d.bed.run(&[
+        "journal",
+        "--journal",
+        d.journal.to_str().unwrap(),
+        "export",
+        "--format",
+        "csv",
+    ]);
     assert_eq!(csv.code, 0, "{csv:?}");
     assert!(csv.stdout.starts_with("id,flow,state"), "{csv:?}");
     assert!(csv.stdout.contains(",COMPLETE,"), "{csv:?}");
@@ -97,14 +125,25 @@ fn new_card_of_another_person_is_refused_and_the_transfer_can_be_cancelled() {
     let mut d = Desk::new(true);
     let text = std::fs::read_to_string(&d.new_img).unwrap();
     assert!(text.contains("111111198101011110"));
-    std::fs::write(&d.new_img, text.replace("111111198101011110", "11010519491231002X")).unwrap();
+    std::fs::write(
+        &d.new_img,
+        text.replace("111111198101011110", "11010519491231002X"),
+    )
+    .unwrap();
     let new_before = std::fs::read(&d.new_img).unwrap();
     let (r, _) = d.run(&["pharmacy"], &Faults::default(), Strike::None);
     assert_eq!(r.code, 12, "{r:?}");
     assert!(r.stderr.contains("belongs to another person"), "{r:?}");
-    assert_eq!(new_before, std::fs::read(&d.new_img).unwrap(), "nothing written to the new card");
+    assert_eq!(
+        new_before,
+        std::fs::read(&d.new_img).unwrap(),
+        "nothing written to the new card"
+    );
     let old = old_money(&d.old_img);
-    assert_eq!(old.status, 0x01, "the old card was frozen before the new card was read");
+    assert_eq!(
+        old.status, 0x01,
+        "the old card was frozen before the new card was read"
+    );
     assert_invariants(&d.old_img, &d.new_img, "after refusal");
     // FROZEN and no credit announced: cancel needs only the old card.
     let id = hex::encode_upper(old.transfer);
@@ -148,7 +187,11 @@ fn wrong_pins_are_counted_and_the_last_try_needs_force() {
     let (r, _) = d.run(&["pharmacy"], &Faults::default(), Strike::None);
     assert_eq!(r.code, 12, "{r:?}");
     assert!(r.stderr.contains("--force-last-try"), "{r:?}");
-    let (r, _) = d.run(&["pharmacy", "--force-last-try"], &Faults::default(), Strike::None);
+    let (r, _) = d.run(
+        &["pharmacy", "--force-last-try"],
+        &Faults::default(),
+        Strike::None,
+    );
     assert_eq!(r.code, 0, "{r:?}");
 }
 
@@ -162,7 +205,10 @@ fn new_card_active_with_another_transfer_is_refused() {
     let new_before = std::fs::read(&d.new_img).unwrap();
     let (r, _) = d.run(&["pharmacy"], &Faults::default(), Strike::None);
     assert_eq!(r.code, 12, "{r:?}");
-    assert!(r.stderr.contains("already active with another transfer"), "{r:?}");
+    assert!(
+        r.stderr.contains("already active with another transfer"),
+        "{r:?}"
+    );
     assert_eq!(new_before, std::fs::read(&d.new_img).unwrap());
 }
 
@@ -170,13 +216,25 @@ fn new_card_active_with_another_transfer_is_refused() {
 fn window_and_first_use_activate_the_new_card_only() {
     for flow in ["window", "first-use"] {
         let mut d = Desk::new(false);
-        let (r, _) = d.run(&[flow, "--citizen-id", "11010519491231002X"], &Faults::default(), Strike::None);
+        let (r, _) = d.run(
+            &[flow, "--citizen-id", "11010519491231002X"],
+            &Faults::default(),
+            Strike::None,
+        );
         assert_eq!(r.code, 12, "{flow}: {r:?}");
         assert!(r.stderr.contains("does not match"), "{r:?}");
-        let (r, _) = d.run(&[flow, "--citizen-id", "111111198101011111"], &Faults::default(), Strike::None);
+        let (r, _) = d.run(
+            &[flow, "--citizen-id", "111111198101011111"],
+            &Faults::default(),
+            Strike::None,
+        );
         assert_eq!(r.code, 12, "{flow}: bad check digit: {r:?}");
         assert_eq!(new_money(&d.new_img).status, 0x00);
-        let (r, _) = d.run(&[flow, "--citizen-id", "111111198101011110"], &Faults::default(), Strike::None);
+        let (r, _) = d.run(
+            &[flow, "--citizen-id", "111111198101011110"],
+            &Faults::default(),
+            Strike::None,
+        );
         assert_eq!(r.code, 0, "{flow}: {r:?}");
         assert_eq!(json(&r.stdout)["flow"], flow);
         let new = new_money(&d.new_img);
@@ -185,7 +243,11 @@ fn window_and_first_use_activate_the_new_card_only() {
         let logs = log_records(&d.new_img);
         assert_eq!(logs.len(), 1);
         assert_eq!(logs[0][0], 0x02);
-        let (r, _) = d.run(&[flow, "--citizen-id", "111111198101011110"], &Faults::default(), Strike::None);
+        let (r, _) = d.run(
+            &[flow, "--citizen-id", "111111198101011110"],
+            &Faults::default(),
+            Strike::None,
+        );
         assert_eq!(r.code, 12, "{flow}: already active: {r:?}");
         assert_eq!(log_records(&d.new_img).len(), 1);
     }
@@ -195,7 +257,11 @@ fn window_and_first_use_activate_the_new_card_only() {
 fn another_terminal_recovers_from_the_old_cards_own_data() {
     let mut d = Desk::new(false);
     // Terminal A dies right after freezing.
-    let (r, _) = d.run(&["pharmacy"], &Faults::default(), Strike::KillAt("Remove the old"));
+    let (r, _) = d.run(
+        &["pharmacy"],
+        &Faults::default(),
+        Strike::KillAt("Remove the old"),
+    );
     assert_ne!(r.code, 0);
     assert_eq!(old_money(&d.old_img).status, 0x01);
     assert_invariants(&d.old_img, &d.new_img, "after kill");
@@ -212,21 +278,53 @@ fn another_terminal_recovers_from_the_old_cards_own_data() {
 #[test]
 fn cancel_after_a_credit_was_announced_needs_the_new_card() {
     let mut d = Desk::new(true);
-    // Pull the new card at its first write: CREDITING is journaled, nothing credited.
-    let faults = Faults { old: vec![], new: vec!["--remove-before".into(), "30".into(), "--once".into()] };
+    // Pull the new card at its first credit write (APDU 17: after detection, the
+    // reads, INTERNAL and EXTERNAL AUTHENTICATE): CREDITING is journaled, nothing
+    // reached the card.
+    let faults = Faults {
+        old: vec![],
+        new: vec!["--remove-before".into(), "17".into(), "--once".into()],
+    };
     let (r, _) = d.run(&["pharmacy"], &faults, Strike::None);
     assert_eq!(r.code, 5, "{r:?}");
     let old = old_money(&d.old_img);
     let id = hex::encode_upper(old.transfer);
     assert_invariants(&d.old_img, &d.new_img, "after pull");
+    assert_eq!(
+        new_money(&d.new_img).transfer,
+        [0; 16],
+        "the first write was not made"
+    );
     let (r, _) = d.run(&["cancel", &id], &Faults::default(), Strike::None);
-    let new = new_money(&d.new_img);
-    if new.transfer == old.transfer {
-        assert_eq!(r.code, 12, "the new card holds the transfer: {r:?}");
-    } else {
-        assert_eq!(r.code, 0, "{r:?}");
-        assert!(r.stderr.contains("new card must show"), "{r:?}");
-        assert_eq!(old_money(&d.old_img).status, 0x00);
-    }
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("new card must show"), "{r:?}");
+    assert_eq!(old_money(&d.old_img).status, 0x00);
+    // Once the new card holds the transfer, cancel is refused.
+    let mut d2 = Desk::new(true);
+    let faults = Faults {
+        old: vec![],
+        new: vec!["--remove-before".into(), "24".into(), "--once".into()],
+    };
+    let (r, _) = d2.run(&["pharmacy"], &faults, Strike::None);
+    assert_eq!(r.code, 5, "{r:?}");
+    let old2 = old_money(&d2.old_img);
+    assert_eq!(
+        new_money(&d2.new_img).transfer,
+        old2.transfer,
+        "tag 26 was written"
+    );
+    let (r, _) = d2.run(
+        &["cancel", &hex::encode_upper(old2.transfer)],
+        &Faults::default(),
+        Strike::None,
+    );
+    assert_eq!(r.code, 12, "{r:?}");
+    assert!(r.stderr.contains("holds transfer"), "{r:?}");
+    assert_eq!(
+        old_money(&d2.old_img).status,
+        0x01,
+        "the old card stays frozen"
+    );
+    assert_invariants(&d2.old_img, &d2.new_img, "after refused cancel");
     assert_invariants(&d.old_img, &d.new_img, "after cancel");
 }

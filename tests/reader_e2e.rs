@@ -8,7 +8,8 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
 const SELECT_SSSE: &str = "00A404000F7378312E73682EC9E7BBE1B1A3D5CF";
-const FCI_SSSE: &str = "6F 1C 84 0F 73 78 31 2E 73 68 2E C9 E7 BB E1 B1 A3 D5 CF A5 09 88 01 01 9F 0C 03 86 01 01";
+const FCI_SSSE: &str =
+    "6F 1C 84 0F 73 78 31 2E 73 68 2E C9 E7 BB E1 B1 A3 D5 CF A5 09 88 01 01 9F 0C 03 86 01 01";
 
 #[test]
 fn lists_the_two_vpcd_readers_with_and_without_a_card() {
@@ -35,7 +36,15 @@ fn watch_reports_insertion_and_removal() {
     let mut bed = Bed::start();
     let mut watch = bed
         .cmd()
-        .args(["readers", "--watch", "--json", "--events", "2", "--timeout", "20"])
+        .args([
+            "readers",
+            "--watch",
+            "--json",
+            "--events",
+            "2",
+            "--timeout",
+            "20",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -72,7 +81,15 @@ fn select_with_get_response_returns_the_fci() {
     assert_eq!(r.code, 6, "{r:?}");
     assert!(r.stdout.contains("< 61 1E"), "{r:?}");
     // ...unless it was expected.
-    let r = bed.run(&["send", "-r", "Virtual PCD 00 00", "--raw", "--expect", "61xx", SELECT_SSSE]);
+    let r = bed.run(&[
+        "send",
+        "-r",
+        "Virtual PCD 00 00",
+        "--raw",
+        "--expect",
+        "61xx",
+        SELECT_SSSE,
+    ]);
     assert_eq!(r.code, 0, "{r:?}");
 }
 
@@ -84,11 +101,26 @@ fn reads_records_by_sfi_and_tag_with_wrong_le_retried() {
     // EF05 tag 07 (card number) with a wrong Le: the card says 6C0B, we resend.
     let r = bed.run(&["send", "-r", "0", SELECT_SSSE, "00B2072C05"]);
     assert_eq!(r.code, 0, "{r:?}");
-    assert!(r.stdout.contains("< 07 09 58 30 30 30 30 30 30 31 39 90 00"), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("< 07 09 58 30 30 30 30 30 30 31 39 90 00"),
+        "{r:?}"
+    );
     // The same inside one PC/SC transaction.
-    let r = bed.run(&["send", "-r", "0", "--transaction", SELECT_SSSE, "00B2072C00"]);
+    let r = bed.run(&[
+        "send",
+        "-r",
+        "0",
+        "--transaction",
+        SELECT_SSSE,
+        "00B2072C00",
+    ]);
     assert_eq!(r.code, 0, "{r:?}");
-    assert!(r.stdout.contains("< 07 09 58 30 30 30 30 30 30 31 39 90 00"), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("< 07 09 58 30 30 30 30 30 30 31 39 90 00"),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -119,7 +151,10 @@ fn a_card_pulled_mid_command_is_reported_cleanly() {
     bed.wait_removed(0);
     let r = bed.run(&["send", "-r", "0", "00A40000023F00"]);
     assert_eq!(r.code, 4, "no card: {r:?}");
-    assert!(r.stderr.contains("no card in reader 'Virtual PCD 00 00'"), "{r:?}");
+    assert!(
+        r.stderr.contains("no card in reader 'Virtual PCD 00 00'"),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -162,13 +197,23 @@ fn the_dump_hides_secrets_and_replays() {
     let text = std::fs::read_to_string(&dump).unwrap();
     assert!(text.contains("> 00 20 00 00 03 .. .. .."), "{text}");
     assert!(!text.contains("12 34 56"), "{text}");
-    assert!(!r.stdout.contains("12 34 56") && !r.stderr.contains("12 34 56"), "{r:?}");
-    assert!(r.stderr.contains("> 00 20 00 00 03 .. .. .."), "trace on -v: {r:?}");
+    assert!(
+        !r.stdout.contains("12 34 56") && !r.stderr.contains("12 34 56"),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr.contains("> 00 20 00 00 03 .. .. .."),
+        "trace on -v: {r:?}"
+    );
 }
 
 #[test]
 fn scriptor_gets_the_same_bytes_as_sscard() {
-    if std::process::Command::new("scriptor").arg("-h").output().is_err() {
+    if std::process::Command::new("scriptor")
+        .arg("-h")
+        .output()
+        .is_err()
+    {
         eprintln!("SKIPPED: scriptor (pcsc-tools) is not installed");
         return;
     }
@@ -198,10 +243,23 @@ fn scriptor_gets_the_same_bytes_as_sscard() {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
-    let ours = bed.run(&["send", "-r", "0", "--raw", "--expect", "9000", SELECT_SSSE, "00C000001E", "00B2072C00"]);
+    let ours = bed.run(&[
+        "send",
+        "-r",
+        "0",
+        "--raw",
+        "--expect",
+        "9000",
+        SELECT_SSSE,
+        "00C000001E",
+        "00B2072C00",
+    ]);
     assert_eq!(ours.code, 0, "{ours:?}");
     for line in ours.stdout.lines().filter(|l| l.starts_with("< ")) {
         let bytes = &line[2..];
-        assert!(peer.contains(bytes), "scriptor did not get '{bytes}':\n{peer}");
+        assert!(
+            peer.contains(bytes),
+            "scriptor did not get '{bytes}':\n{peer}"
+        );
     }
 }

@@ -8,7 +8,9 @@
 
 mod common;
 
-use common::desk::{assert_invariants, log_records, new_money, old_money, Desk, Faults, Strike, BALANCE};
+use common::desk::{
+    assert_invariants, log_records, new_money, old_money, Desk, Faults, Strike, BALANCE,
+};
 
 /// Runs `resume`, or `pharmacy` again when the old card was never frozen, as a desk
 /// would after a fault; returns how many runs it took. Any other outcome fails.
@@ -38,13 +40,24 @@ fn assert_done(d: &mut Desk, when: &str) {
     let new = new_money(&d.new_img);
     assert_eq!((new.status, new.balance), (0x01, BALANCE), "{when}");
     let old = old_money(&d.old_img);
-    assert!(old.status == 0x01 || old.status == 0x02, "{when}: old {old:?}");
+    assert!(
+        old.status == 0x01 || old.status == 0x02,
+        "{when}: old {old:?}"
+    );
     assert_eq!(log_records(&d.new_img).len(), 1, "{when}: one log record");
-    let before = (new_money(&d.new_img), old_money(&d.old_img), log_records(&d.new_img));
+    let before = (
+        new_money(&d.new_img),
+        old_money(&d.old_img),
+        log_records(&d.new_img),
+    );
     let id = hex::encode_upper(new.transfer);
     let (r, _) = d.run(&["resume", &id], &Faults::default(), Strike::None);
     assert_ne!(r.code, 0, "{when}: a second apply must be refused: {r:?}");
-    let after = (new_money(&d.new_img), old_money(&d.old_img), log_records(&d.new_img));
+    let after = (
+        new_money(&d.new_img),
+        old_money(&d.old_img),
+        log_records(&d.new_img),
+    );
     assert_eq!(before, after, "{when}: a second apply changed a card");
 }
 
@@ -57,12 +70,22 @@ fn count(d: &mut Desk) -> (u64, u64) {
     };
     let (r, _) = d.run(&["pharmacy"], &faults, Strike::None);
     assert_eq!(r.code, 0, "{r:?}");
-    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap().trim().parse::<u64>().unwrap();
+    let read = |p: &std::path::Path| {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    };
     (read(&oc), read(&nc))
 }
 
 fn matrix(two_readers: bool) {
-    let mode = if two_readers { "two readers" } else { "one reader" };
+    let mode = if two_readers {
+        "two readers"
+    } else {
+        "one reader"
+    };
     let mut d = Desk::new(two_readers);
     let (a_old, a_new) = count(&mut d);
     eprintln!("{mode}: clean flow = {a_old} APDUs to the old card + {a_new} to the new card");
@@ -70,11 +93,21 @@ fn matrix(two_readers: bool) {
     for (card, total) in [("old", a_old), ("new", a_new)] {
         for n in 1..=total {
             d.reset();
-            let flags = vec!["--remove-before".to_string(), n.to_string(), "--once".to_string()];
+            let flags = vec![
+                "--remove-before".to_string(),
+                n.to_string(),
+                "--once".to_string(),
+            ];
             let faults = if card == "old" {
-                Faults { old: flags, new: vec![] }
+                Faults {
+                    old: flags,
+                    new: vec![],
+                }
             } else {
-                Faults { old: vec![], new: flags }
+                Faults {
+                    old: vec![],
+                    new: flags,
+                }
             };
             let when = format!("{mode}, {card} card pulled at APDU {n}");
             let (r, _) = d.run(&["pharmacy"], &faults, Strike::None);
@@ -104,7 +137,11 @@ fn card_pulled_at_every_apdu_two_readers() {
 fn tool_killed_at_every_journal_state_and_pcscd_restarted() {
     let mut cases = 0;
     for two_readers in [false, true] {
-        let mode = if two_readers { "two readers" } else { "one reader" };
+        let mode = if two_readers {
+            "two readers"
+        } else {
+            "one reader"
+        };
         let mut d = Desk::new(two_readers);
         let mut points = vec![
             ("FREEZING", "Freezing the old card"),
@@ -128,10 +165,18 @@ fn tool_killed_at_every_journal_state_and_pcscd_restarted() {
             eprintln!("ok: {when}");
             cases += 1;
         }
-        for line in ["Freezing the old card", "Moving the medical account", "Setting the new card's PIN"] {
+        for line in [
+            "Freezing the old card",
+            "Moving the medical account",
+            "Setting the new card's PIN",
+        ] {
             d.reset();
             let when = format!("{mode}, pcscd restarted at '{line}'");
-            let (r, _) = d.run(&["pharmacy"], &Faults::default(), Strike::RestartPcscdAt(line));
+            let (r, _) = d.run(
+                &["pharmacy"],
+                &Faults::default(),
+                Strike::RestartPcscdAt(line),
+            );
             assert!(!r.stderr.contains("panicked"), "{when}: {r:?}");
             assert_invariants(&d.old_img, &d.new_img, &when);
             if r.code != 0 {

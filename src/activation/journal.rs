@@ -223,9 +223,12 @@ impl Journal {
             source,
         };
         let conn = Connection::open(path).map_err(sql)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sql)?;
         let version: i32 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(sql)?;
@@ -488,9 +491,11 @@ mod tests {
         {
             let mut j = Journal::open(&path).unwrap();
             j.begin(&entry("AB01"), "old card read").unwrap();
-            j.advance("AB01", State::Frozen, "639900000001", "op1", "").unwrap();
+            j.advance("AB01", State::Frozen, "639900000001", "op1", "")
+                .unwrap();
             assert!(!j.credit_attempted("AB01").unwrap());
-            j.advance("AB01", State::Crediting, "639900000001", "op2", "").unwrap();
+            j.advance("AB01", State::Crediting, "639900000001", "op2", "")
+                .unwrap();
             j.set_new_card("AB01", "X00000019").unwrap();
         }
         let j = Journal::open(&path).unwrap();
@@ -503,7 +508,9 @@ mod tests {
         assert_eq!(ev[2].operator, "op2");
         assert_eq!(j.unfinished().unwrap().len(), 1);
         assert!(matches!(
-            Journal::open(&path).unwrap().advance("nope", State::Frozen, "", "", ""),
+            Journal::open(&path)
+                .unwrap()
+                .advance("nope", State::Frozen, "", "", ""),
             Err(JournalError::NotFound(_))
         ));
     }

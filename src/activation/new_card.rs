@@ -62,7 +62,11 @@ pub fn read<'p>(
     let mut s = Session::with_nav(ch, profile, nav);
     let mut f = Fields::default();
     let gen_role = profile.generation_role.clone();
-    for role in gen_role.iter().map(String::as_str).chain(["card_id", "card_number", "expiry_date"]) {
+    for role in gen_role
+        .iter()
+        .map(String::as_str)
+        .chain(["card_id", "card_number", "expiry_date"])
+    {
         f.extend(read_role(&mut s.ch, &mut s.nav, profile, role)?);
     }
     let generation = match &gen_role {
@@ -135,7 +139,9 @@ pub fn read<'p>(
     }
     let card = NewCard {
         card_number: f.text("card_number")?,
-        expiry: f.date("expiry_date")?.ok_or_else(|| missing("expiry date"))?,
+        expiry: f
+            .date("expiry_date")?
+            .ok_or_else(|| missing("expiry date"))?,
         citizen_id: f.text("citizen_id")?,
         name: format!("{}{name_ext}", f.text("name")?),
         status: f.code("status")?,

@@ -17,11 +17,11 @@ use super::desk::{Desk, Msg, Step, Want};
 use super::error::ActivationError;
 use super::journal::{Entry, Flow, Journal, State};
 use super::log_record::{self, LogRecord};
+use super::new_card::{self, NewCard};
 use super::receipt::{mask_id, yuan, Receipt};
 use super::session::Session;
 use super::slots::{Opened, Slots};
 use crate::apdu::Status;
-use super::new_card::{self, NewCard};
 use crate::card::{read_city_with, CityCard};
 use crate::profile::{Date, Profiles, Value};
 use crate::sam::Sam;
@@ -100,7 +100,10 @@ impl Transfer {
             id,
             citizen_id: e.citizen_id.clone(),
             holder_name: e.holder_name.clone(),
-            old_card: e.old_card.clone().ok_or_else(|| missing("old card number"))?,
+            old_card: e
+                .old_card
+                .clone()
+                .ok_or_else(|| missing("old card number"))?,
             account: e.account.clone().ok_or_else(|| missing("account"))?,
             category: e.category.ok_or_else(|| missing("category"))?,
             balance_fen: e.balance_fen.ok_or_else(|| missing("balance"))?,
@@ -128,13 +131,24 @@ impl Transfer {
 }
 
 impl Context<'_> {
-    pub(crate) fn advance(&mut self, id: &str, state: State, detail: &str) -> Result<(), ActivationError> {
+    pub(crate) fn advance(
+        &mut self,
+        id: &str,
+        state: State,
+        detail: &str,
+    ) -> Result<(), ActivationError> {
         self.journal
             .advance(id, state, &self.terminal, &self.operator, detail)?;
         Ok(())
     }
 
-    pub(crate) fn receipt(&self, flow: Flow, t: &Transfer, new_card: &str, old_finished: bool) -> Receipt {
+    pub(crate) fn receipt(
+        &self,
+        flow: Flow,
+        t: &Transfer,
+        new_card: &str,
+        old_finished: bool,
+    ) -> Receipt {
         Receipt {
             schema_version: super::receipt::SCHEMA_VERSION,
             flow: flow.as_str().to_string(),
@@ -162,7 +176,10 @@ pub struct OldCard<'p> {
 }
 
 /// Reads the old card in `opened`.
-pub fn read_old<'p>(opened: Opened<'p>, desk: &mut dyn Desk) -> Result<OldCard<'p>, ActivationError> {
+pub fn read_old<'p>(
+    opened: Opened<'p>,
+    desk: &mut dyn Desk,
+) -> Result<OldCard<'p>, ActivationError> {
     desk.show(&Msg::Step(Step::ReadOld));
     let Opened {
         profile,
@@ -176,7 +193,13 @@ pub fn read_old<'p>(opened: Opened<'p>, desk: &mut dyn Desk) -> Result<OldCard<'
         id_masked: mask_id(&city.citizen_id),
         card: city.card_number.clone(),
     });
-    let session = Session::new(ch, profile, city.current_df.as_deref(), city.alg, city.diversifier);
+    let session = Session::new(
+        ch,
+        profile,
+        city.current_df.as_deref(),
+        city.alg,
+        city.diversifier,
+    );
     Ok(OldCard { session, city })
 }
 
@@ -186,11 +209,10 @@ fn verify_old_pin(cx: &mut Context, old: &mut OldCard) -> Result<Pin, Activation
     loop {
         let left = old.session.pin_tries_left()?;
         match left {
-            Some(0) => {
-                return Err(ActivationError::Refused(
-                    "the old card's PIN is blocked; the holder must have it unblocked at the bureau".into(),
-                ))
-            }
+            Some(0) => return Err(ActivationError::Refused(
+                "the old card's PIN is blocked; the holder must have it unblocked at the bureau"
+                    .into(),
+            )),
             Some(1) if !cx.force_last_try => {
                 return Err(ActivationError::Refused(
                     "only one PIN try is left on the old card; a wrong PIN would block it. \
@@ -238,8 +260,10 @@ fn verify_old_pin(cx: &mut Context, old: &mut OldCard) -> Result<Pin, Activation
 /// Step 1: freeze the old card for `t` (journal FREEZING before the first write,
 /// FROZEN after the read-back).
 pub fn freeze(cx: &mut Context, old: &mut OldCard, t: &Transfer) -> Result<(), ActivationError> {
-    cx.journal
-        .begin(&t.entry(State::Freezing, &cx.terminal, &cx.operator), "old card read, PIN verified")?;
+    cx.journal.begin(
+        &t.entry(State::Freezing, &cx.terminal, &cx.operator),
+        "old card read, PIN verified",
+    )?;
     cx.desk.show(&Msg::Step(Step::Freeze));
     let s = &mut old.session;
     let migrating = s.code("status", "migrating")?;
@@ -255,7 +279,11 @@ pub fn freeze(cx: &mut Context, old: &mut OldCard, t: &Transfer) -> Result<(), A
 }
 
 /// Step 3: mark the old card migrated to `new_card`.
-pub fn finish_old(cx: &mut Context, old: &mut OldCard, new_card: &str) -> Result<(), ActivationError> {
+pub fn finish_old(
+    cx: &mut Context,
+    old: &mut OldCard,
+    new_card: &str,
+) -> Result<(), ActivationError> {
     cx.desk.show(&Msg::Step(Step::FinishOld));
     let s = &mut old.session;
     let migrated = s.code("status", "migrated")?;
@@ -289,7 +317,11 @@ fn read_new<'p>(
 
 /// The refusals every flow applies to a new card: another person's card, a bad
 /// citizen ID, an expired card, a card that is not genuine.
-pub(crate) fn check_new(cx: &Context, card: &NewCard, citizen_id: &str) -> Result<(), ActivationError> {
+pub(crate) fn check_new(
+    cx: &Context,
+    card: &NewCard,
+    citizen_id: &str,
+) -> Result<(), ActivationError> {
     if card.citizen_id != citizen_id {
         return Err(ActivationError::Refused(format!(
             "the new card belongs to another person (citizen ID {} vs {})",
@@ -354,7 +386,11 @@ pub fn credit(
         s.write("category", &Value::Code(t.category), cx.sam)?;
         s.write("balance", &Value::Number(t.balance_fen), cx.sam)?;
         s.write("activation_date", &Value::Date(Some(cx.today)), cx.sam)?;
-        s.write("activation_terminal", &Value::Digits(cx.terminal.clone()), cx.sam)?;
+        s.write(
+            "activation_terminal",
+            &Value::Digits(cx.terminal.clone()),
+            cx.sam,
+        )?;
         s.write("transfer_id", &Value::Bytes(t.id.to_vec()), cx.sam)?;
         s.write("status", &Value::Code(active), cx.sam)?;
     } else {
@@ -368,9 +404,21 @@ pub fn credit(
     }
     // A fresh credit cannot have logged this transfer yet (the append follows the
     // status write); only a card found already credited may hold the record.
-    append_log(cx, &mut s, log_record::TYPE_TRANSFER_IN, t.balance_fen, t.balance_fen, &t.id, already)?;
+    append_log(
+        cx,
+        &mut s,
+        log_record::TYPE_TRANSFER_IN,
+        t.balance_fen,
+        t.balance_fen,
+        &t.id,
+        already,
+    )?;
     // Read back while DF04 is current (the PIN reload below selects SSSE).
-    let (status, id, balance) = (s.read("status")?, s.read("transfer_id")?, s.read("balance")?);
+    let (status, id, balance) = (
+        s.read("status")?,
+        s.read("transfer_id")?,
+        s.read("balance")?,
+    );
     if status != Value::Code(active)
         || id != Value::Bytes(t.id.to_vec())
         || balance != Value::Number(t.balance_fen)
@@ -448,7 +496,11 @@ fn close_abandoned_freezes(cx: &mut Context, city: &CityCard) -> Result<(), Acti
         .map(|e| e.id)
         .collect();
     for id in stale {
-        cx.advance(&id, State::Cancelled, "freeze never took effect; superseded by a new attempt")?;
+        cx.advance(
+            &id,
+            State::Cancelled,
+            "freeze never took effect; superseded by a new attempt",
+        )?;
     }
     Ok(())
 }

@@ -11,9 +11,9 @@
 use super::desk::{Msg, Step, Want};
 use super::error::ActivationError;
 use super::journal::{Flow, State};
+use super::new_card;
 use super::pharmacy::{credit, finish_old, finish_transfer, read_old, Context, OldCard, Transfer};
 use super::receipt::Receipt;
-use super::new_card;
 use crate::profile::Value;
 use crate::secret::Pin;
 
@@ -76,7 +76,11 @@ pub fn continue_from_old(cx: &mut Context, mut old: OldCard) -> Result<Receipt, 
                 ActivationError::Inconsistent(format!("journal entry {id} has no new card"))
             })?;
             finish_old(cx, &mut old, &new_card)?;
-            cx.advance(&id, State::Complete, "old card marked migrated on its return")?;
+            cx.advance(
+                &id,
+                State::Complete,
+                "old card marked migrated on its return",
+            )?;
             cx.desk.show(&Msg::Step(Step::Done));
             Ok(cx.receipt(Flow::Pharmacy, &t, &new_card, true))
         }
@@ -94,13 +98,12 @@ fn close_migrated(cx: &mut Context, old: &OldCard) -> Result<Receipt, Activation
     let id = t.hex_id();
     match cx.journal.get(&id)? {
         Some(e) if !e.state.is_final() => {
-            let new_card = old
-                .city
-                .target
-                .clone()
-                .or(e.new_card)
-                .unwrap_or_default();
-            cx.advance(&id, State::Complete, "old card found migrated: every write was made")?;
+            let new_card = old.city.target.clone().or(e.new_card).unwrap_or_default();
+            cx.advance(
+                &id,
+                State::Complete,
+                "old card found migrated: every write was made",
+            )?;
             cx.desk.show(&Msg::Step(Step::Done));
             Ok(cx.receipt(Flow::Pharmacy, &t, &new_card, true))
         }
@@ -180,7 +183,11 @@ pub fn resume(cx: &mut Context, id: Option<&str>) -> Result<Receipt, ActivationE
     let pin = recovery_pin(cx, Some(entry.state))?;
     let opened = cx.slots.open(Want::NewCard, profiles, cx.desk)?;
     let new_card = credit(cx, opened, &t, pin.as_ref())?;
-    cx.advance(&id, State::Complete, "resumed with the new card; old card stays frozen")?;
+    cx.advance(
+        &id,
+        State::Complete,
+        "resumed with the new card; old card stays frozen",
+    )?;
     cx.desk.show(&Msg::Step(Step::Done));
     Ok(cx.receipt(Flow::Pharmacy, &t, &new_card, false))
 }
@@ -246,7 +253,9 @@ pub fn cancel(cx: &mut Context, id: &str) -> Result<(), ActivationError> {
         if entry.is_some() {
             cx.advance(&id, State::Cancelled, "old card was never frozen")?;
         }
-        cx.desk.show(&Msg::Note("The old card is active; nothing to undo.".into()));
+        cx.desk.show(&Msg::Note(
+            "The old card is active; nothing to undo.".into(),
+        ));
         return Ok(());
     }
     if card_id.as_deref() != Some(id.as_str()) {
@@ -263,7 +272,8 @@ pub fn cancel(cx: &mut Context, id: &str) -> Result<(), ActivationError> {
         let t = transfer_of(&old)?;
         let mut e = t_entry(cx, &t);
         e.state = State::Cancelling;
-        cx.journal.begin(&e, "cancel of a transfer unknown to this terminal")?;
+        cx.journal
+            .begin(&e, "cancel of a transfer unknown to this terminal")?;
     } else {
         cx.advance(&id, State::Cancelling, "cancelling")?;
     }

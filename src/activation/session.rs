@@ -93,7 +93,11 @@ impl<'p> Session<'p> {
     }
 
     /// EXTERNAL AUTHENTICATE with the key of role `key_role`, in that key's DF.
-    pub fn authenticate(&mut self, key_role: &str, sam: &mut dyn Sam) -> Result<(), ActivationError> {
+    pub fn authenticate(
+        &mut self,
+        key_role: &str,
+        sam: &mut dyn Sam,
+    ) -> Result<(), ActivationError> {
         let key = self.profile.key(key_role)?.clone();
         self.enter(&key.df)?;
         if self.authenticated.as_ref() == Some(&(key.df.clone(), key.id)) {
@@ -115,7 +119,12 @@ impl<'p> Session<'p> {
     }
 
     /// Writes the field `role` (its file's write key must be authenticated).
-    pub fn write(&mut self, role: &str, value: &Value, sam: &mut dyn Sam) -> Result<(), ActivationError> {
+    pub fn write(
+        &mut self,
+        role: &str,
+        value: &Value,
+        sam: &mut dyn Sam,
+    ) -> Result<(), ActivationError> {
         let field = self.profile.field(role)?.clone();
         let file = self.profile.file(&field.file)?.clone();
         if let Some(key) = &file.write_key {
@@ -178,7 +187,12 @@ impl<'p> Session<'p> {
     }
 
     /// APPEND RECORD to the cyclic file `file_id` (its write key authenticated first).
-    pub fn append(&mut self, file_id: &str, record: &[u8], sam: &mut dyn Sam) -> Result<(), ActivationError> {
+    pub fn append(
+        &mut self,
+        file_id: &str,
+        record: &[u8],
+        sam: &mut dyn Sam,
+    ) -> Result<(), ActivationError> {
         let file = self.profile.file(file_id)?.clone();
         if let Some(key) = &file.write_key {
             self.authenticate(key, sam)?;
@@ -189,18 +203,26 @@ impl<'p> Session<'p> {
         })?;
         let r = self.ch.send(&catalogue::append_record(sfi, record))?;
         if !r.is_success() {
-            return Err(CardError::status(format!("appending to {}", file.label()), r.status).into());
+            return Err(
+                CardError::status(format!("appending to {}", file.label()), r.status).into(),
+            );
         }
         Ok(())
     }
 
     /// Reads record `n` of file `file_id` (raw bytes; `None` when absent).
-    pub fn read_record(&mut self, file_id: &str, n: u8) -> Result<Option<Vec<u8>>, ActivationError> {
+    pub fn read_record(
+        &mut self,
+        file_id: &str,
+        n: u8,
+    ) -> Result<Option<Vec<u8>>, ActivationError> {
         let file = self.profile.file(file_id)?.clone();
         self.enter(&file.df)?;
         let ef = file.sfi.map_or(EfRef::Current, EfRef::Sfi);
         let le = file.record_size.unwrap_or(256);
-        let r = self.ch.send(&catalogue::read_record(ef, RecordRef::Number(n), le))?;
+        let r = self
+            .ch
+            .send(&catalogue::read_record(ef, RecordRef::Number(n), le))?;
         match r.status {
             Status::Success => Ok(Some(r.data.clone())),
             Status::RecordNotFound => Ok(None),
@@ -210,7 +232,9 @@ impl<'p> Session<'p> {
 
     /// VERIFY without data: the PIN tries left, where the card tells (`63Cx`).
     pub fn pin_tries_left(&mut self) -> Result<Option<u8>, ActivationError> {
-        let r = self.ch.send(&crate::apdu::Command::new(0x00, 0x20, 0x00, 0x00))?;
+        let r = self
+            .ch
+            .send(&crate::apdu::Command::new(0x00, 0x20, 0x00, 0x00))?;
         Ok(match r.status {
             Status::TriesLeft(n) => Some(n),
             Status::AuthBlocked => Some(0),
@@ -224,7 +248,11 @@ impl<'p> Session<'p> {
     }
 
     /// RELOAD PIN after EXTERNAL AUTHENTICATE with the `pin_reload` key.
-    pub fn reload_pin(&mut self, pin: &crate::secret::Pin, sam: &mut dyn Sam) -> Result<(), ActivationError> {
+    pub fn reload_pin(
+        &mut self,
+        pin: &crate::secret::Pin,
+        sam: &mut dyn Sam,
+    ) -> Result<(), ActivationError> {
         self.authenticate("pin_reload", sam)?;
         let r = self.ch.send(&catalogue::reload_pin(pin))?;
         if !r.is_success() {

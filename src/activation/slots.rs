@@ -134,17 +134,34 @@ impl Slots {
                 want,
                 found: found.kind,
             });
-            self.wait_removed(want, desk)?;
+            // Name the card that is in the reader, not the one wanted.
+            let in_reader = match found.kind {
+                CardKind::City => Want::OldCard,
+                CardKind::Ssc => Want::NewCard,
+                _ => want,
+            };
+            self.wait_empty(&reader, in_reader, desk)?;
         }
     }
 
     /// Asks for the card in `want`'s reader to be removed and waits until it is.
     pub fn wait_removed(&mut self, want: Want, desk: &mut dyn Desk) -> Result<(), ActivationError> {
         let reader = self.reader_of(want);
+        self.wait_empty(&reader, want, desk)
+    }
+
+    /// Asks for `card` to be taken out of `reader` and waits until it is.
+    fn wait_empty(
+        &mut self,
+        reader: &str,
+        card: Want,
+        desk: &mut dyn Desk,
+    ) -> Result<(), ActivationError> {
+        let reader = reader.to_string();
         if self.watcher.wait_removal(&reader, Duration::ZERO)? {
             return Ok(());
         }
-        desk.show(&Msg::Remove(want, reader.clone()));
+        desk.show(&Msg::Remove(card, reader.clone()));
         if self.watcher.wait_removal(&reader, self.timeout)? {
             Ok(())
         } else {

@@ -122,7 +122,11 @@ pub fn run(cx: &mut Context, opts: &WindowOptions) -> Result<Receipt, Activation
     )?;
     cx.desk.show(&Msg::Step(Step::Credit));
     s.write("activation_date", &Value::Date(Some(cx.today)), cx.sam)?;
-    s.write("activation_terminal", &Value::Digits(cx.terminal.clone()), cx.sam)?;
+    s.write(
+        "activation_terminal",
+        &Value::Digits(cx.terminal.clone()),
+        cx.sam,
+    )?;
     s.write("status", &Value::Code(active), cx.sam)?;
     // The log record carries no transfer: its id prefix is zero (this activation's id
     // lives in the journal).

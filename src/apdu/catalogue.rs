@@ -160,7 +160,9 @@ mod tests {
     fn spec_forms() {
         assert_eq!(hex_of(&select_mf()), "00A40000023F00");
         assert_eq!(
-            hex_of(&select_aid(&hex::decode("7378312E73682EC9E7BBE1B1A3D5CF").unwrap())),
+            hex_of(&select_aid(
+                &hex::decode("7378312E73682EC9E7BBE1B1A3D5CF").unwrap()
+            )),
             "00A404000F7378312E73682EC9E7BBE1B1A3D5CF"
         );
         assert_eq!(hex_of(&select_ef(0xEF05)), "00A4020002EF05");
@@ -182,7 +184,12 @@ mod tests {
         assert_eq!(hex_of(&get_challenge()), "0084000008");
         assert_eq!(hex_of(&psam_read_terminal_number()), "00B0960006");
         assert_eq!(
-            hex_of(&psam_init_for_descrypt(1, 0x0C, 1, &[0, 0xBF, 0x7C, 0x7A, 0x48, 0xFB, 0x49, 0x66])),
+            hex_of(&psam_init_for_descrypt(
+                1,
+                0x0C,
+                1,
+                &[0, 0xBF, 0x7C, 0x7A, 0x48, 0xFB, 0x49, 0x66]
+            )),
             "801A010C090100BF7C7A48FB4966"
         );
         let pin = Pin::parse("123456").unwrap();

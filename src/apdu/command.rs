@@ -228,10 +228,7 @@ mod tests {
 
     #[test]
     fn case_2_short_and_le_256() {
-        round_trip(
-            &Command::new(0, 0x84, 0, 0).with_le(8),
-            "0084000008",
-        );
+        round_trip(&Command::new(0, 0x84, 0, 0).with_le(8), "0084000008");
         let c = Command::new(0, 0xB2, 1, 0x2C).with_le(256);
         assert_eq!(c.case(), Case::Two);
         round_trip(&c, "00B2012C00");
@@ -256,7 +253,10 @@ mod tests {
     #[test]
     fn case_2_extended() {
         round_trip(&Command::new(0, 0xB0, 0, 0).with_le(1000), "00B000000003E8");
-        round_trip(&Command::new(0, 0xB0, 0, 0).with_le(65536), "00B00000000000");
+        round_trip(
+            &Command::new(0, 0xB0, 0, 0).with_le(65536),
+            "00B00000000000",
+        );
     }
 
     #[test]
@@ -284,7 +284,9 @@ mod tests {
             Err(CommandError::LeOutOfRange(0))
         );
         assert_eq!(
-            Command::new(0, 0, 0, 0).with_data(vec![0; 70000]).to_bytes(),
+            Command::new(0, 0, 0, 0)
+                .with_data(vec![0; 70000])
+                .to_bytes(),
             Err(CommandError::DataTooLong(70000))
         );
     }

@@ -122,7 +122,10 @@ mod tests {
             let cmd = hex::decode(h.replace(' ', "")).unwrap();
             let s = r.classify(&cmd);
             let shown = command_hex(&cmd, s);
-            assert!(!shown.contains("13 57") && !shown.contains("33 C2"), "{shown}");
+            assert!(
+                !shown.contains("13 57") && !shown.contains("33 C2"),
+                "{shown}"
+            );
         }
     }
 

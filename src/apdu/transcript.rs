@@ -272,7 +272,9 @@ mod tests {
         let r = replay.transmit(&select).unwrap();
         assert_eq!(&r[r.len() - 2..], &[0x90, 0x00]);
         // Any PIN matches the redacted bytes.
-        replay.transmit(&hex::decode("0020000003999999").unwrap()).unwrap();
+        replay
+            .transmit(&hex::decode("0020000003999999").unwrap())
+            .unwrap();
         assert!(replay.finished());
         assert!(replay.transmit(&select).is_err());
     }

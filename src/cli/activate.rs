@@ -1,21 +1,44 @@
 //! `sscard activate pharmacy|window|first-use|resume|cancel`.
+//!
+//! Around the flows (which only talk to a [`Desk`](crate::activation::desk::Desk))
+//! this command does three things:
+//! - **Settings.** Each one comes from its flag, else the desk configuration file
+//!   ([`crate::config`]), else a default; flags always win.
+//! - **The desk.** The guided screen on a terminal, plain English lines otherwise
+//!   (exactly what scripts and the tests read), in the desk's language ([`crate::ui`]).
+//! - **Recovery at the desk.** A pulled card, a reset, a bad contact, a stopped pcscd,
+//!   an unplugged reader or a card that did not come in time are not the end of a
+//!   transfer: the desk gets one plain instruction and the flow goes on through
+//!   [`recovery::resume`], which continues from the old card or the journal (a run that
+//!   stopped before the freeze finds the old card still active and starts again).
+//!   This is safe because the flows keep the money invariants after a fault at any
+//!   APDU and `resume` applies a transfer at most once. Attempts are bounded
+//!   (`--retries`, 3 on the guided screen, 0 in plain mode so scripts see the fault);
+//!   when they run out, the command exits with the last failure's own code (5 card
+//!   lost, 3 pcscd/reader, 15 timeout), so scripts can still tell failures apart.
 
 use super::pin_input::{PinReader, PinSource};
 use super::CmdResult;
-use crate::activation::desk::PlainDesk;
 use crate::activation::journal::{self, Flow, Journal};
+use crate::activation::receipt::Receipt;
 use crate::activation::slots::Slots;
 use crate::activation::window::WindowOptions;
-use crate::activation::{pharmacy, recovery, Context};
+use crate::activation::{pharmacy, recovery, ActivationError, Context};
 use crate::apdu::Channel;
+use crate::config::{self, Config};
 use crate::error::{Error, ExitCode};
 use crate::profile::Profiles;
-use crate::reader::{ConnectOptions, PcscCard, ReaderSelector};
+use crate::reader::{ConnectOptions, Event, PcscCard, ReaderSelector, Watcher};
 use crate::sam::keyfile::KeyFile;
 use crate::sam::psam::Psam;
 use crate::sam::Sam;
+use crate::ui::i18n::{Lang, Text};
+use crate::ui::steps::Plan;
+use crate::ui::{trouble, Failure, Frontend, FrontendSetup, UiMode};
+use std::collections::HashMap;
+use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Options shared by every activation subcommand.
 #[derive(clap::Args, Debug, Clone)]
@@ -35,8 +58,9 @@ pub struct Common {
     /// The reader holding the terminal's PSAM.
     #[arg(long, value_name = "READER")]
     pub sam_reader: Option<ReaderSelector>,
-    /// The journal (default: $SSCARD_JOURNAL, else /var/lib/sscard/journal.sqlite as
-    /// root, else ~/.local/state/sscard/journal.sqlite).
+    /// The journal (default: $SSCARD_JOURNAL, else `journal` in the configuration,
+    /// else /var/lib/sscard/journal.sqlite as root, else
+    /// ~/.local/state/sscard/journal.sqlite).
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
     /// Who operates the desk (recorded in the journal).
@@ -52,9 +76,10 @@ pub struct Common {
     /// Allow a PIN attempt when only one try is left.
     #[arg(long)]
     pub force_last_try: bool,
-    /// Seconds to wait for a card to be inserted or removed.
-    #[arg(long, default_value_t = 120.0, value_name = "SECS")]
-    pub timeout: f64,
+    /// Seconds to wait for a card to be inserted or removed [default: `timeout` in
+    /// the configuration, else 120].
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
     /// Receipt format.
     #[arg(long, value_enum, default_value_t = ReceiptFormat::Text)]
     pub receipt: ReceiptFormat,
@@ -64,6 +89,21 @@ pub struct Common {
     /// Record a transcript of every card exchange (PINs and cryptograms redacted).
     #[arg(long, value_name = "FILE")]
     pub dump: Option<PathBuf>,
+    /// The desk configuration file (`none`: no file) [default: /etc/sscard/sscard.toml].
+    #[arg(long, env = "SSCARD_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Desk language [default: `language` in the configuration, else from LC_ALL,
+    /// LC_MESSAGES or LANG: zh_* means Chinese].
+    #[arg(long, value_enum)]
+    pub lang: Option<Lang>,
+    /// Screen: `guided` (one instruction at a time, for staff), `plain` (one English
+    /// line per message, for scripts), or `auto`: guided when stderr is a terminal.
+    #[arg(long, value_enum)]
+    pub ui: Option<UiMode>,
+    /// How often to recover from a pulled card, a reset, a stopped pcscd or a timeout
+    /// before giving up [default: `retries` in the configuration, else 3 guided, 0 plain].
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
 }
 
 /// Receipt formats.
@@ -132,14 +172,18 @@ fn keys_error(message: String) -> Error {
 }
 
 /// Opens the SAM the options name.
-pub fn open_sam(keys: Option<&PathBuf>, sam_reader: Option<&ReaderSelector>) -> Result<Box<dyn Sam>, Error> {
+pub fn open_sam(
+    keys: Option<&PathBuf>,
+    sam_reader: Option<&ReaderSelector>,
+) -> Result<Box<dyn Sam>, Error> {
     match (keys, sam_reader) {
         (Some(path), _) => Ok(Box::new(
             KeyFile::load(path).map_err(|e| keys_error(e.to_string()))?,
         )),
         (None, Some(sel)) => {
             let card = PcscCard::connect(sel, ConnectOptions::default())?;
-            let psam = Psam::open(Channel::new(Box::new(card))).map_err(|e| keys_error(e.to_string()))?;
+            let psam =
+                Psam::open(Channel::new(Box::new(card))).map_err(|e| keys_error(e.to_string()))?;
             Ok(Box::new(psam))
         }
         (None, None) => Err(keys_error(
@@ -148,101 +192,577 @@ pub fn open_sam(keys: Option<&PathBuf>, sam_reader: Option<&ReaderSelector>) -> 
     }
 }
 
-fn run_flow(common: &Common, f: impl FnOnce(&mut Context) -> Result<Option<crate::activation::receipt::Receipt>, crate::activation::ActivationError>) -> CmdResult {
-    let mut profiles = Profiles::builtin().map_err(|e| Error::InvalidData(e.to_string()))?;
-    for p in &common.profile {
-        profiles
-            .add_file(p)
-            .map_err(|e| Error::InvalidData(e.to_string()))?;
-    }
-    let mut sam = open_sam(common.keys.as_ref(), common.sam_reader.as_ref())?;
-    let terminal = match (&common.terminal, sam.terminal_number()) {
-        (Some(t), _) => t.clone(),
-        (None, Some(t)) => t,
-        (None, None) => {
-            return Err(keys_error(
-                "no terminal number: the SAM has none; give --terminal DIGITS".into(),
-            ))
+/// What the command was asked to do.
+enum Job {
+    Pharmacy,
+    Window {
+        flow: Flow,
+        citizen_id: Option<String>,
+        verify_pin: bool,
+    },
+    Resume(Option<String>),
+    Cancel(String),
+}
+
+/// One run of a flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Attempt {
+    Pharmacy,
+    Window {
+        flow: Flow,
+        citizen_id: Option<String>,
+        verify_pin: bool,
+    },
+    Resume(Option<String>),
+    Cancel(String),
+}
+
+impl Job {
+    fn first(&self) -> Attempt {
+        match self {
+            Job::Pharmacy => Attempt::Pharmacy,
+            Job::Window {
+                flow,
+                citizen_id,
+                verify_pin,
+            } => Attempt::Window {
+                flow: *flow,
+                citizen_id: citizen_id.clone(),
+                verify_pin: *verify_pin,
+            },
+            Job::Resume(id) => Attempt::Resume(id.clone()),
+            Job::Cancel(id) => Attempt::Cancel(id.clone()),
         }
-    };
-    if terminal.len() != 12 || !terminal.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::InvalidData(format!(
-            "terminal number '{terminal}' is not 12 digits"
-        )));
     }
-    let operator = common
-        .operator
-        .clone()
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "unknown".into());
-    let path = common.journal.clone().unwrap_or_else(journal::default_path);
-    let mut journal = Journal::open(&path).map_err(|e| Error::Other {
-        message: e.to_string(),
-        code: ExitCode::Journal,
-    })?;
-    let (old, new) = match (&common.reader, &common.old_reader, &common.new_reader) {
+
+    fn title(&self) -> Text {
+        match self {
+            Job::Pharmacy => Text::FlowPharmacy,
+            Job::Window {
+                flow: Flow::FirstUse,
+                ..
+            } => Text::FlowFirstUse,
+            Job::Window { .. } => Text::FlowWindow,
+            Job::Resume(_) => Text::FlowResume,
+            Job::Cancel(_) => Text::FlowCancel,
+        }
+    }
+
+    fn plan(&self, one_reader: bool) -> Plan {
+        match self {
+            Job::Pharmacy | Job::Resume(_) if one_reader => Plan::PharmacyOneReader,
+            Job::Pharmacy | Job::Resume(_) => Plan::PharmacyTwoReaders,
+            Job::Window {
+                citizen_id,
+                verify_pin,
+                ..
+            } => Plan::NewCardOnly {
+                type_id: citizen_id.is_none(),
+                verify_pin: *verify_pin,
+            },
+            Job::Cancel(_) => Plan::Cancel,
+        }
+    }
+
+    /// What to run after a recoverable failure, or `None` when going on is not safe.
+    /// `touched` are the unfinished journal entries this command created or changed.
+    fn next(&self, touched: &[journal::Entry]) -> Option<Attempt> {
+        match self {
+            Job::Pharmacy | Job::Resume(None) => Some(match touched {
+                // The transfer of this run, past the freeze: continue it (from the old
+                // card if it is in its reader, else with the new card).
+                [one] if one.state >= journal::State::Frozen => {
+                    Attempt::Resume(Some(one.id.clone()))
+                }
+                // Before the freeze, or unclear: the old card says where it stands.
+                _ => Attempt::Resume(None),
+            }),
+            Job::Resume(Some(id)) => Some(Attempt::Resume(Some(id.clone()))),
+            // Window and first use write no money; but once this run journaled an
+            // activation, running again would start a second one: stop instead.
+            Job::Window { .. } => touched.is_empty().then(|| self.first()),
+            Job::Cancel(id) => Some(Attempt::Cancel(id.clone())),
+        }
+    }
+}
+
+/// The settings after flags, configuration and defaults.
+struct Settings {
+    old: ReaderSelector,
+    new: Option<ReaderSelector>,
+    keys: Option<PathBuf>,
+    sam_reader: Option<ReaderSelector>,
+    journal: PathBuf,
+    operator: String,
+    terminal: Option<String>,
+    timeout: Duration,
+    retries: Option<u32>,
+    lang: Lang,
+    lang_explicit: bool,
+    ui: UiMode,
+    dump: Option<PathBuf>,
+}
+
+fn selector(text: &str) -> ReaderSelector {
+    match text.parse() {
+        Ok(s) => s,
+        Err(e) => match e {},
+    }
+}
+
+fn settings(c: &Common, cfg: &Config) -> Settings {
+    let (old, new) = match (&c.reader, &c.old_reader, &c.new_reader) {
         (Some(r), _, _) => (r.clone(), None),
         (None, Some(o), Some(n)) => (o.clone(), Some(n.clone())),
-        _ => (ReaderSelector::Index(0), None),
+        _ => match (&cfg.readers.card, &cfg.readers.old, &cfg.readers.new) {
+            (Some(r), _, _) => (selector(r), None),
+            (None, Some(o), Some(n)) => (selector(o), Some(selector(n))),
+            _ => (ReaderSelector::Index(0), None),
+        },
     };
-    let mut slots = Slots::new(&old, new.as_ref(), Duration::from_secs_f64(common.timeout.max(0.0)))?;
-    slots.dump = common.dump.clone();
+    let (keys, sam_reader) = if c.keys.is_some() || c.sam_reader.is_some() {
+        (c.keys.clone(), c.sam_reader.clone())
+    } else {
+        (cfg.keys.clone(), cfg.readers.psam.as_deref().map(selector))
+    };
+    let journal = c
+        .journal
+        .clone()
+        .or_else(|| std::env::var_os("SSCARD_JOURNAL").map(PathBuf::from))
+        .or_else(|| cfg.journal.clone())
+        .unwrap_or_else(journal::default_path);
+    let operator = c
+        .operator
+        .clone()
+        .or_else(|| cfg.operator.clone())
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into());
+    let lang = c.lang.or(cfg.language);
+    Settings {
+        old,
+        new,
+        keys,
+        sam_reader,
+        journal,
+        operator,
+        terminal: c.terminal.clone().or_else(|| cfg.terminal.clone()),
+        timeout: Duration::from_secs_f64(c.timeout.or(cfg.timeout).unwrap_or(120.0).max(0.0)),
+        retries: c.retries.or(cfg.retries),
+        lang: lang.unwrap_or_else(Lang::from_env),
+        lang_explicit: lang.is_some(),
+        ui: c.ui.or(cfg.ui).unwrap_or_default(),
+        dump: c.dump.clone(),
+    }
+}
+
+/// Why the command stopped.
+enum Stopped {
+    /// A flow stopped (with the number of recoveries, when they ran out).
+    Flow(ActivationError, Option<u32>),
+    /// Setup or output failed.
+    Setup(Error),
+}
+
+impl From<Error> for Stopped {
+    fn from(e: Error) -> Stopped {
+        Stopped::Setup(e)
+    }
+}
+
+fn run_flow(common: &Common, job: Job) -> CmdResult {
+    let loaded = config::load(common.config.as_deref())?;
+    let cfg = loaded.map(|l| l.config).unwrap_or_default();
+    let s = settings(common, &cfg);
     let source = match &common.pin_file {
         Some(p) if p.as_os_str() == "-" => PinSource::Stdin,
         Some(p) => PinSource::File(p.clone()),
         None => PinSource::Terminal,
     };
     let interactive = matches!(source, PinSource::Terminal);
-    let mut desk = PlainDesk {
+    let mut front = Frontend::choose(FrontendSetup {
+        mode: s.ui,
+        lang: s.lang,
+        lang_explicit: s.lang_explicit,
         pins: PinReader::new(source),
         interactive,
-    };
-    let today = crate::card::clock::today().map_err(Error::InvalidData)?;
-    let mut cx = Context {
-        profiles: &profiles,
-        sam: sam.as_mut(),
-        journal: &mut journal,
-        desk: &mut desk,
-        slots: &mut slots,
-        terminal,
-        operator,
-        today,
-        force_last_try: common.force_last_try,
-    };
-    if let Some(receipt) = f(&mut cx)? {
-        match common.receipt {
-            ReceiptFormat::Text => print!("{}", receipt.to_text()),
-            ReceiptFormat::Json => println!(
-                "{}",
-                serde_json::to_string(&receipt).map_err(|e| Error::InvalidData(e.to_string()))?
-            ),
+        title: job.title(),
+        timeout: s.timeout,
+        plan: job.plan(s.new.is_none()),
+    });
+    let retries = s.retries.unwrap_or(if front.is_guided() { 3 } else { 0 });
+    let outcome = drive(common, &s, &job, &mut front, retries).and_then(|receipt| {
+        front.finished(receipt.as_ref());
+        if let Some(r) = &receipt {
+            print_receipt(common.receipt, &front, r)?;
+        }
+        Ok(())
+    });
+    match outcome {
+        Ok(()) => Ok(ExitCode::Ok),
+        Err(Stopped::Flow(e, gave_up)) => {
+            if front.failed(Failure::Activation(&e), gave_up) {
+                Ok(Error::from(e).exit_code())
+            } else {
+                Err(e.into())
+            }
+        }
+        Err(Stopped::Setup(e)) => {
+            if front.failed(Failure::Other(&e), None) {
+                Ok(e.exit_code())
+            } else {
+                Err(e)
+            }
         }
     }
-    Ok(ExitCode::Ok)
+}
+
+fn print_receipt(format: ReceiptFormat, front: &Frontend, r: &Receipt) -> Result<(), Stopped> {
+    let text = match format {
+        ReceiptFormat::Text if !front.stdout_receipt() => return Ok(()),
+        ReceiptFormat::Text => front.receipt_text(r),
+        ReceiptFormat::Json => {
+            let mut j = serde_json::to_string(r).map_err(|e| Error::InvalidData(e.to_string()))?;
+            j.push('\n');
+            j
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| {
+            Stopped::Setup(Error::Io {
+                path: "stdout".into(),
+                source: e,
+            })
+        })
+}
+
+/// Opens the readers; when pcscd or a reader is missing and recovery is allowed,
+/// waits for them (up to the card timeout) instead of failing at once.
+fn open_slots(front: &mut Frontend, s: &Settings, wait: bool) -> Result<Slots, Error> {
+    let opened = |s: &Settings| {
+        Slots::new(&s.old, s.new.as_ref(), s.timeout).map(|mut slots| {
+            slots.dump = s.dump.clone();
+            slots
+        })
+    };
+    let first = match opened(s) {
+        Ok(slots) => return Ok(slots),
+        Err(e) => Error::from(e),
+    };
+    if !wait || !trouble::of_error(&first).is_some_and(|t| t.needs_service()) {
+        return Err(first);
+    }
+    front.waiting_for_service(s.timeout);
+    let deadline = Instant::now() + s.timeout;
+    loop {
+        // pcscd cannot wake a client that has no daemon to wait on: poll it.
+        std::thread::sleep(Duration::from_millis(400));
+        match opened(s) {
+            Ok(slots) => {
+                front.service_back();
+                return Ok(slots);
+            }
+            Err(e) if Instant::now() >= deadline => return Err(e.into()),
+            Err(_) => {}
+        }
+    }
+}
+
+/// After a card was pulled, gives pcscd the moment it needs to see the removal
+/// (it polls vpcd every 400 ms; real readers report within a few ms), so the next
+/// attempt starts from the reader's true state instead of a card that is gone.
+/// Event-driven: returns at the first removal, or after 700 ms when nothing left.
+fn settle_after_pull() {
+    let Ok(mut w) = Watcher::new() else { return };
+    let deadline = Instant::now() + Duration::from_millis(700);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        match w.next_events(Some(left)) {
+            Ok(ev) if ev.iter().any(|e| matches!(e, Event::CardRemoved { .. })) => return,
+            Ok(_) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Unfinished journal entries that differ from `before` (created or advanced since).
+fn touched(
+    journal: &Journal,
+    before: &HashMap<String, (journal::State, String)>,
+) -> Vec<journal::Entry> {
+    journal
+        .unfinished()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| before.get(&e.id) != Some(&(e.state, e.updated_at.clone())))
+        .collect()
+}
+
+fn attempt(cx: &mut Context, what: &Attempt) -> Result<Option<Receipt>, ActivationError> {
+    match what {
+        Attempt::Pharmacy => pharmacy::run(cx).map(Some),
+        Attempt::Resume(id) => recovery::resume(cx, id.as_deref()).map(Some),
+        Attempt::Cancel(id) => recovery::cancel(cx, id).map(|()| None),
+        Attempt::Window {
+            flow,
+            citizen_id,
+            verify_pin,
+        } => {
+            let opts = WindowOptions {
+                flow: *flow,
+                citizen_id: citizen_id.clone(),
+                verify_pin: *verify_pin,
+            };
+            crate::activation::window::run(cx, &opts).map(Some)
+        }
+    }
+}
+
+fn drive(
+    common: &Common,
+    s: &Settings,
+    job: &Job,
+    front: &mut Frontend,
+    retries: u32,
+) -> Result<Option<Receipt>, Stopped> {
+    let mut profiles = Profiles::builtin().map_err(|e| Error::InvalidData(e.to_string()))?;
+    for p in &common.profile {
+        profiles
+            .add_file(p)
+            .map_err(|e| Error::InvalidData(e.to_string()))?;
+    }
+    let mut slots = open_slots(front, s, retries > 0)?;
+    let mut sam = open_sam(s.keys.as_ref(), s.sam_reader.as_ref())?;
+    let terminal = match (&s.terminal, sam.terminal_number()) {
+        (Some(t), _) => t.clone(),
+        (None, Some(t)) => t,
+        (None, None) => {
+            return Err(keys_error(
+                "no terminal number: the SAM has none; give --terminal DIGITS".into(),
+            )
+            .into())
+        }
+    };
+    if terminal.len() != 12 || !terminal.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(
+            Error::InvalidData(format!("terminal number '{terminal}' is not 12 digits")).into(),
+        );
+    }
+    let mut journal = Journal::open(&s.journal).map_err(|e| Error::Other {
+        message: e.to_string(),
+        code: ExitCode::Journal,
+    })?;
+    let before: HashMap<String, (journal::State, String)> = journal
+        .unfinished()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| (e.id, (e.state, e.updated_at)))
+        .collect();
+    front.set_context(&terminal, &s.operator, job.plan(slots.one_reader()));
+    let today = crate::card::clock::today().map_err(Error::InvalidData)?;
+    let mut what = job.first();
+    let mut recovered = 0u32;
+    let mut force_last_try = common.force_last_try;
+    let mut asked_last_try = false;
+    loop {
+        let result = {
+            let mut cx = Context {
+                profiles: &profiles,
+                sam: sam.as_mut(),
+                journal: &mut journal,
+                desk: front.desk(),
+                slots: &mut slots,
+                terminal: terminal.clone(),
+                operator: s.operator.clone(),
+                today,
+                force_last_try,
+            };
+            attempt(&mut cx, &what)
+        };
+        let e = match result {
+            Ok(r) => return Ok(r),
+            Err(e) => e,
+        };
+        // A recovery that found the old card still active: this run stopped before
+        // the freeze, so the pharmacy flow starts again from the old card.
+        if matches!(job, Job::Pharmacy)
+            && what == Attempt::Resume(None)
+            && trouble::nothing_to_resume(&e)
+        {
+            what = Attempt::Pharmacy;
+            continue;
+        }
+        // Only one PIN try left: nothing was written; ask the operator once.
+        if trouble::last_try_guard(&e) && !force_last_try && !asked_last_try {
+            asked_last_try = true;
+            if front.confirm_last_try() {
+                force_last_try = true;
+                continue;
+            }
+            return Err(Stopped::Flow(e, None));
+        }
+        let Some(mut t) = trouble::classify(&e) else {
+            return Err(Stopped::Flow(e, None));
+        };
+        // A card exchange fails in many ways when pcscd itself went away: say so.
+        if !t.needs_service() && crate::reader::establish().is_err() {
+            t = trouble::Trouble::ServiceDown;
+        }
+        if recovered >= retries {
+            return Err(Stopped::Flow(e, (retries > 0).then_some(recovered)));
+        }
+        let Some(next) = job.next(&touched(&journal, &before)) else {
+            return Err(Stopped::Flow(e, None));
+        };
+        recovered += 1;
+        log::info!("recovering from '{e}' ({t:?}), attempt {recovered} of {retries}: {next:?}");
+        front.trouble(t, recovered, retries);
+        if matches!(
+            t,
+            trouble::Trouble::CardPulled | trouble::Trouble::BadContact
+        ) {
+            settle_after_pull();
+        }
+        // Connections made before the failure may be dead (pcscd restarted, PSAM
+        // reset): open them again, waiting for the service when it is gone.
+        drop(slots);
+        slots = match open_slots(front, s, true) {
+            Ok(sl) => sl,
+            Err(err) => return Err(Stopped::Setup(err)),
+        };
+        if s.keys.is_none() {
+            sam = open_sam(s.keys.as_ref(), s.sam_reader.as_ref())?;
+        }
+        what = next;
+    }
 }
 
 /// Runs `sscard activate`.
 pub fn run(args: &ActivateArgs) -> CmdResult {
     match &args.command {
-        ActivateCommand::Pharmacy(c) => run_flow(c, |cx| pharmacy::run(cx).map(Some)),
+        ActivateCommand::Pharmacy(c) => run_flow(c, Job::Pharmacy),
         ActivateCommand::Window(w) => window(w, Flow::Window),
         ActivateCommand::FirstUse(w) => window(w, Flow::FirstUse),
-        ActivateCommand::Resume { id, common } => {
-            run_flow(common, |cx| recovery::resume(cx, id.as_deref()).map(Some))
-        }
-        ActivateCommand::Cancel { id, common } => {
-            run_flow(common, |cx| recovery::cancel(cx, id).map(|()| None))
-        }
+        ActivateCommand::Resume { id, common } => run_flow(common, Job::Resume(id.clone())),
+        ActivateCommand::Cancel { id, common } => run_flow(common, Job::Cancel(id.clone())),
     }
 }
 
 fn window(w: &WindowArgs, flow: Flow) -> CmdResult {
-    let opts = WindowOptions {
-        flow,
-        citizen_id: w.citizen_id.clone(),
-        verify_pin: w.verify_pin,
-    };
-    run_flow(&w.common, |cx| {
-        crate::activation::window::run(cx, &opts).map(Some)
-    })
+    run_flow(
+        &w.common,
+        Job::Window {
+            flow,
+            citizen_id: w.citizen_id.clone(),
+            verify_pin: w.verify_pin,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn common(args: &[&str]) -> Common {
+        #[derive(clap::Parser)]
+        struct T {
+            #[command(flatten)]
+            c: Common,
+        }
+        let mut v = vec!["t"];
+        v.extend(args);
+        T::parse_from(v).c
+    }
+
+    #[test]
+    fn flags_win_over_the_configuration() {
+        let cfg = config::parse(
+            std::path::Path::new("/etc/sscard/sscard.toml"),
+            "language = \"zh\"\noperator = \"desk-1\"\nterminal = \"639900000009\"\ntimeout = 30\n\
+             journal = \"/var/j.sqlite\"\n[readers]\nold = \"A\"\nnew = \"B\"\npsam = \"SAM\"",
+        )
+        .unwrap();
+        let s = settings(&common(&["--config", "none"]), &cfg);
+        assert_eq!(s.old, ReaderSelector::Name("A".into()));
+        assert_eq!(s.new, Some(ReaderSelector::Name("B".into())));
+        assert_eq!(s.sam_reader, Some(ReaderSelector::Name("SAM".into())));
+        assert_eq!(s.operator, "desk-1");
+        assert_eq!(s.terminal.as_deref(), Some("639900000009"));
+        assert_eq!(s.timeout, Duration::from_secs(30));
+        assert_eq!((s.lang, s.lang_explicit), (Lang::Zh, true));
+        let s = settings(
+            &common(&[
+                "--reader",
+                "0",
+                "--keys",
+                "k",
+                "--operator",
+                "me",
+                "--terminal",
+                "639900000001",
+                "--timeout",
+                "5",
+                "--lang",
+                "en",
+                "--ui",
+                "plain",
+                "--journal",
+                "/j",
+            ]),
+            &cfg,
+        );
+        assert_eq!((s.old, s.new), (ReaderSelector::Index(0), None));
+        assert_eq!((s.keys, s.sam_reader), (Some(PathBuf::from("k")), None));
+        assert_eq!(s.operator, "me");
+        assert_eq!(s.terminal.as_deref(), Some("639900000001"));
+        assert_eq!(s.timeout, Duration::from_secs(5));
+        assert_eq!((s.lang, s.ui), (Lang::En, UiMode::Plain));
+        assert_eq!(s.journal, PathBuf::from("/j"));
+    }
+
+    #[test]
+    fn recovery_goes_on_only_where_it_is_safe() {
+        let entry = |state| journal::Entry {
+            id: "AA".into(),
+            flow: Flow::Pharmacy,
+            state,
+            terminal: String::new(),
+            operator: String::new(),
+            citizen_id: String::new(),
+            holder_name: String::new(),
+            old_card: None,
+            new_card: None,
+            account: None,
+            category: None,
+            balance_fen: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+        };
+        use journal::State;
+        assert_eq!(Job::Pharmacy.next(&[]), Some(Attempt::Resume(None)));
+        assert_eq!(
+            Job::Pharmacy.next(&[entry(State::Freezing)]),
+            Some(Attempt::Resume(None))
+        );
+        assert_eq!(
+            Job::Pharmacy.next(&[entry(State::Crediting)]),
+            Some(Attempt::Resume(Some("AA".into())))
+        );
+        let w = Job::Window {
+            flow: Flow::Window,
+            citizen_id: None,
+            verify_pin: false,
+        };
+        assert!(matches!(w.next(&[]), Some(Attempt::Window { .. })));
+        assert_eq!(w.next(&[entry(State::Crediting)]), None);
+        assert_eq!(
+            Job::Cancel("AA".into()).next(&[entry(State::Frozen)]),
+            Some(Attempt::Cancel("AA".into()))
+        );
+    }
 }

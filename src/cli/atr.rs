@@ -28,7 +28,11 @@ pub fn run(args: &AtrArgs) -> CmdResult {
             let selector = args.reader.clone().unwrap_or(ReaderSelector::Auto);
             let card = PcscCard::connect(&selector, ConnectOptions::default())?;
             let atr = card.atr().unwrap_or_default();
-            println!("reader: {}  protocol: {}", card.reader(), card.protocol_name());
+            println!(
+                "reader: {}  protocol: {}",
+                card.reader(),
+                card.protocol_name()
+            );
             atr
         }
     };

@@ -107,8 +107,16 @@ pub fn run(args: &JournalArgs) -> CmdResult {
     }
     let j = Journal::open(&path).map_err(jerr)?;
     match &args.command {
-        JournalCommand::List { unfinished, json: as_json } => {
-            let entries = if *unfinished { j.unfinished() } else { j.list() }.map_err(jerr)?;
+        JournalCommand::List {
+            unfinished,
+            json: as_json,
+        } => {
+            let entries = if *unfinished {
+                j.unfinished()
+            } else {
+                j.list()
+            }
+            .map_err(jerr)?;
             if *as_json {
                 println!(
                     "{}",
@@ -140,7 +148,9 @@ pub fn run(args: &JournalArgs) -> CmdResult {
             if *as_json {
                 println!(
                     "{}",
-                    json(&serde_json::json!({"schema_version": "1.0", "entry": e, "events": events}))?
+                    json(
+                        &serde_json::json!({"schema_version": "1.0", "entry": e, "events": events})
+                    )?
                 );
             } else {
                 println!("transfer:  {}", e.id);

@@ -6,8 +6,11 @@
 
 pub mod activate;
 pub mod atr;
+pub mod completions;
+pub mod config;
 pub mod info;
 pub mod journal;
+pub mod man;
 pub mod pin_input;
 pub mod readers;
 pub mod script;
@@ -55,6 +58,12 @@ pub enum Command {
     Wait(wait::WaitArgs),
     /// Run APDU scripts that check every response (scriptor-compatible format).
     Script(script::ScriptArgs),
+    /// Check the desk configuration file and the readers it names, or print an example.
+    Config(config::ConfigArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page, or write all pages into a directory.
+    Man(man::ManArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -72,6 +81,7 @@ fn init_logging(verbose: u8) {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> std::process::ExitCode {
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let result = match &cli.command {
@@ -83,6 +93,9 @@ pub fn main() -> std::process::ExitCode {
         Command::Activate(a) => activate::run(a),
         Command::Journal(a) => journal::run(a),
         Command::Script(a) => script::run(a),
+        Command::Config(a) => config::run(a),
+        Command::Completions(a) => completions::run(a),
+        Command::Man(a) => man::run(a),
         Command::Testbed(a) => testbed::run(a),
         Command::Vcard(a) => vcard::run(a)
             .map(|()| ExitCode::Ok)
@@ -92,6 +105,29 @@ pub fn main() -> std::process::ExitCode {
         Ok(code) => std::process::ExitCode::from(code as u8),
         Err(e) => report(&e),
     }
+}
+
+/// Exit status when stdout is closed early (`sscard readers | head -1`): the shell's
+/// code for a process ended by SIGPIPE.
+pub const BROKEN_PIPE_EXIT: i32 = 141;
+
+/// Rust ignores SIGPIPE, so `println!` to a closed pipe panics. Output cut short by
+/// the reader is not an error of ours: end quietly with the shell's SIGPIPE status
+/// instead of printing a panic. (Setting SIGPIPE back to default needs `unsafe`.)
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(BROKEN_PIPE_EXIT);
+        }
+        default(info);
+    }));
 }
 
 /// Prints an error and its hint; returns its exit code.

@@ -49,11 +49,14 @@ impl PinReader {
         let lines = match &self.source {
             PinSource::Terminal => Vec::new(),
             PinSource::File(path) => {
-                let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| Error::Io {
-                    path: path.display().to_string(),
-                    source: e,
-                })?);
-                text.lines().map(|l| Zeroizing::new(l.to_string())).collect()
+                let text =
+                    Zeroizing::new(std::fs::read_to_string(path).map_err(|e| Error::Io {
+                        path: path.display().to_string(),
+                        source: e,
+                    })?);
+                text.lines()
+                    .map(|l| Zeroizing::new(l.to_string()))
+                    .collect()
             }
             PinSource::Stdin => {
                 let mut v = Vec::new();
@@ -79,12 +82,11 @@ impl PinReader {
                         .into(),
                 ));
             }
-            let text = Zeroizing::new(
-                rpassword::prompt_password(prompt).map_err(|e| Error::Io {
+            let text =
+                Zeroizing::new(rpassword::prompt_password(prompt).map_err(|e| Error::Io {
                     path: "terminal".into(),
                     source: e,
-                })?,
-            );
+                })?);
             return Pin::parse(&text).map_err(|e| pin_error(e.to_string()));
         }
         self.load()?;

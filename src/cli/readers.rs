@@ -62,10 +62,12 @@ fn print_event(e: &Event, json: bool) -> Result<(), Error> {
         }
     };
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}").and_then(|_| out.flush()).map_err(|e| Error::Io {
-        path: "stdout".into(),
-        source: e,
-    })
+    writeln!(out, "{line}")
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::Io {
+            path: "stdout".into(),
+            source: e,
+        })
 }
 
 fn watch(args: &ReadersArgs) -> CmdResult {

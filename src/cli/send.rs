@@ -54,7 +54,9 @@ pub fn sw_matches(pattern: &str, sw: u16) -> Result<bool, Error> {
             continue;
         }
         if !want.is_ascii_hexdigit() {
-            return Err(Error::InvalidData(format!("--expect '{pattern}' is not hex")));
+            return Err(Error::InvalidData(format!(
+                "--expect '{pattern}' is not hex"
+            )));
         }
         if want.to_ascii_uppercase() != got {
             return Ok(false);
@@ -102,9 +104,8 @@ pub fn run(args: &SendArgs) -> CmdResult {
         } else {
             channel.transmit(cmd)?
         };
-        let resp = Response::parse(&raw).map_err(|e| {
-            Error::Transport(crate::apdu::TransportError::ShortResponse(e.0))
-        })?;
+        let resp = Response::parse(&raw)
+            .map_err(|e| Error::Transport(crate::apdu::TransportError::ShortResponse(e.0)))?;
         redactor.observe(secrets, &raw);
         println!("< {}", redact::response_hex(&raw, secrets));
         println!("  {}", resp.status);
@@ -115,7 +116,11 @@ pub fn run(args: &SendArgs) -> CmdResult {
         Some(p) => sw_matches(p, sw)?,
         None => sw == 0x9000,
     };
-    Ok(if ok { ExitCode::Ok } else { ExitCode::CardStatus })
+    Ok(if ok {
+        ExitCode::Ok
+    } else {
+        ExitCode::CardStatus
+    })
 }
 
 #[cfg(test)]

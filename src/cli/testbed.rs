@@ -27,7 +27,11 @@ pub struct TestbedArgs {
 }
 
 fn parse_card(spec: &str) -> Result<(u8, PathBuf), Error> {
-    let bad = || Error::InvalidData(format!("--card '{spec}': expected SLOT=IMAGE with SLOT 0 or 1"));
+    let bad = || {
+        Error::InvalidData(format!(
+            "--card '{spec}': expected SLOT=IMAGE with SLOT 0 or 1"
+        ))
+    };
     let (slot, image) = spec.split_once('=').ok_or_else(bad)?;
     let slot: u8 = slot.trim().parse().map_err(|_| bad())?;
     if slot > 1 {
@@ -110,8 +114,22 @@ pub fn run(args: &TestbedArgs) -> CmdResult {
 fn exit_code_from(c: i32) -> ExitCode {
     use ExitCode::*;
     [
-        Internal, Usage, NoReader, NoCard, CardLost, CardStatus, InvalidData, UnknownCard,
-        ScriptMismatch, ScriptError, Keys, Refused, Journal, Io, Timeout, VirtualCard,
+        Internal,
+        Usage,
+        NoReader,
+        NoCard,
+        CardLost,
+        CardStatus,
+        InvalidData,
+        UnknownCard,
+        ScriptMismatch,
+        ScriptError,
+        Keys,
+        Refused,
+        Journal,
+        Io,
+        Timeout,
+        VirtualCard,
     ]
     .into_iter()
     .find(|e| *e as i32 == c)

@@ -8,7 +8,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::vcard::{self, Card, FaultPlan, VcardError, VpcdConfig};
+use crate::vcard::malice;
+use crate::vcard::timing::Timing;
+use crate::vcard::{self, Card, FaultPlan, VcardError, VpcdConfig, WireBehaviour};
 
 /// Arguments of `sscard vcard`.
 #[derive(clap::Args, Debug, Clone)]
@@ -67,6 +69,16 @@ pub struct VcardArgs {
     /// Write the running APDU count to this file after each APDU.
     #[arg(long, value_name = "FILE")]
     pub count_file: Option<PathBuf>,
+
+    /// Timing model: `none`, or `real-card` (T=0 at 9600 baud: 1040 us per byte each
+    /// way, 2000 us per command, 8000 us per EEPROM write), optionally followed by
+    /// overrides such as `,byte=1040,command=2000,write=8000` (see src/vcard/timing.rs).
+    #[arg(long, value_name = "MODEL", default_value = "none")]
+    pub timing: Timing,
+
+    /// Misbehave on purpose, to test terminals (see src/vcard/malice.rs).
+    #[arg(long, value_name = "MODE")]
+    pub malice: Option<malice::Mode>,
 }
 
 impl VcardArgs {
@@ -103,5 +115,15 @@ pub fn run(args: &VcardArgs) -> Result<(), VcardError> {
     if !plan.is_empty() {
         log::info!("vcard: fault plan {plan:?}");
     }
-    vcard::serve(&mut card, &args.vpcd_config(), plan)
+    let behaviour = WireBehaviour {
+        timing: args.timing,
+        malice: args.malice,
+    };
+    if !behaviour.timing.is_none() {
+        log::info!("vcard: timing model {}", behaviour.timing);
+    }
+    if let Some(m) = behaviour.malice {
+        log::warn!("vcard: malicious mode {m}: this card misbehaves on purpose");
+    }
+    vcard::serve_with(&mut card, &args.vpcd_config(), plan, behaviour)
 }

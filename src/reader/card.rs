@@ -50,7 +50,10 @@ pub struct PcscCard {
 
 impl PcscCard {
     /// Connects to the reader chosen by `selector`.
-    pub fn connect(selector: &ReaderSelector, options: ConnectOptions) -> Result<Self, TransportError> {
+    pub fn connect(
+        selector: &ReaderSelector,
+        options: ConnectOptions,
+    ) -> Result<Self, TransportError> {
         let ctx = establish()?;
         let readers = list_readers(&ctx)?;
         let info = selector.pick(&readers)?;
@@ -58,8 +61,13 @@ impl PcscCard {
     }
 
     /// Connects to the reader named exactly `reader` on context `ctx`.
-    pub fn connect_with(ctx: Context, reader: &str, options: ConnectOptions) -> Result<Self, TransportError> {
-        let cname = CString::new(reader).map_err(|_| TransportError::UnknownReader(reader.into()))?;
+    pub fn connect_with(
+        ctx: Context,
+        reader: &str,
+        options: ConnectOptions,
+    ) -> Result<Self, TransportError> {
+        let cname =
+            CString::new(reader).map_err(|_| TransportError::UnknownReader(reader.into()))?;
         let card = ctx
             .connect(&cname, options.share_mode(), options.protocols)
             .map_err(|e| map(e, reader))?;
@@ -81,7 +89,10 @@ impl PcscCard {
     }
 
     fn refresh_status(&mut self) -> Result<(), TransportError> {
-        let status = self.card()?.status2_owned().map_err(|e| map(e, &self.reader))?;
+        let status = self
+            .card()?
+            .status2_owned()
+            .map_err(|e| map(e, &self.reader))?;
         self.atr = status.atr().to_vec();
         self.protocol = status.protocol2();
         Ok(())
@@ -145,9 +156,16 @@ impl Drop for PcscCard {
     }
 }
 
-fn transmit_on(card: &Card, reader: &str, command: &[u8], recv: &mut [u8]) -> Result<Vec<u8>, TransportError> {
+fn transmit_on(
+    card: &Card,
+    reader: &str,
+    command: &[u8],
+    recv: &mut [u8],
+) -> Result<Vec<u8>, TransportError> {
     if command.is_empty() {
-        return Err(TransportError::Command(crate::apdu::command::CommandError::TooShort(0)));
+        return Err(TransportError::Command(
+            crate::apdu::command::CommandError::TooShort(0),
+        ));
     }
     let resp = card.transmit(command, recv).map_err(|e| map(e, reader))?;
     if resp.len() < 2 {

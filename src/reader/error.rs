@@ -12,9 +12,12 @@ pub fn map(err: pcsc::Error, reader: &str) -> TransportError {
         E::NoReadersAvailable => TransportError::NoReaders,
         E::UnknownReader | E::ReaderUnavailable => TransportError::UnknownReader(reader.into()),
         E::NoSmartcard => TransportError::NoCard(reader.into()),
-        E::RemovedCard | E::UnpoweredCard | E::UnresponsiveCard | E::CommDataLost => {
-            TransportError::CardRemoved
-        }
+        // NotTransacted is what pcsc-lite answers on a handle whose card vanished.
+        E::RemovedCard
+        | E::UnpoweredCard
+        | E::UnresponsiveCard
+        | E::CommDataLost
+        | E::NotTransacted => TransportError::CardRemoved,
         E::ResetCard => TransportError::CardReset,
         E::SharingViolation => TransportError::Busy,
         other => TransportError::Pcsc(other.to_string()),

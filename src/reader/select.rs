@@ -55,7 +55,10 @@ impl ReaderSelector {
                     _ => Err(TransportError::UnknownReader(format!(
                         "{text}' matches {} readers; be more specific: '{}",
                         hits.len(),
-                        hits.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join("', '")
+                        hits.iter()
+                            .map(|r| r.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join("', '")
                     ))),
                 }
             }
@@ -85,9 +88,32 @@ mod tests {
     fn picks_by_index_name_and_auto() {
         let r = readers();
         assert_eq!(ReaderSelector::Auto.pick(&r).unwrap().index, 1);
-        assert_eq!("2".parse::<ReaderSelector>().unwrap().pick(&r).unwrap().index, 2);
-        assert_eq!("acr39".parse::<ReaderSelector>().unwrap().pick(&r).unwrap().index, 2);
-        assert_eq!("PCD 00 01".parse::<ReaderSelector>().unwrap().pick(&r).unwrap().index, 1);
+        assert_eq!(
+            "2".parse::<ReaderSelector>()
+                .unwrap()
+                .pick(&r)
+                .unwrap()
+                .index,
+            2
+        );
+        assert_eq!(
+            "acr39"
+                .parse::<ReaderSelector>()
+                .unwrap()
+                .pick(&r)
+                .unwrap()
+                .index,
+            2
+        );
+        assert_eq!(
+            "PCD 00 01"
+                .parse::<ReaderSelector>()
+                .unwrap()
+                .pick(&r)
+                .unwrap()
+                .index,
+            1
+        );
     }
 
     #[test]
@@ -98,6 +124,9 @@ mod tests {
             Err(TransportError::UnknownReader(m)) if m.contains("2 readers")
         ));
         assert!("9".parse::<ReaderSelector>().unwrap().pick(&r).is_err());
-        assert!(matches!(ReaderSelector::Auto.pick(&[]), Err(TransportError::NoReaders)));
+        assert!(matches!(
+            ReaderSelector::Auto.pick(&[]),
+            Err(TransportError::NoReaders)
+        ));
     }
 }

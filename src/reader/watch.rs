@@ -117,8 +117,10 @@ impl Watcher {
             .states
             .pop()
             .unwrap_or_else(|| ReaderState::new(PNP_NOTIFICATION(), State::UNAWARE));
-        let mut old: Vec<(ReaderState, Known)> =
-            std::mem::take(&mut self.states).into_iter().zip(self.known.drain(..)).collect();
+        let mut old: Vec<(ReaderState, Known)> = std::mem::take(&mut self.states)
+            .into_iter()
+            .zip(self.known.drain(..))
+            .collect();
         for (s, k) in &old {
             if emit && !names.iter().any(|n| n.as_c_str() == s.name()) {
                 if k.present {
@@ -259,16 +261,29 @@ impl Watcher {
     }
 
     /// Waits until a card is in `reader`; returns its ATR, or `None` at the timeout.
-    pub fn wait_card(&mut self, reader: &str, timeout: Duration) -> Result<Option<Vec<u8>>, TransportError> {
+    pub fn wait_card(
+        &mut self,
+        reader: &str,
+        timeout: Duration,
+    ) -> Result<Option<Vec<u8>>, TransportError> {
         self.wait_for(reader, timeout, true)
     }
 
     /// Waits until `reader` is empty; `false` at the timeout.
-    pub fn wait_removal(&mut self, reader: &str, timeout: Duration) -> Result<bool, TransportError> {
+    pub fn wait_removal(
+        &mut self,
+        reader: &str,
+        timeout: Duration,
+    ) -> Result<bool, TransportError> {
         Ok(self.wait_for(reader, timeout, false)?.is_some())
     }
 
-    fn wait_for(&mut self, reader: &str, timeout: Duration, card: bool) -> Result<Option<Vec<u8>>, TransportError> {
+    fn wait_for(
+        &mut self,
+        reader: &str,
+        timeout: Duration,
+        card: bool,
+    ) -> Result<Option<Vec<u8>>, TransportError> {
         let deadline = Instant::now() + timeout;
         loop {
             let found = self

@@ -42,9 +42,8 @@ impl KeyFile {
                 )));
             }
         }
-        let text = zeroize::Zeroizing::new(
-            std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?,
-        );
+        let text =
+            zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?);
         let mut keys = HashMap::new();
         let mut terminal = None;
         for (i, line) in text.lines().enumerate() {
@@ -95,14 +94,11 @@ impl Sam for KeyFile {
         diversifier: &[u8; 8],
         challenge: &[u8; 8],
     ) -> Result<Vec<u8>, SamError> {
-        let master = self
-            .keys
-            .get(&(app, key_id))
-            .ok_or(SamError::UnknownKey {
-                app: app.name(),
-                key_id,
-                alg,
-            })?;
+        let master = self.keys.get(&(app, key_id)).ok_or(SamError::UnknownKey {
+            app: app.name(),
+            key_id,
+            alg,
+        })?;
         // The card key lives only for this call and is wiped when dropped.
         let card_key = master.diversify(alg, diversifier);
         Ok(card_key.cryptogram(alg, challenge))
@@ -144,17 +140,32 @@ mod tests {
         let r: [u8; 8] = h("0102030405060708").try_into().unwrap();
         let cases = [
             (KeyApp::Ssc, 0x0C, Algorithm::Tdes, "33C2C17134EC6D91"),
-            (KeyApp::Ssc, 0x0C, Algorithm::Sm4, "78A27CA74A058AD427CFF97C40A00CB4"),
-            (KeyApp::Ssc, 0x0A, Algorithm::Sm4, "1E9F187FDDF4064AB2B9A63E0FA2F6A4"),
+            (
+                KeyApp::Ssc,
+                0x0C,
+                Algorithm::Sm4,
+                "78A27CA74A058AD427CFF97C40A00CB4",
+            ),
+            (
+                KeyApp::Ssc,
+                0x0A,
+                Algorithm::Sm4,
+                "1E9F187FDDF4064AB2B9A63E0FA2F6A4",
+            ),
             (KeyApp::Ssc, 0x06, Algorithm::Tdes, "D1A1B43755A78123"),
             (KeyApp::Ssc, 0x01, Algorithm::Tdes, "1FD71B7483CE1E01"),
         ];
         for (app, id, alg, want) in cases {
-            assert_eq!(kf.cryptogram(app, id, alg, &d, &r).unwrap(), h(want), "{id:02X} {alg}");
+            assert_eq!(
+                kf.cryptogram(app, id, alg, &d, &r).unwrap(),
+                h(want),
+                "{id:02X} {alg}"
+            );
         }
         let dc: [u8; 8] = h("3939303030313233").try_into().unwrap();
         assert_eq!(
-            kf.cryptogram(KeyApp::City, 0x0C, Algorithm::Tdes, &dc, &r).unwrap(),
+            kf.cryptogram(KeyApp::City, 0x0C, Algorithm::Tdes, &dc, &r)
+                .unwrap(),
             h("92BBCCFA11E7B653")
         );
         assert_eq!(kf.terminal_number().as_deref(), Some("639900000001"));
@@ -180,7 +191,10 @@ mod tests {
         for (text, want) in [
             ("ssc.0C 00112233\n", "line 1"),
             ("ssc.0C = 0011\n", "32 hex digits"),
-            ("bank.0C = 00112233445566778899AABBCCDDEEFF\n", "unknown application"),
+            (
+                "bank.0C = 00112233445566778899AABBCCDDEEFF\n",
+                "unknown application",
+            ),
             ("\nssc.ZZ = 00112233445566778899AABBCCDDEEFF\n", "line 2"),
         ] {
             std::fs::write(&path, text).unwrap();

@@ -22,15 +22,34 @@ pub struct Pcscd {
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// Finds a port p with p and p+1 free (vpcd listens on one port per slot).
+///
+/// The ports come from below the kernel's ephemeral range (32768 and up on Linux):
+/// an ephemeral port found free now can be taken a moment later as the local end of
+/// some outgoing connection (a virtual card of another test bed), and vpcd's bind
+/// then fails silently, leaving a reader no card can reach.
 fn free_port_pair() -> std::io::Result<u16> {
-    for _ in 0..200 {
-        let l = TcpListener::bind("0.0.0.0:0")?;
-        let p = l.local_addr()?.port();
-        if p < u16::MAX && TcpListener::bind(("0.0.0.0", p + 1)).is_ok() {
+    const LOW: u32 = 20000;
+    const SPAN: u32 = 12000;
+    let seed = std::process::id()
+        .wrapping_mul(7919)
+        .wrapping_add(COUNTER.load(Ordering::SeqCst).wrapping_mul(104729))
+        .wrapping_add(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0),
+        );
+    for i in 0..SPAN / 2 {
+        let p = (LOW + (seed.wrapping_add(i * 2) % SPAN)) as u16;
+        if TcpListener::bind(("0.0.0.0", p)).is_ok()
+            && TcpListener::bind(("0.0.0.0", p + 1)).is_ok()
+        {
             return Ok(p);
         }
     }
-    Err(std::io::Error::other("no free pair of TCP ports"))
+    Err(std::io::Error::other(
+        "no free pair of TCP ports below the ephemeral range",
+    ))
 }
 
 /// Runs pcscd in its own mount namespace with `dir/run` over /run/pcscd, logging to
@@ -103,7 +122,9 @@ impl Pcscd {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        Err(std::io::Error::other("pcscd did not create its socket within the timeout"))
+        Err(std::io::Error::other(
+            "pcscd did not create its socket within the timeout",
+        ))
     }
 
     /// The client socket path.
@@ -134,7 +155,10 @@ impl Pcscd {
     /// Stops the daemon (as a crash or `systemctl stop` would: clients see NoService).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(3);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = c.try_wait() {

@@ -15,6 +15,8 @@
 //! - [`image`]: the JSON image format, loading, atomic saving.
 //! - [`vpcd`]: the connector to the vpcd reader driver.
 //! - [`fault`]: fault injection (removal, mute, delays).
+//! - [`timing`]: the real-card timing model (`--timing real-card`).
+//! - [`malice`]: a malicious card (`--malice MODE`) that terminals must survive.
 //! - [`error`]: the error type, [`VcardError`].
 //!
 //! In-process use (tests): `Card::load(path)?`, then `card.power_on()` and
@@ -26,8 +28,10 @@ pub mod error;
 pub mod fault;
 mod fs;
 pub mod image;
+pub mod malice;
 mod psam;
 pub mod security;
+pub mod timing;
 pub mod vpcd;
 
 #[cfg(test)]
@@ -37,4 +41,4 @@ pub use engine::Card;
 pub use error::VcardError;
 pub use fault::FaultPlan;
 pub use image::CardImage;
-pub use vpcd::{serve, VpcdConfig};
+pub use vpcd::{serve, serve_with, VpcdConfig, WireBehaviour};

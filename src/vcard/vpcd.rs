@@ -18,6 +18,11 @@
 //! - pcscd polls get ATR every 400 ms, even between the APDUs of a transaction:
 //!   answering it must not touch card state ([`Card::atr`] has no side effects).
 //!
+//! Timing and malice ([`super::timing`], [`super::malice`], via [`serve_with`]): the
+//! answer is held back until the modelled time since the command arrived has passed,
+//! and a malicious mode may replace the answer or the ATR, or close the link in its
+//! place.
+//!
 //! Persistence: after every APDU that changed persistent state the image is saved
 //! (atomically) *before* the answer is sent, so once the terminal has seen `9000`
 //! the change survives a kill of this process.
@@ -30,6 +35,8 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use super::fault::{Action, FaultPlan};
+use super::malice::{self, Malice, Reply};
+use super::timing::{self, Timing};
 use super::{Card, VcardError};
 
 /// The first vpcd port (slot 0 of the Debian configuration).
@@ -77,9 +84,29 @@ enum End {
     Removed,
 }
 
+/// How the card behaves on the wire beyond its image: the timing model and a
+/// malicious mode. The default is a fast, honest card.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WireBehaviour {
+    /// Modelled card and link time per APDU ([`super::timing`]).
+    pub timing: Timing,
+    /// A malicious mode ([`super::malice`]), if any.
+    pub malice: Option<malice::Mode>,
+}
+
 /// Runs the card: connects to vpcd (retrying up to the timeout), serves it, and
 /// after a removal re-inserts it, until `once` or an error ends the run.
 pub fn serve(card: &mut Card, cfg: &VpcdConfig, plan: FaultPlan) -> Result<(), VcardError> {
+    serve_with(card, cfg, plan, WireBehaviour::default())
+}
+
+/// [`serve`] with a timing model and/or a malicious mode.
+pub fn serve_with(
+    card: &mut Card,
+    cfg: &VpcdConfig,
+    plan: FaultPlan,
+    behaviour: WireBehaviour,
+) -> Result<(), VcardError> {
     let addr_text = format!("{}:{}", cfg.host, cfg.port);
     let addrs: Vec<SocketAddr> = (cfg.host.as_str(), cfg.port)
         .to_socket_addrs()
@@ -100,10 +127,15 @@ pub fn serve(card: &mut Card, cfg: &VpcdConfig, plan: FaultPlan) -> Result<(), V
         count: 0,
         addr: addr_text,
         muted_logged: false,
+        timing: behaviour.timing,
+        malice: behaviour.malice.map(Malice::new),
     };
     loop {
         let stream = connect(&addrs, &link.addr, cfg.connect_timeout)?;
         card.power_off();
+        if let Some(m) = link.malice.as_mut() {
+            m.reset();
+        }
         log::info!("vcard: inserted (connected to vpcd at {})", link.addr);
         let end = link.session(card, stream)?;
         card.power_off();
@@ -173,6 +205,8 @@ struct Link<'a> {
     count: u64,
     addr: String,
     muted_logged: bool,
+    timing: Timing,
+    malice: Option<Malice>,
 }
 
 impl Link<'_> {
@@ -211,6 +245,11 @@ impl Link<'_> {
     }
 
     fn control(&mut self, card: &mut Card, stream: &mut TcpStream, code: u8) -> io::Result<()> {
+        if code != 0x04 {
+            if let Some(m) = self.malice.as_mut() {
+                m.reset();
+            }
+        }
         match code {
             0x00 => {
                 log::debug!("vcard: power off");
@@ -224,7 +263,13 @@ impl Link<'_> {
                 log::debug!("vcard: reset");
                 card.reset();
             }
-            0x04 => return send(stream, card.atr()),
+            0x04 => {
+                let atr = match &self.malice {
+                    Some(m) => m.atr(card.atr()),
+                    None => card.atr(),
+                };
+                return send(stream, atr);
+            }
             other => log::debug!("vcard: unknown control {other:02X} ignored"),
         }
         Ok(())
@@ -237,6 +282,7 @@ impl Link<'_> {
         stream: &mut TcpStream,
         apdu: &[u8],
     ) -> Result<Option<End>, VcardError> {
+        let received = Instant::now();
         self.count += 1;
         let n = self.count;
         self.write_count();
@@ -256,11 +302,25 @@ impl Link<'_> {
             Action::Answer | Action::AnswerThenRemove => {}
         }
         let answer = card.process(apdu);
-        if card.take_changed() {
+        let wrote = card.take_changed();
+        if wrote {
             if let Some(path) = &self.cfg.save_to {
                 card.save(path)?;
             }
         }
+        let answer = match self.malice.as_mut() {
+            None => answer,
+            Some(m) => match m.reply(apdu, answer) {
+                Reply::Send(bytes) => bytes,
+                Reply::Close => {
+                    log::info!(
+                        "vcard: malice: answering APDU #{n} with 0 bytes (closing the link)"
+                    );
+                    return Ok(Some(End::Removed));
+                }
+            },
+        };
+        timing::wait_until(received + self.timing.cost(apdu, &answer, wrote));
         let delay = self.plan.delay_for(apdu.len(), answer.len());
         if !delay.is_zero() {
             sleep(delay);
@@ -295,14 +355,25 @@ impl Link<'_> {
 
 /// Reads one frame; `None` on a clean close before a frame starts.
 fn read_frame(stream: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
+    read_frame_from(stream, quickack)
+}
+
+/// Reads one vpcd frame (2-byte big-endian length, payload) from any byte stream,
+/// calling `after_read` after each read (the TCP connector re-arms `TCP_QUICKACK`
+/// there). `None` on a clean close before a frame starts. Public for the fuzz target
+/// `vpcd` and its corpus test.
+pub fn read_frame_from<R: Read>(
+    stream: &mut R,
+    mut after_read: impl FnMut(&R),
+) -> io::Result<Option<Vec<u8>>> {
     let mut header = [0u8; 2];
     let got = stream.read(&mut header)?;
-    quickack(stream);
+    after_read(stream);
     match got {
         0 => return Ok(None),
         1 => {
             stream.read_exact(&mut header[1..])?;
-            quickack(stream);
+            after_read(stream);
         }
         _ => {}
     }
@@ -310,14 +381,14 @@ fn read_frame(stream: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
     let mut body = vec![0u8; len];
     if len > 0 {
         stream.read_exact(&mut body)?;
-        quickack(stream);
+        after_read(stream);
     }
     Ok(Some(body))
 }
 
-/// Sends one frame in a single write. Never sends an empty frame (it would hang
-/// vpcd's reader): an empty body becomes `6F 00`.
-fn send(stream: &mut TcpStream, body: &[u8]) -> io::Result<()> {
+/// Encodes one reply frame. Never an empty frame (it would hang vpcd's reader): an
+/// empty body becomes `6F 00`. A body over 65535 bytes is an error.
+pub fn encode_frame(body: &[u8]) -> io::Result<Vec<u8>> {
     let body = if body.is_empty() {
         &[0x6F, 0x00][..]
     } else {
@@ -328,5 +399,10 @@ fn send(stream: &mut TcpStream, body: &[u8]) -> io::Result<()> {
     let mut buf = Vec::with_capacity(body.len() + 2);
     buf.extend_from_slice(&len.to_be_bytes());
     buf.extend_from_slice(body);
-    stream.write_all(&buf)
+    Ok(buf)
+}
+
+/// Sends one frame in a single write.
+fn send(stream: &mut TcpStream, body: &[u8]) -> io::Result<()> {
+    stream.write_all(&encode_frame(body)?)
 }

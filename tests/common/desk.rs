@@ -275,17 +275,30 @@ pub fn assert_invariants(old_img: &Path, new_img: &Path, when: &str) {
         !(old_spendable && new_spendable),
         "{when}: spendable on both cards: old {old:?} new {new:?}"
     );
-    assert_eq!(old.balance, BALANCE, "{when}: the old card's balance changed");
+    assert_eq!(
+        old.balance, BALANCE,
+        "{when}: the old card's balance changed"
+    );
     if old_spendable {
         return;
     }
     // Frozen or migrated: the old card carries its transfer id...
-    assert_ne!(old.transfer, [0; 16], "{when}: old card {:02X} without transfer id", old.status);
+    assert_ne!(
+        old.transfer, [0; 16],
+        "{when}: old card {:02X} without transfer id",
+        old.status
+    );
     if new_spendable {
         // ...and a new card that can spend holds exactly that transfer and balance.
-        assert_eq!(new.transfer, old.transfer, "{when}: new card active with another transfer");
+        assert_eq!(
+            new.transfer, old.transfer,
+            "{when}: new card active with another transfer"
+        );
         assert_eq!(new.balance, BALANCE, "{when}: new card balance");
     } else {
-        assert_eq!(old.status, 0x01, "{when}: old card migrated but new card not active");
+        assert_eq!(
+            old.status, 0x01,
+            "{when}: old card migrated but new card not active"
+        );
     }
 }

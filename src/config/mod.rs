@@ -1,0 +1,325 @@
+//! The desk terminal's configuration file.
+//!
+//! Why a file: a desk is set up once (which reader takes the old card, which the new
+//! one, where the PSAM sits, the terminal id, the journal, the staff's language) and
+//! then used all day by people who should not type reader names. The command line
+//! still wins over the file, key by key, so scripts and technicians can override
+//! anything without editing it.
+//!
+//! Why TOML (the `toml` crate, with serde): the file is written by hand and read by
+//! technicians, so it needs comments (the example documents every key in place),
+//! quoting for reader names with spaces, a `[readers]` table, and errors that name the
+//! line and column. A home-made `key = value` format would need its own quoting,
+//! tables and error positions; TOML is the Rust ecosystem's standard for exactly this.
+//! Unknown keys are errors (`deny_unknown_fields`), so a typo such as `langauge` is
+//! caught by `sscard config check` instead of being silently ignored.
+//!
+//! Location: `--config PATH`, else `$SSCARD_CONFIG`, else [`DEFAULT_PATH`]; the value
+//! `none` means no file. A missing file at the default location is no error (a lab
+//! machine needs none); a missing file named explicitly is.
+
+use crate::error::{Error, ExitCode};
+use crate::ui::i18n::Lang;
+use crate::ui::UiMode;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Where the configuration is looked for when none is named.
+pub const DEFAULT_PATH: &str = "/etc/sscard/sscard.toml";
+
+/// The documented example (`sscard config example`).
+pub const EXAMPLE: &str = include_str!("sscard.example.toml");
+
+/// The configuration file's contents. Every key is optional.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Desk language.
+    pub language: Option<Lang>,
+    /// Guided or plain screen.
+    pub ui: Option<UiMode>,
+    /// Who works at the desk.
+    pub operator: Option<String>,
+    /// Terminal device id (12 digits), when the PSAM has none.
+    pub terminal: Option<String>,
+    /// The journal file.
+    pub journal: Option<PathBuf>,
+    /// Seconds to wait for a card.
+    pub timeout: Option<f64>,
+    /// Recovery attempts of the guided desk.
+    pub retries: Option<u32>,
+    /// Lab key file (instead of a PSAM).
+    pub keys: Option<PathBuf>,
+    /// The readers.
+    #[serde(default)]
+    pub readers: Readers,
+}
+
+/// The readers of the desk, by part of their name (or index).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Readers {
+    /// One-reader desk: the reader for both cards.
+    pub card: Option<String>,
+    /// Two-reader desk: the old card's reader.
+    pub old: Option<String>,
+    /// Two-reader desk: the new card's reader.
+    pub new: Option<String>,
+    /// The PSAM's reader.
+    pub psam: Option<String>,
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("configuration {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML of this format (line and column in the message).
+    #[error("configuration {path} does not parse: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A value is not acceptable.
+    #[error("configuration {path}: {key}: {reason}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// The key (`readers.old`).
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    /// The exit code: 14 for a file that cannot be read, 7 for bad contents.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            ConfigError::Read { .. } => ExitCode::Io,
+            ConfigError::Parse { .. } | ConfigError::Invalid { .. } => ExitCode::InvalidData,
+        }
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Error {
+        Error::Other {
+            code: e.exit_code(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Where the configuration comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Named by `--config` or `$SSCARD_CONFIG`: must exist.
+    Named(PathBuf),
+    /// The default location: may be absent.
+    Default(PathBuf),
+    /// `none`: no file.
+    Disabled,
+}
+
+impl Source {
+    /// The source for an optional `--config` value (clap fills it from
+    /// `$SSCARD_CONFIG` too).
+    pub fn of(named: Option<&Path>) -> Source {
+        match named {
+            Some(p) if p.as_os_str() == "none" => Source::Disabled,
+            Some(p) => Source::Named(p.to_path_buf()),
+            None => Source::Default(PathBuf::from(DEFAULT_PATH)),
+        }
+    }
+}
+
+/// A configuration read from a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    /// The file.
+    pub path: PathBuf,
+    /// Its contents (relative paths already resolved against its directory).
+    pub config: Config,
+}
+
+/// Loads the configuration `named` points to (see [`Source::of`]); `None` when there
+/// is none.
+pub fn load(named: Option<&Path>) -> Result<Option<Loaded>, ConfigError> {
+    let path = match Source::of(named) {
+        Source::Disabled => return Ok(None),
+        Source::Default(p) if !p.exists() => return Ok(None),
+        Source::Default(p) | Source::Named(p) => p,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let config = parse(&path, &text)?;
+    Ok(Some(Loaded { path, config }))
+}
+
+/// Parses and validates a configuration; relative paths are resolved against the
+/// directory of `path`.
+pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    let shown = path.display().to_string();
+    let mut c: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: shown.clone(),
+        message: e.to_string().trim_end().to_string(),
+    })?;
+    c.validate(&shown)?;
+    let dir = path.parent().unwrap_or(Path::new(""));
+    for p in [&mut c.journal, &mut c.keys].into_iter().flatten() {
+        if p.is_relative() {
+            *p = dir.join(&*p);
+        }
+    }
+    Ok(c)
+}
+
+impl Config {
+    /// Checks the values serde cannot: digits, ranges, reader combinations.
+    pub fn validate(&self, path: &str) -> Result<(), ConfigError> {
+        let bad = |key: &str, reason: &str| ConfigError::Invalid {
+            path: path.to_string(),
+            key: key.to_string(),
+            reason: reason.to_string(),
+        };
+        if let Some(t) = &self.terminal {
+            if t.len() != 12 || !t.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad("terminal", &format!("'{t}' is not 12 digits")));
+            }
+        }
+        if let Some(t) = self.timeout {
+            if !t.is_finite() || t <= 0.0 || t > 86_400.0 {
+                return Err(bad("timeout", "must be a number of seconds above 0"));
+            }
+        }
+        if self.retries.is_some_and(|r| r > 20) {
+            return Err(bad("retries", "at most 20"));
+        }
+        if self
+            .operator
+            .as_deref()
+            .is_some_and(|o| o.trim().is_empty())
+        {
+            return Err(bad("operator", "is empty"));
+        }
+        let r = &self.readers;
+        for (key, v) in [
+            ("readers.card", &r.card),
+            ("readers.old", &r.old),
+            ("readers.new", &r.new),
+            ("readers.psam", &r.psam),
+        ] {
+            if v.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                return Err(bad(key, "is empty"));
+            }
+        }
+        if r.card.is_some() && (r.old.is_some() || r.new.is_some()) {
+            return Err(bad(
+                "readers",
+                "give `card` (one-reader desk) or `old` and `new` (two readers), not both",
+            ));
+        }
+        if r.old.is_some() != r.new.is_some() {
+            return Err(bad(
+                "readers",
+                "a two-reader desk needs both `old` and `new`",
+            ));
+        }
+        if self.keys.is_some() && r.psam.is_some() {
+            return Err(bad(
+                "keys",
+                "give `readers.psam` (production) or `keys` (labs), not both",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(text: &str) -> Result<Config, ConfigError> {
+        parse(Path::new("/etc/sscard/sscard.toml"), text)
+    }
+
+    #[test]
+    fn the_example_is_valid_and_documents_every_key() {
+        let c = p(EXAMPLE).expect("example parses");
+        assert_eq!(c.language, Some(Lang::Zh));
+        assert_eq!(c.readers.card.as_deref(), Some("ACR39U"));
+        assert_eq!(c.terminal.as_deref(), Some("639900000001"));
+        for key in [
+            "language",
+            "ui",
+            "operator",
+            "terminal",
+            "journal",
+            "timeout",
+            "retries",
+            "keys",
+            "[readers]",
+            "card",
+            "old",
+            "new",
+            "psam",
+        ] {
+            assert!(EXAMPLE.contains(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn empty_file_is_all_defaults_and_relative_paths_follow_the_file() {
+        assert_eq!(p("").unwrap(), Config::default());
+        let c = p("journal = \"j.sqlite\"\nkeys = \"/k\"").unwrap();
+        assert_eq!(c.journal, Some(PathBuf::from("/etc/sscard/j.sqlite")));
+        assert_eq!(c.keys, Some(PathBuf::from("/k")));
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let e = p("langauge = \"zh\"").unwrap_err();
+        assert!(matches!(e, ConfigError::Parse { .. }), "{e}");
+        assert!(e.to_string().contains("langauge"), "{e}");
+        assert!(e.to_string().contains("line 1"), "{e}");
+        assert_eq!(e.exit_code(), ExitCode::InvalidData);
+        let e = p("language = \"fr\"").unwrap_err();
+        assert!(e.to_string().contains("fr"), "{e}");
+        let e = p("terminal = \"12345\"").unwrap_err();
+        assert!(
+            e.to_string().contains("terminal: '12345' is not 12 digits"),
+            "{e}"
+        );
+        let e = p("[readers]\ncard = \"A\"\nold = \"B\"\nnew = \"C\"").unwrap_err();
+        assert!(e.to_string().contains("not both"), "{e}");
+        let e = p("[readers]\nold = \"B\"").unwrap_err();
+        assert!(e.to_string().contains("needs both"), "{e}");
+        let e = p("keys = \"k\"\n[readers]\npsam = \"S\"").unwrap_err();
+        assert!(e.to_string().contains("not both"), "{e}");
+        let e = p("timeout = -1").unwrap_err();
+        assert!(e.to_string().contains("timeout"), "{e}");
+    }
+
+    #[test]
+    fn sources() {
+        assert_eq!(Source::of(Some(Path::new("none"))), Source::Disabled);
+        assert_eq!(
+            Source::of(None),
+            Source::Default(PathBuf::from(DEFAULT_PATH))
+        );
+        assert!(load(Some(Path::new("none"))).unwrap().is_none());
+        let e = load(Some(Path::new("/nonexistent/sscard.toml"))).unwrap_err();
+        assert_eq!(e.exit_code(), ExitCode::Io);
+    }
+}

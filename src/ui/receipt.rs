@@ -1,0 +1,147 @@
+//! The receipt in the desk's language: the box on the guided screen and the text for
+//! the printer.
+//!
+//! The English text receipt stays exactly [`Receipt::to_text`] (scripts and printers
+//! already read it); Chinese gets the same fields with Chinese labels. Neither can
+//! hold a PIN or key: [`Receipt`] has no field for one.
+
+use super::i18n::{Lang, Text};
+use crate::activation::receipt::Receipt;
+
+/// Display width of a string on a terminal (CJK and full-width characters take two
+/// columns), enough to line up labels without a dependency.
+pub fn width(s: &str) -> usize {
+    s.chars()
+        .map(|c| {
+            let u = c as u32;
+            let wide = (0x1100..=0x115F).contains(&u)
+                || (0x2E80..=0xA4CF).contains(&u)
+                || (0xAC00..=0xD7A3).contains(&u)
+                || (0xF900..=0xFAFF).contains(&u)
+                || (0xFE30..=0xFE4F).contains(&u)
+                || (0xFF00..=0xFF60).contains(&u)
+                || (0xFFE0..=0xFFE6).contains(&u);
+            if wide {
+                2
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+/// `s` padded with spaces to `w` columns.
+pub fn pad(s: &str, w: usize) -> String {
+    let mut out = s.to_string();
+    out.push_str(&" ".repeat(w.saturating_sub(width(s))));
+    out
+}
+
+/// The flow's name for people.
+pub fn flow_name(lang: Lang, flow: &str) -> String {
+    match flow {
+        "pharmacy" => Text::FlowPharmacy.get(lang).to_string(),
+        "window" => Text::FlowWindow.get(lang).to_string(),
+        "first-use" => Text::FlowFirstUse.get(lang).to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The receipt's rows: label and value.
+pub fn rows(lang: Lang, r: &Receipt) -> Vec<(String, String)> {
+    let t = |x: Text| x.get(lang).to_string();
+    let mut v = vec![
+        (t(Text::Flow), flow_name(lang, &r.flow)),
+        (t(Text::Holder), r.holder_name.clone()),
+        (t(Text::CitizenId), r.citizen_id_masked.clone()),
+    ];
+    if let Some(old) = &r.old_card {
+        let state = if r.old_card_finished {
+            Text::OldMigrated
+        } else {
+            Text::OldFrozen
+        };
+        let sep = if lang == Lang::En { " " } else { "" };
+        v.push((t(Text::OldCard), format!("{old}{sep}{}", state.get(lang))));
+    }
+    v.push((t(Text::NewCard), r.new_card.clone()));
+    v.push((
+        t(Text::Amount),
+        format!("{} {}", r.amount_yuan, Text::Yuan.get(lang)),
+    ));
+    v.push((t(Text::TransferId), r.transfer_id.clone()));
+    v.push((capitalize(Text::Terminal.get(lang)), r.terminal.clone()));
+    v.push((capitalize(Text::Operator.get(lang)), r.operator.clone()));
+    v.push((t(Text::Time), r.time.clone()));
+    v
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// The printed receipt in `lang` (English: exactly [`Receipt::to_text`]).
+pub fn text(lang: Lang, r: &Receipt) -> String {
+    if lang == Lang::En {
+        return r.to_text();
+    }
+    let rows = rows(lang, r);
+    let w = rows.iter().map(|(l, _)| width(l)).max().unwrap_or(0) + 2;
+    let mut s = String::from("==== 社保卡激活回执 ====\n");
+    for (label, value) in rows {
+        s.push_str(&pad(&format!("{label}："), w + 2));
+        s.push_str(&value);
+        s.push('\n');
+    }
+    s.push_str("========================\n");
+    s
+}
+
+/// A receipt for tests.
+#[cfg(test)]
+pub(crate) fn sample() -> Receipt {
+    Receipt {
+        schema_version: "1.0",
+        flow: "pharmacy".into(),
+        holder_name: "张三".into(),
+        citizen_id_masked: "111111********1110".into(),
+        old_card: Some("6399000123".into()),
+        new_card: "X00000019".into(),
+        amount_fen: 123456,
+        amount_yuan: "1234.56".into(),
+        transfer_id: "AB".into(),
+        terminal: "639900000001".into(),
+        operator: "demo".into(),
+        time: "2026-11-22T10:00:00+08:00".into(),
+        old_card_finished: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn english_is_the_printed_receipt_and_chinese_has_every_field() {
+        let r = sample();
+        assert_eq!(text(Lang::En, &r), r.to_text());
+        let zh = text(Lang::Zh, &r);
+        for needle in [
+            "持卡人",
+            "张三",
+            "旧卡",
+            "已冻结",
+            "1234.56 元",
+            "X00000019",
+            "639900000001",
+        ] {
+            assert!(zh.contains(needle), "{needle}: {zh}");
+        }
+        assert_eq!(width("持卡人"), 6);
+        assert_eq!(pad("ab", 4), "ab  ");
+    }
+}
