@@ -12,9 +12,9 @@
 //! card: its wall time is the floor, and the model's own time for those exchanges
 //! (`Timing::cost`, no I/O) is shown beside it.
 //!
-//! Flows that write (the pharmacy flow of issue 4) hook in through [`flows`]: each
-//! is a command line plus its minimal sequence. The activation flow is not written
-//! yet, so the pharmacy flow is listed as pending, not measured.
+//! Other single-card commands hook in through [`flows`]: each is a command line plus
+//! its minimal sequence. The pharmacy flow needs two cards and is measured by
+//! `benches/pharmacy_flow.rs` (BENCHMARKS.md section 3).
 
 mod common;
 
@@ -143,16 +143,6 @@ fn flows(keys: &str) -> Vec<Flow> {
         info("ssc-3.00.json", "ssc-3.00", &["--keys", keys]),
         info("city.json", "city", &[]),
         info("psam.json", "psam", &[]),
-        // HOOK: the pharmacy flow (issue 4, activation) — pending until the lead's
-        // activation command exists. Fill in `args` (e.g. the activation command
-        // against an SSC in slot 0 and the PSAM in slot 1) and its minimal sequence.
-        Flow {
-            name: "pharmacy flow (activation)".into(),
-            image: "ssc-2.00.json",
-            kind: "pharmacy",
-            args: None,
-            pending: Some("the activation flow (issue 4) is still being written"),
-        },
     ]
 }
 

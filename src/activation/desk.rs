@@ -87,6 +87,21 @@ pub trait Desk {
     fn interactive(&self) -> bool;
 }
 
+/// English text of a step.
+pub fn step_english(s: Step) -> &'static str {
+    match s {
+        Step::ReadOld => "Reading the old card...",
+        Step::PinVerified => "PIN accepted.",
+        Step::Freeze => "Freezing the old card's account...",
+        Step::ReadNew => "Reading and checking the new card...",
+        Step::Credit => "Moving the medical account to the new card...",
+        Step::ReloadPin => "Setting the new card's PIN...",
+        Step::FinishOld => "Marking the old card as migrated...",
+        Step::Unfreeze => "Returning the old card to active...",
+        Step::Done => "Done.",
+    }
+}
+
 /// English text of a message (technician view, logs, the plain desk).
 pub fn english(msg: &Msg) -> String {
     let card = |w: Want| match w {
@@ -111,18 +126,7 @@ pub fn english(msg: &Msg) -> String {
             id_masked,
             card,
         } => format!("Holder: {name}  ID {id_masked}  card {card}"),
-        Msg::Step(s) => match s {
-            Step::ReadOld => "Reading the old card...",
-            Step::PinVerified => "PIN accepted.",
-            Step::Freeze => "Freezing the old card's account...",
-            Step::ReadNew => "Reading and checking the new card...",
-            Step::Credit => "Moving the medical account to the new card...",
-            Step::ReloadPin => "Setting the new card's PIN...",
-            Step::FinishOld => "Marking the old card as migrated...",
-            Step::Unfreeze => "Returning the old card to active...",
-            Step::Done => "Done.",
-        }
-        .to_string(),
+        Msg::Step(s) => step_english(*s).to_string(),
         Msg::PinWrong { left } => format!("Wrong PIN: {left} tries left."),
         Msg::Note(n) => n.clone(),
     }

@@ -204,6 +204,22 @@ pub fn default_path() -> PathBuf {
     base.join("sscard").join("journal.sqlite")
 }
 
+/// Appends one state change to an entry's history (inside the caller's transaction).
+fn insert_event(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    state: State,
+    at: &str,
+    terminal: &str,
+    operator: &str,
+    detail: &str,
+) -> rusqlite::Result<usize> {
+    tx.execute(
+        "INSERT INTO events (id, state, at, terminal, operator, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id, state.as_str(), at, terminal, operator, detail],
+    )
+}
+
 fn now() -> String {
     chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
 }
@@ -317,9 +333,14 @@ impl Journal {
             ],
         )
         .map_err(err)?;
-        tx.execute(
-            "INSERT INTO events (id, state, at, terminal, operator, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![entry.id, entry.state.as_str(), at, entry.terminal, entry.operator, detail],
+        insert_event(
+            &tx,
+            &entry.id,
+            entry.state,
+            &at,
+            &entry.terminal,
+            &entry.operator,
+            detail,
         )
         .map_err(err)?;
         tx.commit().map_err(err)
@@ -350,11 +371,7 @@ impl Journal {
         if n == 0 {
             return Err(JournalError::NotFound(id.to_string()));
         }
-        tx.execute(
-            "INSERT INTO events (id, state, at, terminal, operator, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![id, state.as_str(), at, terminal, operator, detail],
-        )
-        .map_err(err)?;
+        insert_event(&tx, id, state, &at, terminal, operator, detail).map_err(err)?;
         tx.commit().map_err(err)
     }
 

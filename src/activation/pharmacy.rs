@@ -110,16 +110,17 @@ impl Transfer {
         })
     }
 
-    fn entry(&self, state: State, terminal: &str, operator: &str) -> Entry {
+    /// The journal entry for this transfer in `flow`, at `state`.
+    pub(crate) fn entry(&self, flow: Flow, state: State, cx: &Context) -> Entry {
         Entry {
             id: self.hex_id(),
-            flow: Flow::Pharmacy,
+            flow,
             state,
-            terminal: terminal.to_string(),
-            operator: operator.to_string(),
+            terminal: cx.terminal.clone(),
+            operator: cx.operator.clone(),
             citizen_id: self.citizen_id.clone(),
             holder_name: self.holder_name.clone(),
-            old_card: Some(self.old_card.clone()),
+            old_card: (!self.old_card.is_empty()).then(|| self.old_card.clone()),
             new_card: None,
             account: Some(self.account.clone()),
             category: Some(self.category),
@@ -260,10 +261,8 @@ fn verify_old_pin(cx: &mut Context, old: &mut OldCard) -> Result<Pin, Activation
 /// Step 1: freeze the old card for `t` (journal FREEZING before the first write,
 /// FROZEN after the read-back).
 pub fn freeze(cx: &mut Context, old: &mut OldCard, t: &Transfer) -> Result<(), ActivationError> {
-    cx.journal.begin(
-        &t.entry(State::Freezing, &cx.terminal, &cx.operator),
-        "old card read, PIN verified",
-    )?;
+    let entry = t.entry(Flow::Pharmacy, State::Freezing, cx);
+    cx.journal.begin(&entry, "old card read, PIN verified")?;
     cx.desk.show(&Msg::Step(Step::Freeze));
     let s = &mut old.session;
     let migrating = s.code("status", "migrating")?;

@@ -58,8 +58,7 @@ pub fn continue_from_old(cx: &mut Context, mut old: OldCard) -> Result<Receipt, 
             cx.desk.show(&Msg::Note(format!(
                 "The old card carries transfer {id}, unknown to this terminal; continuing from the card's own data."
             )));
-            let mut e = t_entry(cx, &t);
-            e.state = State::Frozen;
+            let e = t.entry(Flow::Pharmacy, State::Frozen, cx);
             cx.journal
                 .begin(&e, "recovered from the old card (no journal record here)")?;
             State::Frozen
@@ -115,25 +114,6 @@ fn close_migrated(cx: &mut Context, old: &OldCard) -> Result<Receipt, Activation
                 .map(|c| format!(" to card {c}"))
                 .unwrap_or_default()
         ))),
-    }
-}
-
-fn t_entry(cx: &Context, t: &Transfer) -> super::journal::Entry {
-    super::journal::Entry {
-        id: t.hex_id(),
-        flow: Flow::Pharmacy,
-        state: State::Frozen,
-        terminal: cx.terminal.clone(),
-        operator: cx.operator.clone(),
-        citizen_id: t.citizen_id.clone(),
-        holder_name: t.holder_name.clone(),
-        old_card: Some(t.old_card.clone()),
-        new_card: None,
-        account: Some(t.account.clone()),
-        category: Some(t.category),
-        balance_fen: Some(t.balance_fen),
-        created_at: String::new(),
-        updated_at: String::new(),
     }
 }
 
@@ -270,8 +250,7 @@ pub fn cancel(cx: &mut Context, id: &str) -> Result<(), ActivationError> {
     }
     if entry.is_none() {
         let t = transfer_of(&old)?;
-        let mut e = t_entry(cx, &t);
-        e.state = State::Cancelling;
+        let e = t.entry(Flow::Pharmacy, State::Cancelling, cx);
         cx.journal
             .begin(&e, "cancel of a transfer unknown to this terminal")?;
     } else {

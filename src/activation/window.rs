@@ -7,7 +7,7 @@
 
 use super::desk::{Msg, Step, Want};
 use super::error::ActivationError;
-use super::journal::{Entry, Flow, State};
+use super::journal::{Flow, State};
 use super::log_record;
 use super::new_card;
 use super::pharmacy::{append_log, check_new, Context, Transfer};
@@ -101,25 +101,10 @@ pub fn run(cx: &mut Context, opts: &WindowOptions) -> Result<Receipt, Activation
         category,
         balance_fen: balance,
     };
-    cx.journal.begin(
-        &Entry {
-            id: t.hex_id(),
-            flow: opts.flow,
-            state: State::Crediting,
-            terminal: cx.terminal.clone(),
-            operator: cx.operator.clone(),
-            citizen_id: t.citizen_id.clone(),
-            holder_name: t.holder_name.clone(),
-            old_card: None,
-            new_card: Some(card.card_number.clone()),
-            account: Some(t.account.clone()),
-            category: Some(t.category),
-            balance_fen: Some(t.balance_fen),
-            created_at: String::new(),
-            updated_at: String::new(),
-        },
-        "activating the card (identity document checked)",
-    )?;
+    let mut entry = t.entry(opts.flow, State::Crediting, cx);
+    entry.new_card = Some(card.card_number.clone());
+    cx.journal
+        .begin(&entry, "activating the card (identity document checked)")?;
     cx.desk.show(&Msg::Step(Step::Credit));
     s.write("activation_date", &Value::Date(Some(cx.today)), cx.sam)?;
     s.write(

@@ -316,17 +316,7 @@ pub fn step(lang: Lang, s: Step) -> &'static str {
     };
     match lang {
         Lang::Zh => zh,
-        Lang::En => match s {
-            Step::ReadOld => "Reading the old card...",
-            Step::PinVerified => "PIN accepted.",
-            Step::Freeze => "Freezing the old card's account...",
-            Step::ReadNew => "Reading and checking the new card...",
-            Step::Credit => "Moving the medical account to the new card...",
-            Step::ReloadPin => "Setting the new card's PIN...",
-            Step::FinishOld => "Marking the old card as migrated...",
-            Step::Unfreeze => "Returning the old card to active...",
-            Step::Done => "Done.",
-        },
+        Lang::En => crate::activation::desk::step_english(s),
     }
 }
 
