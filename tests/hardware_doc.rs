@@ -65,7 +65,11 @@ fn sample(
 /// The longest fixed run of a message, without surrounding punctuation.
 fn stem(message: &str, values: &[String]) -> String {
     let mut t = message.replace(V, "\u{1}");
-    for v in values.iter().filter(|v| !v.is_empty()) {
+    // Longest values first: a short one ("7") must not cut a long one (a temporary
+    // path that happens to contain a 7) before it is recognised.
+    let mut values: Vec<&String> = values.iter().filter(|v| !v.is_empty()).collect();
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    for v in values {
         t = t.replace(v.as_str(), "\u{1}");
     }
     t.split('\u{1}')

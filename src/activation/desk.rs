@@ -132,6 +132,22 @@ pub fn english(msg: &Msg) -> String {
     }
 }
 
+/// Shows `prompt` on stderr and reads one line of standard input, trimmed (every
+/// desk's typed input: a citizen ID).
+pub fn prompt_line(prompt: &str) -> Result<String, Error> {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(prompt.as_bytes());
+    let _ = err.flush();
+    drop(err);
+    let mut s = String::new();
+    std::io::stdin().read_line(&mut s).map_err(|e| Error::Io {
+        path: "stdin".into(),
+        source: e,
+    })?;
+    Ok(s.trim().to_string())
+}
+
 /// A desk that prints English lines to stderr and reads PINs from a
 /// [`PinReader`](crate::cli::pin_input::PinReader).
 pub struct PlainDesk {
@@ -161,15 +177,7 @@ impl Desk for PlainDesk {
     }
 
     fn line(&mut self, prompt: &str) -> Result<String, Error> {
-        use std::io::Write;
-        eprint!("{prompt}");
-        let _ = std::io::stderr().flush();
-        let mut s = String::new();
-        std::io::stdin().read_line(&mut s).map_err(|e| Error::Io {
-            path: "stdin".into(),
-            source: e,
-        })?;
-        Ok(s.trim().to_string())
+        prompt_line(prompt)
     }
 
     fn interactive(&self) -> bool {

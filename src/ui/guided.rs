@@ -369,16 +369,7 @@ fn is_format_error(e: &Error) -> bool {
 }
 
 fn read_line(prompt: &str) -> Result<String, Error> {
-    let mut err = std::io::stderr().lock();
-    let _ = err.write_all(prompt.as_bytes());
-    let _ = err.flush();
-    drop(err);
-    let mut s = String::new();
-    std::io::stdin().read_line(&mut s).map_err(|e| Error::Io {
-        path: "stdin".into(),
-        source: e,
-    })?;
-    Ok(s.trim().to_string())
+    crate::activation::desk::prompt_line(prompt)
 }
 
 impl Desk for GuidedDesk {

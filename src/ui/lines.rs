@@ -50,17 +50,7 @@ impl Desk for LinesDesk {
     }
 
     fn line(&mut self, prompt: &str) -> Result<String, Error> {
-        {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "{}", i18n::phrase(self.lang, prompt));
-            let _ = err.flush();
-        }
-        let mut s = String::new();
-        std::io::stdin().read_line(&mut s).map_err(|e| Error::Io {
-            path: "stdin".into(),
-            source: e,
-        })?;
-        Ok(s.trim().to_string())
+        crate::activation::desk::prompt_line(&i18n::phrase(self.lang, prompt))
     }
 
     fn interactive(&self) -> bool {
