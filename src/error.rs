@@ -111,7 +111,26 @@ pub fn transport_exit_code(t: &TransportError) -> ExitCode {
     }
 }
 
+impl From<crate::sam::SamError> for Error {
+    /// A SAM that cannot be reached keeps its reader's exit code; anything else about
+    /// keys (file refused, key missing, PSAM refusing) is [`ExitCode::Keys`].
+    fn from(e: crate::sam::SamError) -> Error {
+        match e {
+            crate::sam::SamError::Transport(t) => Error::Transport(t),
+            other => Error::keys(other.to_string()),
+        }
+    }
+}
+
 impl Error {
+    /// A key or SAM problem ([`ExitCode::Keys`]).
+    pub fn keys(message: impl Into<String>) -> Error {
+        Error::Other {
+            message: message.into(),
+            code: ExitCode::Keys,
+        }
+    }
+
     /// The exit code for this error.
     pub fn exit_code(&self) -> ExitCode {
         match self {

@@ -24,11 +24,10 @@ use crate::activation::receipt::Receipt;
 use crate::activation::slots::Slots;
 use crate::activation::window::WindowOptions;
 use crate::activation::{pharmacy, recovery, ActivationError, Context};
-use crate::apdu::Channel;
 use crate::config::{self, Config};
 use crate::error::{Error, ExitCode};
 use crate::profile::Profiles;
-use crate::reader::{ConnectOptions, Event, PcscCard, ReaderSelector, Watcher};
+use crate::reader::{Event, ReaderSelector, Watcher};
 use crate::sam::keyfile::KeyFile;
 use crate::sam::psam::Psam;
 use crate::sam::Sam;
@@ -164,30 +163,16 @@ pub struct ActivateArgs {
     pub command: ActivateCommand,
 }
 
-fn keys_error(message: String) -> Error {
-    Error::Other {
-        message,
-        code: ExitCode::Keys,
-    }
-}
-
 /// Opens the SAM the options name.
 pub fn open_sam(
     keys: Option<&PathBuf>,
     sam_reader: Option<&ReaderSelector>,
 ) -> Result<Box<dyn Sam>, Error> {
     match (keys, sam_reader) {
-        (Some(path), _) => Ok(Box::new(
-            KeyFile::load(path).map_err(|e| keys_error(e.to_string()))?,
-        )),
-        (None, Some(sel)) => {
-            let card = PcscCard::connect(sel, ConnectOptions::default())?;
-            let psam =
-                Psam::open(Channel::new(Box::new(card))).map_err(|e| keys_error(e.to_string()))?;
-            Ok(Box::new(psam))
-        }
-        (None, None) => Err(keys_error(
-            "activation needs card keys: give --sam-reader READER (the PSAM) or --keys FILE".into(),
+        (Some(path), _) => Ok(Box::new(KeyFile::load(path)?)),
+        (None, Some(sel)) => Ok(Box::new(Psam::open_in_reader(sel)?)),
+        (None, None) => Err(Error::keys(
+            "activation needs card keys: give --sam-reader READER (the PSAM) or --keys FILE",
         )),
     }
 }
@@ -541,10 +526,9 @@ fn drive(
         (Some(t), _) => t.clone(),
         (None, Some(t)) => t,
         (None, None) => {
-            return Err(keys_error(
-                "no terminal number: the SAM has none; give --terminal DIGITS".into(),
+            return Err(
+                Error::keys("no terminal number: the SAM has none; give --terminal DIGITS").into(),
             )
-            .into())
         }
     };
     if terminal.len() != 12 || !terminal.bytes().all(|b| b.is_ascii_digit()) {

@@ -121,13 +121,6 @@ impl SamChoice {
     }
 }
 
-fn keys_error(message: String) -> Error {
-    Error::Other {
-        message,
-        code: ExitCode::Keys,
-    }
-}
-
 /// Picks the card's reader and the SAM's, by name.
 fn pick_readers(args: &InfoArgs) -> Result<(String, Option<String>), Error> {
     let ctx = establish()?;
@@ -158,19 +151,15 @@ fn pick_readers(args: &InfoArgs) -> Result<(String, Option<String>), Error> {
 
 fn open_sam(args: &InfoArgs, sam_reader: Option<&str>) -> Result<SamChoice, Error> {
     if let Some(path) = &args.keys {
-        return KeyFile::load(path)
-            .map(SamChoice::Keys)
-            .map_err(|e| keys_error(e.to_string()));
+        return Ok(SamChoice::Keys(KeyFile::load(path)?));
     }
     let Some(name) = sam_reader else {
         return Ok(SamChoice::None);
     };
-    let card = PcscCard::connect_with(establish()?, name, ConnectOptions::default())?;
-    let ch = Channel::new(Box::new(card));
-    match Psam::open(ch) {
+    match Psam::open_in_reader(&ReaderSelector::Name(name.to_string())) {
         Ok(p) => Ok(SamChoice::Psam(Box::new(p))),
         Err(crate::sam::SamError::Transport(t)) => Err(Error::Transport(t)),
-        Err(e) => Err(keys_error(format!(
+        Err(e) => Err(Error::keys(format!(
             "the card in '{name}' is not a usable PSAM: {e}"
         ))),
     }
@@ -210,8 +199,8 @@ pub fn run(args: &InfoArgs) -> CmdResult {
     }
     let mut sam = open_sam(args, sam_reader.as_deref())?;
     if args.verify_card && matches!(sam, SamChoice::None) {
-        return Err(keys_error(
-            "--verify-card needs a SAM: give --keys FILE or --sam-reader READER".into(),
+        return Err(Error::keys(
+            "--verify-card needs a SAM: give --keys FILE or --sam-reader READER",
         ));
     }
 

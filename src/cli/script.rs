@@ -85,13 +85,6 @@ fn usage(message: String) -> Error {
     }
 }
 
-fn keys_error(message: String) -> Error {
-    Error::Other {
-        message,
-        code: ExitCode::Keys,
-    }
-}
-
 /// The card of one reader, replaced when `wait-card` finds a new one.
 type Slot = Rc<RefCell<Option<PcscCard>>>;
 
@@ -243,10 +236,9 @@ fn execute(
     vars: Vars,
 ) -> Result<CmdResult, Error> {
     if script.needs_sam() && args.keys.is_none() && args.psam.is_none() {
-        return Err(keys_error(
+        return Err(Error::keys(
             "the script calls cryptogram(): pass --keys FILE (a key file, chmod 600) or \
-             --psam READER"
-                .into(),
+             --psam READER",
         ));
     }
     let options = ConnectOptions {
@@ -260,14 +252,10 @@ fn execute(
     let sam: Option<&mut dyn Sam> = if !script.needs_sam() {
         None
     } else if let Some(path) = &args.keys {
-        key_file = KeyFile::load(path).map_err(|e| keys_error(e.to_string()))?;
+        key_file = KeyFile::load(path)?;
         Some(&mut key_file)
     } else if let Some(sel) = &args.psam {
-        let card = PcscCard::connect(sel, ConnectOptions::default())?;
-        psam = Psam::open(Channel::new(Box::new(card))).map_err(|e| match e {
-            crate::sam::SamError::Transport(t) => Error::Transport(t),
-            other => keys_error(other.to_string()),
-        })?;
+        psam = Psam::open_in_reader(sel)?;
         Some(&mut psam)
     } else {
         None

@@ -56,6 +56,15 @@ impl<'a> Psam<'a> {
         Ok(Psam { channel, terminal })
     }
 
+    /// Connects to the PSAM in the reader `selector` names and opens it.
+    pub fn open_in_reader(
+        selector: &crate::reader::ReaderSelector,
+    ) -> Result<Psam<'static>, SamError> {
+        let card =
+            crate::reader::PcscCard::connect(selector, crate::reader::ConnectOptions::default())?;
+        Psam::open(Channel::new(Box::new(card)))
+    }
+
     /// APDUs sent to the PSAM so far.
     pub fn apdu_count(&self) -> u64 {
         self.channel.apdu_count()
