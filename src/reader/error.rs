@@ -16,6 +16,11 @@ pub fn map(err: pcsc::Error, reader: &str) -> TransportError {
         E::CommError | E::InvalidHandle => {
             TransportError::NoService(format!("lost the connection to pcscd ({err})"))
         }
+        // pcscd refusing a client (polkit, or a daemon shutting down under a pending
+        // request) is a pcscd problem, exit 3, not a card one.
+        E::SecurityViolation => {
+            TransportError::NoService(format!("pcscd refused the request ({err})"))
+        }
         E::NoReadersAvailable => TransportError::NoReaders,
         E::UnknownReader | E::ReaderUnavailable => TransportError::UnknownReader(reader.into()),
         E::NoSmartcard => TransportError::NoCard(reader.into()),

@@ -121,6 +121,9 @@ pub struct Watcher {
     lost: bool,
     /// When pcscd was found gone.
     lost_since: Option<Instant>,
+    /// An unexpected error dropped the context; one fresh context is tried before
+    /// the error is believed.
+    recovering: bool,
 }
 
 /// How often to retry reaching a stopped pcscd.
@@ -149,6 +152,7 @@ impl Watcher {
             known: Vec::new(),
             lost: false,
             lost_since: None,
+            recovering: false,
         };
         w.relist(&mut Vec::new(), false)?;
         Ok(w)
@@ -169,6 +173,7 @@ impl Watcher {
                 known: Vec::new(),
                 lost: true,
                 lost_since: Some(Instant::now()),
+                recovering: false,
             }),
             other => other,
         }
@@ -357,14 +362,20 @@ impl Watcher {
                                 events.extend(found);
                                 return Ok(events);
                             }
-                            Err(e) if is_service(&e) => {
+                            Err(e) if is_service(&e) || self.lost => {
+                                self.go_lost(&mut events);
                                 self.ctx = None;
-                                self.lost = true;
                             }
                             Err(e) => return Err(e),
                         }
                     }
-                    Err(_) => {}
+                    Err(_) => {
+                        if !self.lost {
+                            // The context died under us and pcscd does not answer.
+                            self.go_lost(&mut events);
+                            return Ok(events);
+                        }
+                    }
                 }
                 if left == Some(Duration::ZERO) || (!events.is_empty() && self.lost) {
                     return Ok(events);
@@ -374,6 +385,7 @@ impl Watcher {
             }
             match self.poll(left, &mut events, true) {
                 Ok(pnp_changed) => {
+                    self.recovering = false;
                     if pnp_changed {
                         match self.relist(&mut events, true) {
                             Ok(()) => {}
@@ -383,6 +395,15 @@ impl Watcher {
                     }
                 }
                 Err(e) if is_service(&e) => self.go_lost(&mut events),
+                // Anything else from a blocked status-change call (seen while pcscd
+                // shuts down): drop the context and try a fresh one once; if pcscd does
+                // not answer that is a loss, if it fails again the error is real.
+                Err(e) if !self.recovering && !matches!(e, TransportError::UnknownReader(_)) => {
+                    log::debug!("watcher: {e}; trying a fresh context");
+                    self.recovering = true;
+                    self.ctx = None;
+                    continue;
+                }
                 Err(TransportError::UnknownReader(_)) => match self.relist(&mut events, true) {
                     Ok(()) => {}
                     Err(e) if is_service(&e) => self.go_lost(&mut events),
