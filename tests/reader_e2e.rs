@@ -136,7 +136,9 @@ fn decodes_the_inserted_cards_atr() {
     let r = bed.run(&["atr", "--json"]);
     assert_eq!(r.code, 0, "{r:?}");
     let doc: serde_json::Value = serde_json::from_str(r.stdout.lines().last().unwrap()).unwrap();
-    assert_eq!(doc["schema_version"], "1.0");
+    assert_eq!(doc["schema_version"], "1.1");
+    assert_eq!(doc["conforms"], true);
+    assert_eq!(doc["raw"], "3B68000059422E4349545931");
     let r = bed.run(&["atr", "3B 68 00 00 59 42 2E 43 49 54 59"]);
     assert_eq!(r.code, 7, "truncated historical bytes: {r:?}");
 }

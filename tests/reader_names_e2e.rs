@@ -106,7 +106,7 @@ fn gbk_reader_is_usable_by_index_and_by_substring() {
         "读卡器 00 00".into(),
         OsString::from_vec(gbk("读卡器 00 00")),
         "\\xC6\\xF7 00 00".into(),
-        "t10 \\xb6".into(),
+        "t10 \\xb6\\xc1\\xbf\\xa8\\xc6\\xf7 00 00".into(),
     ];
     for sel in &selectors {
         let show = format!("{sel:?}");

@@ -366,3 +366,199 @@ proptest! {
         fuzz_check(&data);
     }
 }
+
+// ------------------------------------------------------------ conformance (issue 11.6)
+
+/// Appends the TCK that makes the XOR of T0..TCK zero.
+fn with_tck(s: &str) -> Vec<u8> {
+    let mut b = h(s);
+    let tck = b[1..].iter().fold(0u8, |a, x| a ^ x);
+    b.push(tck);
+    b
+}
+
+fn rules(a: &Analysis) -> Vec<Rule> {
+    a.violations.iter().map(|v| v.rule).collect()
+}
+
+fn only(a: &Analysis, rule: Rule) -> &Violation {
+    let hits: Vec<_> = a.violations.iter().filter(|v| v.rule == rule).collect();
+    assert_eq!(hits.len(), 1, "{rule:?} in {:?}", a.violations);
+    hits[0]
+}
+
+#[test]
+fn a_byte_after_the_end_is_decoded_and_named() {
+    // From pcsc-tools' list: a T=0-only ATR with one byte after the end.
+    let a = Atr::analyse(&h("3B6500002063CB680026"));
+    let atr = a.atr.as_ref().expect("decoded");
+    assert_eq!(atr.historical, h("20 63 CB 68 00"));
+    assert_eq!(atr.trailing, vec![0x26]);
+    assert_eq!(atr.tck, None);
+    let v = only(&a, Rule::TrailingBytes);
+    assert_eq!(v.clause, "ISO/IEC 7816-3:2006 §8.2.1");
+    assert_eq!(v.offset, Some(9));
+    assert_eq!(v.severity, Severity::Error);
+    assert!(v.message.contains("TCK shall then be absent"), "{v}");
+    assert!(!v.message.contains("what a TCK would be"), "{v}");
+    assert!(!a.conforms());
+    let text = a.to_string();
+    assert!(
+        text.contains("Historical bytes (5): 20 63 CB 68 00"),
+        "{text}"
+    );
+    assert!(text.contains("After the end (1): 26"), "{text}");
+    assert!(text.contains("DOES NOT CONFORM"), "{text}");
+    // The strict parse still refuses it, as before.
+    assert_eq!(
+        Atr::parse(&h("3B6500002063CB680026")),
+        Err(AtrError::TrailingBytes {
+            offset: 9,
+            count: 1
+        })
+    );
+
+    // Sibling: the extra byte is exactly what a TCK would be.
+    let a = Atr::analyse(&with_tck("3B 65 00 00 20 63 CB 68 00"));
+    assert!(only(&a, Rule::TrailingBytes)
+        .message
+        .contains("what a TCK would be"));
+    // Sibling: two bytes after a T=1 ATR's TCK.
+    let mut b = h(YUBIKEY);
+    b.extend([0xAA, 0xBB]);
+    let a = Atr::analyse(&b);
+    assert_eq!(a.atr.as_ref().unwrap().trailing, vec![0xAA, 0xBB]);
+    assert_eq!(a.atr.as_ref().unwrap().tck_ok, Some(true));
+    assert!(!only(&a, Rule::TrailingBytes).message.contains("TCK shall"));
+}
+
+#[test]
+fn structural_faults_are_decoded_as_far_as_they_go() {
+    // Bad TS: the rest is still decoded.
+    let a = Atr::analyse(&h("3C 6D 00 00 00 81 54 4C 96 86 84 63 99 48 FB 49 66"));
+    assert_eq!(a.atr.as_ref().unwrap().ts, Convention::Invalid);
+    assert_eq!(a.atr.as_ref().unwrap().historical.len(), 13);
+    assert_eq!(only(&a, Rule::Ts).clause, "ISO/IEC 7816-3:2006 §8.2.2");
+    assert!(a.to_string().contains("INVALID"));
+    // An interface byte missing: the bytes present are shown.
+    let a = Atr::analyse(&h("3B F0 11 00"));
+    let atr = a.atr.as_ref().unwrap();
+    assert_eq!(
+        (atr.ta(1), atr.tb(1), atr.tc(1)),
+        (Some(0x11), Some(0x00), None)
+    );
+    let v = only(&a, Rule::Truncated);
+    assert_eq!(
+        (v.offset, v.clause.as_str()),
+        (Some(4), "ISO/IEC 7816-3:2006 §8.2.3")
+    );
+    // Historical bytes missing: the ones present are shown.
+    let a = Atr::analyse(&h("3B 6D 00 00 00 81 54"));
+    assert_eq!(a.atr.as_ref().unwrap().historical, h("00 81 54"));
+    assert_eq!(
+        only(&a, Rule::TruncatedHistorical).clause,
+        "ISO/IEC 7816-3:2006 §8.2.4"
+    );
+    // TCK missing and TCK wrong.
+    let b = h(YUBIKEY);
+    let a = Atr::analyse(&b[..b.len() - 1]);
+    assert_eq!(
+        only(&a, Rule::MissingTck).clause,
+        "ISO/IEC 7816-3:2006 §8.2.5"
+    );
+    assert!(a.to_string().contains("TCK: absent (MISSING)"));
+    let mut b = h(YUBIKEY);
+    *b.last_mut().unwrap() ^= 1;
+    let a = Atr::analyse(&b);
+    assert_eq!(only(&a, Rule::TckMismatch).offset, Some(22));
+    assert_eq!(a.atr.as_ref().unwrap().tck_ok, Some(false));
+    // Too long: named once, with §8.2.1.
+    let mut b = vec![0x3B, 0x80];
+    b.extend([0x80u8; 40]);
+    let a = Atr::analyse(&b);
+    assert_eq!(only(&a, Rule::TooLong).clause, "ISO/IEC 7816-3:2006 §8.2.1");
+    // Nothing at all / TS only.
+    assert_eq!(rules(&Atr::analyse(&[])), vec![Rule::Empty]);
+    let a = Atr::analyse(&[0x3B]);
+    assert!(a.atr.is_none());
+    assert_eq!(rules(&a), vec![Rule::Truncated]);
+    assert!(a.to_string().contains("nothing to decode"));
+}
+
+#[test]
+fn value_rules_name_their_clause() {
+    // TD1 naming T=15.
+    let a = Atr::analyse(&with_tck("3B 80 0F"));
+    assert_eq!(only(&a, Rule::Td1T15).clause, "ISO/IEC 7816-3:2006 §8.2.3");
+    // T=1 then T=0: not ascending.
+    let a = Atr::analyse(&with_tck("3B 80 81 00"));
+    let v = only(&a, Rule::ProtocolOrder);
+    assert_eq!(v.offset, Some(3));
+    assert!(v.message.contains("T=0 after T=1"), "{v}");
+    // T=0, T=1, T=15: ascending, nothing to say.
+    let a = Atr::analyse(&with_tck("3B 80 80 81 1F C7"));
+    assert!(a.violations.is_empty(), "{:?}", a.violations);
+    assert!(a.conforms());
+    // A reserved protocol is a warning only.
+    let a = Atr::analyse(&with_tck("3B 80 02"));
+    assert_eq!(only(&a, Rule::ProtocolRfu).severity, Severity::Warning);
+    assert!(a.conforms());
+    // TA1: FI and DI reserved (Tables 7 and 8).
+    let a = Atr::analyse(&h("3B 10 7F"));
+    assert_eq!(rules(&a), vec![Rule::FiRfu, Rule::DiRfu]);
+    assert_eq!(only(&a, Rule::FiRfu).clause, "ISO/IEC 7816-3:2006 §8.3");
+    assert_eq!(rules(&Atr::analyse(&h("3B 10 10"))), vec![Rule::DiRfu]);
+    assert_eq!(rules(&Atr::analyse(&h("3B 10 E1"))), vec![Rule::FiRfu]);
+    assert!(Atr::analyse(&h("3B 10 96")).violations.is_empty());
+    // TB1 and TB2: deprecated VPP, a warning; the VPP asked for is spelled out.
+    let a = Atr::analyse(&h("3B 20 25"));
+    let v = only(&a, Rule::VppDeprecated);
+    assert_eq!(v.severity, Severity::Warning);
+    assert!(v.message.contains("PI1=5, I=1"), "{v}");
+    let a = Atr::analyse(&h("3B 80 20 32"));
+    assert!(only(&a, Rule::VppDeprecated).message.contains("TB2 = 32"));
+    // TA2: reserved bits, and a specific mode whose protocol is not offered.
+    let a = Atr::analyse(&h("3B 80 10 60"));
+    assert_eq!(rules(&a), vec![Rule::Ta2Rfu]);
+    let a = Atr::analyse(&h("3B 80 10 01"));
+    assert_eq!(rules(&a), vec![Rule::Ta2Protocol]);
+    assert!(a.conforms());
+    assert!(Atr::analyse(&h("3B 80 10 80")).violations.is_empty());
+    // T=0: WI = 0.
+    let a = Atr::analyse(&h("3B 80 40 00"));
+    assert_eq!(only(&a, Rule::T0WiZero).clause, "ISO/IEC 7816-3:2006 §10.2");
+    // T=1: IFSC FF, BWI 10, reserved TC bits.
+    let a = Atr::analyse(&with_tck("3B 80 81 11 FF"));
+    assert_eq!(rules(&a), vec![Rule::T1IfscRfu]);
+    let a = Atr::analyse(&with_tck("3B 80 81 21 A5"));
+    assert_eq!(rules(&a), vec![Rule::T1BwiRfu]);
+    let a = Atr::analyse(&with_tck("3B 80 81 41 02"));
+    assert_eq!(rules(&a), vec![Rule::T1TcRfu]);
+    assert!(Atr::analyse(&with_tck("3B 80 81 71 FE 45 01"))
+        .violations
+        .is_empty());
+    // Value rules never make the strict parse fail: it is about structure.
+    assert!(Atr::parse(&h("3B 10 7F")).is_ok());
+    assert!(Atr::parse(&with_tck("3B 80 0F")).is_ok());
+}
+
+#[test]
+fn n_255_is_explained() {
+    let text = Atr::parse(&h("3B 40 FF")).unwrap().to_string();
+    assert!(
+        text.contains("N=255: minimum guard time (12 etu under T=0, 11 etu under T=1)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn analysis_json_lists_violations_with_clauses() {
+    let a = Atr::analyse(&h("3B6500002063CB680026"));
+    let v = serde_json::to_value(&a).unwrap();
+    assert_eq!(v["atr"]["trailing"], "26");
+    assert_eq!(v["violations"][0]["rule"], "trailing_bytes");
+    assert_eq!(v["violations"][0]["clause"], "ISO/IEC 7816-3:2006 §8.2.1");
+    assert_eq!(v["violations"][0]["severity"], "error");
+    assert_eq!(v["violations"][0]["offset"], 9);
+    assert!(v["violations"][0].get("structural").is_none());
+}
