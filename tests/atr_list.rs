@@ -144,7 +144,7 @@ fn sscard_atr_shows_a_non_conforming_atr_and_exits_7() {
     assert_eq!(doc["conforms"], false);
     assert_eq!(doc["trailing"], "26");
     assert_eq!(doc["violations"][0]["rule"], "trailing_bytes");
-    assert_eq!(doc["identified"][0]["line"].as_u64().is_some(), true);
+    assert!(doc["identified"][0]["line"].as_u64().is_some());
 
     // Warnings only (the SSC ATR sends the deprecated TB1): exit 0.
     let r: common::Run = std::process::Command::new(common::exe())

@@ -41,10 +41,7 @@ fn run(d: &mut Desk, restart: bool, timeout: &str) -> (i32, String) {
         } else if line.contains(STOPPED) && restart {
             std::thread::sleep(std::time::Duration::from_millis(500));
             d.bed.pcscd.restart().unwrap();
-        } else if line.contains(BACK) {
-            let img = d.old_img.clone();
-            d.bed.insert(0, &img, &[]);
-        } else if line.contains("Insert the old city medical card") {
+        } else if line.contains(BACK) || line.contains("Insert the old city medical card") {
             let img = d.old_img.clone();
             d.bed.insert(0, &img, &[]);
         } else if line.contains("Insert the new social security card") {
