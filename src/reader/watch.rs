@@ -360,7 +360,11 @@ impl Watcher {
                                     events.push(Event::ServiceBack);
                                 }
                                 events.extend(found);
-                                return Ok(events);
+                                if !events.is_empty() || left == Some(Duration::ZERO) {
+                                    return Ok(events);
+                                }
+                                // A quiet recovery (pcscd never went away): wait on.
+                                continue;
                             }
                             Err(e) if is_service(&e) || self.lost => {
                                 self.go_lost(&mut events);
