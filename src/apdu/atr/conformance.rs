@@ -72,6 +72,8 @@ pub enum Rule {
     Ta2Rfu,
     /// TA2's specific-mode protocol is not offered by any TDi (§8.3).
     Ta2Protocol,
+    /// The first TAi after T=15 has a reserved class indicator (§8.3, Table 10).
+    ClassRfu,
     /// T=0's WI (TC2) is 0 (§10.2).
     T0WiZero,
     /// T=1's IFSC is 00 or FF (§11.4.2).
@@ -91,9 +93,12 @@ impl Rule {
             Rule::Truncated | Rule::Td1T15 | Rule::ProtocolOrder | Rule::ProtocolRfu => "8.2.3",
             Rule::TruncatedHistorical => "8.2.4",
             Rule::MissingTck | Rule::TckMismatch => "8.2.5",
-            Rule::FiRfu | Rule::DiRfu | Rule::VppDeprecated | Rule::Ta2Rfu | Rule::Ta2Protocol => {
-                "8.3"
-            }
+            Rule::FiRfu
+            | Rule::DiRfu
+            | Rule::VppDeprecated
+            | Rule::Ta2Rfu
+            | Rule::Ta2Protocol
+            | Rule::ClassRfu => "8.3",
             Rule::T0WiZero => "10.2",
             Rule::T1IfscRfu => "11.4.2",
             Rule::T1BwiRfu => "11.4.3",
@@ -303,6 +308,28 @@ pub(super) fn check_values(atr: &Atr, v: &mut Vec<Violation>) {
                 ),
             ));
         }
+    }
+    // The first TAi after T=15: clock stop X (bits 8-7) and class Y (bits 6-1), whose
+    // defined values are A, B, C and the consecutive sets AB, BC, ABC.
+    let mut prev_t = None;
+    for l in &atr.interface {
+        if l.level >= 3 && prev_t == Some(15) {
+            if let Some((off, b)) = at(l.level, 'A') {
+                if !matches!(b & 0x3F, 0x01 | 0x02 | 0x04 | 0x03 | 0x06 | 0x07) {
+                    v.push(Violation::new(
+                        Rule::ClassRfu,
+                        Some(off),
+                        format!(
+                            "TA{} = {b:02X}: class indicator {:06b} is reserved (A, B, C, AB, BC or ABC expected)",
+                            l.level,
+                            b & 0x3F
+                        ),
+                    ));
+                }
+            }
+            break;
+        }
+        prev_t = l.protocol();
     }
     // T=0: WI.
     if let Some((off, 0)) = at(2, 'C') {

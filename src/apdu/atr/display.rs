@@ -54,7 +54,24 @@ fn describe(kind: char, level: u8, b: u8, prev_t: Option<u8>) -> String {
             "T=1 error detection {}",
             if b & 1 != 0 { "CRC" } else { "LRC" }
         ),
-        ('A', _, Some(15)) => format!("clock stop X={}, class UI=0x{:02X}", b >> 6, b & 0x3F),
+        ('A', _, Some(15)) => {
+            let clock = match b >> 6 {
+                0 => "clock stop not supported",
+                1 => "clock stop in state L",
+                2 => "clock stop in state H",
+                _ => "clock stop in either state",
+            };
+            let class = match b & 0x3F {
+                0x01 => "class A (5 V)",
+                0x02 => "class B (3 V)",
+                0x04 => "class C (1.8 V)",
+                0x03 => "classes A and B",
+                0x06 => "classes B and C",
+                0x07 => "classes A, B and C",
+                _ => "class RFU",
+            };
+            format!("{clock}, {class} (X={}, Y=0x{:02X})", b >> 6, b & 0x3F)
+        }
         ('B', _, Some(15)) => "SPU (standard or proprietary use)".to_owned(),
         _ => String::new(),
     }

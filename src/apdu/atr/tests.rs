@@ -524,6 +524,20 @@ fn value_rules_name_their_clause() {
     assert_eq!(rules(&a), vec![Rule::Ta2Protocol]);
     assert!(a.conforms());
     assert!(Atr::analyse(&h("3B 80 10 80")).violations.is_empty());
+    // The class indicator after T=15 (Table 10): ABC is fine, 0 and 05 are reserved.
+    assert!(Atr::analyse(&with_tck("3B 80 80 1F 07"))
+        .violations
+        .is_empty());
+    let a = Atr::analyse(&with_tck("3B 80 80 1F 40"));
+    assert_eq!(only(&a, Rule::ClassRfu).offset, Some(4));
+    assert_eq!(
+        rules(&Atr::analyse(&with_tck("3B 80 80 1F 05"))),
+        vec![Rule::ClassRfu]
+    );
+    assert!(Atr::parse(&with_tck("3B 80 80 1F 40"))
+        .unwrap()
+        .to_string()
+        .contains("clock stop in state L, class RFU"));
     // T=0: WI = 0.
     let a = Atr::analyse(&h("3B 80 40 00"));
     assert_eq!(only(&a, Rule::T0WiZero).clause, "ISO/IEC 7816-3:2006 §10.2");
