@@ -526,3 +526,39 @@ pub fn stderr_notice(e: &Event) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_serialise_with_exact_reader_bytes() {
+        let (gbk, _, _) = encoding_rs::GBK.encode("德卡 读卡器 00 00");
+        let e = Event::CardInserted {
+            reader: ReaderName::from_bytes(&gbk),
+            atr: "3B00".into(),
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["event"], "card_inserted");
+        assert_eq!(v["reader_hex"], hex::encode_upper(&gbk));
+        assert_eq!(v["reader_gbk"], "德卡 读卡器 00 00");
+        assert_eq!(v["atr"], "3B00");
+        assert!(v["reader"].as_str().unwrap().contains("\\x"), "{v}");
+        let v = serde_json::to_value(Event::ServiceLost).unwrap();
+        assert_eq!(v["event"], "service_lost");
+        assert_eq!(v["message"], SERVICE_LOST_TEXT);
+        assert!(v.get("reader").is_none());
+        let v = serde_json::to_value(Event::CardRemoved {
+            reader: "Virtual PCD 00 00".into(),
+        })
+        .unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "event": "card_removed",
+                "reader": "Virtual PCD 00 00",
+                "reader_hex": hex::encode_upper("Virtual PCD 00 00"),
+            })
+        );
+    }
+}
