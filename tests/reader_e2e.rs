@@ -22,7 +22,12 @@ fn lists_the_two_vpcd_readers_with_and_without_a_card() {
     bed.insert(1, &img, &[]);
     let r = bed.run(&["readers", "--json"]);
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
-    assert_eq!(doc["schema_version"], "1.0");
+    assert_eq!(doc["schema_version"], "1.1");
+    assert_eq!(
+        doc["readers"][0]["name_hex"],
+        hex::encode_upper("Virtual PCD 00 00")
+    );
+    assert!(doc["readers"][0].get("name_gbk").is_none(), "{doc}");
     assert_eq!(doc["readers"][0]["card_present"], false);
     assert_eq!(doc["readers"][1]["card_present"], true);
     assert_eq!(
@@ -131,7 +136,9 @@ fn decodes_the_inserted_cards_atr() {
     let r = bed.run(&["atr", "--json"]);
     assert_eq!(r.code, 0, "{r:?}");
     let doc: serde_json::Value = serde_json::from_str(r.stdout.lines().last().unwrap()).unwrap();
-    assert_eq!(doc["schema_version"], "1.0");
+    assert_eq!(doc["schema_version"], "1.1");
+    assert_eq!(doc["conforms"], true);
+    assert_eq!(doc["raw"], "3B68000059422E4349545931");
     let r = bed.run(&["atr", "3B 68 00 00 59 42 2E 43 49 54 59"]);
     assert_eq!(r.code, 7, "truncated historical bytes: {r:?}");
 }

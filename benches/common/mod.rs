@@ -74,7 +74,10 @@ impl Bed {
         self.cards[usize::from(slot)] = Some(p);
         let mut w = Watcher::new().expect("watcher");
         let seen = w
-            .wait_card(self.pcscd.reader_name(slot), Duration::from_secs(10))
+            .wait_card(
+                &self.pcscd.reader_name(slot).into(),
+                Duration::from_secs(10),
+            )
             .expect("wait for the card");
         assert!(seen.is_some(), "card {image} not seen in slot {slot}");
     }

@@ -10,7 +10,9 @@ use super::error::ActivationError;
 use crate::apdu::Channel;
 use crate::card::{identify, CardKind, Selection};
 use crate::profile::{Profile, Profiles};
-use crate::reader::{establish, list_readers, ConnectOptions, PcscCard, ReaderSelector, Watcher};
+use crate::reader::{
+    establish, list_readers, ConnectOptions, Event, PcscCard, ReaderName, ReaderSelector, Watcher,
+};
 use std::time::Duration;
 
 /// An opened card: its channel, profile and the detection's selection.
@@ -28,17 +30,17 @@ pub struct Opened<'p> {
 /// The readers of the desk.
 pub struct Slots {
     watcher: Watcher,
-    /// Reader for the old card.
-    pub old_reader: String,
+    /// Reader for the old card (its exact name bytes; `Display` decodes them).
+    pub old_reader: ReaderName,
     /// Reader for the new card (the same as `old_reader` with one reader).
-    pub new_reader: String,
+    pub new_reader: ReaderName,
     /// How long to wait for the holder to insert or remove a card.
     pub timeout: Duration,
     /// Where to record a transcript of every card opened (secrets redacted).
     pub dump: Option<std::path::PathBuf>,
 }
 
-fn resolve(sel: &ReaderSelector) -> Result<String, ActivationError> {
+fn resolve(sel: &ReaderSelector) -> Result<ReaderName, ActivationError> {
     let ctx = establish()?;
     let readers = list_readers(&ctx)?;
     Ok(sel.pick(&readers)?.name.clone())
@@ -70,7 +72,7 @@ impl Slots {
         self.old_reader == self.new_reader
     }
 
-    fn reader_of(&self, want: Want) -> String {
+    fn reader_of(&self, want: Want) -> ReaderName {
         match want {
             Want::OldCard => self.old_reader.clone(),
             Want::NewCard => self.new_reader.clone(),
@@ -94,8 +96,13 @@ impl Slots {
         let reader = self.reader_of(want);
         loop {
             if self.watcher.wait_card(&reader, Duration::ZERO)?.is_none() {
-                desk.show(&Msg::Insert(want, reader.clone()));
-                if self.watcher.wait_card(&reader, self.timeout)?.is_none() {
+                desk.show(&Msg::Insert(want, reader.to_string()));
+                let mut notice = |e: &Event| service_notice(desk, e);
+                if self
+                    .watcher
+                    .wait_card_with(&reader, self.timeout, &mut notice)?
+                    .is_none()
+                {
                     return Err(ActivationError::Timeout(format!(
                         "no card was inserted into '{reader}'"
                     )));
@@ -153,21 +160,36 @@ impl Slots {
     /// Asks for `card` to be taken out of `reader` and waits until it is.
     fn wait_empty(
         &mut self,
-        reader: &str,
+        reader: &ReaderName,
         card: Want,
         desk: &mut dyn Desk,
     ) -> Result<(), ActivationError> {
-        let reader = reader.to_string();
-        if self.watcher.wait_removal(&reader, Duration::ZERO)? {
+        if self.watcher.wait_removal(reader, Duration::ZERO)? {
             return Ok(());
         }
-        desk.show(&Msg::Remove(card, reader.clone()));
-        if self.watcher.wait_removal(&reader, self.timeout)? {
+        desk.show(&Msg::Remove(card, reader.to_string()));
+        let mut notice = |e: &Event| service_notice(desk, e);
+        if self
+            .watcher
+            .wait_removal_with(reader, self.timeout, &mut notice)?
+        {
             Ok(())
         } else {
             Err(ActivationError::Timeout(format!(
                 "the card was not removed from '{reader}'"
             )))
         }
+    }
+}
+
+/// Tells the desk that pcscd went away or came back while it waits for a card (the
+/// wait goes on; a timeout while pcscd is down ends as a pcscd failure, exit 3).
+fn service_notice(desk: &mut dyn Desk, e: &Event) {
+    match e {
+        Event::ServiceLost => desk.show(&Msg::Note(
+            "The card service (pcscd) stopped; waiting for it to come back".to_string(),
+        )),
+        Event::ServiceBack => desk.show(&Msg::Note("The card service (pcscd) is back".to_string())),
+        _ => {}
     }
 }

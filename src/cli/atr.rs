@@ -1,10 +1,22 @@
-//! `sscard atr [HEX]`: decode an ATR, given or read from the inserted card.
+//! `sscard atr [HEX]`: decode an ATR, given or read from the inserted card, check it
+//! against ISO/IEC 7816-3:2006 and identify the card from pcsc-tools' list.
+//!
+//! Exit code: 0 when the ATR conforms (warnings, such as the deprecated TB1 most
+//! cards still send, do not count); 7 (invalid data) when it breaks a "shall" of the
+//! standard. Either way the whole decoding, every violation with its clause and the
+//! matching list entries are printed first: a technician sees everything, and a
+//! script can still tell a conforming ATR from one a strict reader may refuse.
+//! Why not 0 with warnings: `sscard atr HEX` is also the tool to check an ATR, and
+//! every other bad input of sscard gets a non-zero code; 7 is the code sscard already
+//! gave malformed ATRs, so scripts that test it keep working.
 
 use super::{parse_hex_arg, CmdResult};
-use crate::apdu::atr::Atr;
+use crate::apdu::atr::smartcard_list::CardList;
+use crate::apdu::atr::{Atr, Severity};
 use crate::apdu::Transport;
 use crate::error::{Error, ExitCode};
 use crate::reader::{ConnectOptions, PcscCard, ReaderSelector};
+use std::path::PathBuf;
 
 /// Arguments of `sscard atr`.
 #[derive(clap::Args, Debug)]
@@ -15,6 +27,10 @@ pub struct AtrArgs {
     /// JSON output.
     #[arg(long)]
     pub json: bool,
+    /// pcsc-tools' list of known ATRs to identify the card with (default: the
+    /// installed /usr/share/pcsc/smartcard_list.txt, if any).
+    #[arg(long, value_name = "FILE")]
+    pub card_list: Option<PathBuf>,
     /// An ATR in hex to decode instead of the card's.
     #[arg(value_name = "HEX")]
     pub hex: Option<String>,
@@ -36,18 +52,99 @@ pub fn run(args: &AtrArgs) -> CmdResult {
             atr
         }
     };
-    let atr = Atr::parse(&bytes).map_err(|e| Error::InvalidData(format!("ATR: {e}")))?;
+    let analysis = Atr::analyse(&bytes);
+    let (list_path, list) = match &args.card_list {
+        Some(p) => (
+            Some(p.clone()),
+            Some(CardList::load(p).map_err(|source| Error::Io {
+                path: p.display().to_string(),
+                source,
+            })?),
+        ),
+        None => match CardList::load_default() {
+            Some((p, l)) => (Some(p), Some(l)),
+            None => (None, None),
+        },
+    };
+    let hits = list
+        .as_ref()
+        .map(|l| l.identify(&bytes))
+        .unwrap_or_default();
     if args.json {
-        let mut doc = serde_json::to_value(&atr).map_err(|e| Error::InvalidData(e.to_string()))?;
+        let mut doc = match &analysis.atr {
+            Some(atr) => {
+                serde_json::to_value(atr).map_err(|e| Error::InvalidData(e.to_string()))?
+            }
+            None => serde_json::json!({ "raw": hex::encode_upper(&bytes) }),
+        };
         if let Some(obj) = doc.as_object_mut() {
-            obj.insert("schema_version".into(), "1.0".into());
+            // 1.1: trailing, conforms, violations, card_list and identified added.
+            obj.insert("schema_version".into(), "1.1".into());
+            obj.insert("conforms".into(), analysis.conforms().into());
+            obj.insert(
+                "violations".into(),
+                serde_json::to_value(&analysis.violations)
+                    .map_err(|e| Error::InvalidData(e.to_string()))?,
+            );
+            obj.insert(
+                "card_list".into(),
+                list_path.as_ref().map(|p| p.display().to_string()).into(),
+            );
+            obj.insert(
+                "identified".into(),
+                hits.iter()
+                    .map(|e| {
+                        serde_json::json!({
+                            "pattern": e.pattern,
+                            "line": e.line,
+                            "descriptions": e.descriptions,
+                        })
+                    })
+                    .collect::<Vec<_>>()
+                    .into(),
+            );
         }
         println!("{doc}");
     } else {
-        print!("{atr}");
-        if !atr.to_string().ends_with('\n') {
-            println!();
+        println!("{analysis}");
+        match &list_path {
+            None => {
+                println!("Card: not identified (pcsc-tools' smartcard_list.txt is not installed)")
+            }
+            Some(p) if hits.is_empty() => {
+                println!("Card: no entry in {} matches this ATR", p.display())
+            }
+            Some(p) => {
+                println!(
+                    "Card: {} matching entr{} in {}",
+                    hits.len(),
+                    if hits.len() == 1 { "y" } else { "ies" },
+                    p.display()
+                );
+                for e in &hits {
+                    println!("  {}  (line {})", e.pattern, e.line);
+                    for d in &e.descriptions {
+                        println!("    {d}");
+                    }
+                }
+            }
         }
     }
-    Ok(ExitCode::Ok)
+    match analysis
+        .violations
+        .iter()
+        .find(|v| v.severity == Severity::Error)
+    {
+        None => Ok(ExitCode::Ok),
+        Some(first) => {
+            let n = analysis
+                .violations
+                .iter()
+                .filter(|v| v.severity == Severity::Error)
+                .count();
+            Err(Error::InvalidData(format!(
+                "ATR: does not conform to ISO/IEC 7816-3:2006 ({n} error(s), listed above); first: {first}"
+            )))
+        }
+    }
 }

@@ -351,7 +351,7 @@ fn check_readers(r: &mut Report, c: &Config) {
         );
         return;
     }
-    let sel = ReaderSelector::Name(info.name.clone());
+    let sel = ReaderSelector::Exact(info.name.clone());
     let opened = PcscCard::connect(&sel, ConnectOptions::default())
         .map_err(|e| {
             let why = e.to_string();

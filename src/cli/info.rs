@@ -20,7 +20,9 @@ use crate::card::report::{self, national, Body, Report};
 use crate::card::{self, clock, CardError, CardKind, SscReadOptions};
 use crate::error::{Error, ExitCode};
 use crate::reader::card::PcscTransaction;
-use crate::reader::{establish, list_readers, ConnectOptions, PcscCard, ReaderSelector, Watcher};
+use crate::reader::{
+    establish, list_readers, ConnectOptions, PcscCard, ReaderName, ReaderSelector, Watcher,
+};
 use crate::sam::keyfile::KeyFile;
 use crate::sam::psam::Psam;
 use crate::sam::Sam;
@@ -122,7 +124,7 @@ impl SamChoice {
 }
 
 /// Picks the card's reader and the SAM's, by name.
-fn pick_readers(args: &InfoArgs) -> Result<(String, Option<String>), Error> {
+fn pick_readers(args: &InfoArgs) -> Result<(ReaderName, Option<ReaderName>), Error> {
     let ctx = establish()?;
     let readers = list_readers(&ctx)?;
     let sam = match &args.sam_reader {
@@ -149,14 +151,14 @@ fn pick_readers(args: &InfoArgs) -> Result<(String, Option<String>), Error> {
     Ok((card, sam))
 }
 
-fn open_sam(args: &InfoArgs, sam_reader: Option<&str>) -> Result<SamChoice, Error> {
+fn open_sam(args: &InfoArgs, sam_reader: Option<&ReaderName>) -> Result<SamChoice, Error> {
     if let Some(path) = &args.keys {
         return Ok(SamChoice::Keys(KeyFile::load(path)?));
     }
     let Some(name) = sam_reader else {
         return Ok(SamChoice::None);
     };
-    match Psam::open_in_reader(&ReaderSelector::Name(name.to_string())) {
+    match Psam::open_in_reader(&ReaderSelector::Exact(name.clone())) {
         Ok(p) => Ok(SamChoice::Psam(Box::new(p))),
         Err(crate::sam::SamError::Transport(t)) => Err(Error::Transport(t)),
         Err(e) => Err(Error::keys(format!(
@@ -197,7 +199,7 @@ pub fn run(args: &InfoArgs) -> CmdResult {
             });
         }
     }
-    let mut sam = open_sam(args, sam_reader.as_deref())?;
+    let mut sam = open_sam(args, sam_reader.as_ref())?;
     if args.verify_card && matches!(sam, SamChoice::None) {
         return Err(Error::keys(
             "--verify-card needs a SAM: give --keys FILE or --sam-reader READER",
@@ -210,7 +212,7 @@ pub fn run(args: &InfoArgs) -> CmdResult {
     let mut ch = Channel::new(Box::new(InTransaction {
         tx,
         atr: atr.clone(),
-        reader: reader.clone(),
+        reader: reader.to_string(),
     }));
 
     let detected = card::identify(&mut ch, &profiles)?;
@@ -250,7 +252,7 @@ pub fn run(args: &InfoArgs) -> CmdResult {
 
     let (sam_name, terminal) = sam.info();
     let report = Report::new(
-        reader.clone(),
+        reader.to_string(),
         atr,
         profile,
         body,

@@ -1,8 +1,15 @@
 //! `sscard readers [--watch] [--json]`: readers, cards, and their events.
+//!
+//! Names are shown decoded for the locale with undecodable bytes as `\xNN`; a name
+//! that is GBK but not UTF-8 also gets its GBK reading in the text listing, and the
+//! JSON carries the exact bytes (`name_hex`). `--watch` rides out pcscd restarts: it
+//! says so on stderr and as `service_lost` / `service_back` events, and when its
+//! `--timeout` ends while pcscd is down it exits 3 (pcscd), not 0.
 
 use super::CmdResult;
 use crate::error::{Error, ExitCode};
-use crate::reader::{establish, list_readers, Event, Watcher};
+use crate::reader::watch::stderr_notice;
+use crate::reader::{establish, list_readers, Charset, Event, Watcher};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -31,7 +38,8 @@ pub fn run(args: &ReadersArgs) -> CmdResult {
     let ctx = establish()?;
     let readers = list_readers(&ctx)?;
     if args.json {
-        let doc = serde_json::json!({ "schema_version": "1.0", "readers": readers });
+        // 1.1: name_hex (exact bytes) and name_gbk added.
+        let doc = serde_json::json!({ "schema_version": "1.1", "readers": readers });
         println!("{doc}");
     } else if readers.is_empty() {
         println!("no readers");
@@ -42,7 +50,12 @@ pub fn run(args: &ReadersArgs) -> CmdResult {
                 (None, true) => "card (no ATR)".into(),
                 (None, false) => "empty".into(),
             };
-            println!("{}: {}  [{}]", r.index, r.name, what);
+            let shown = r.name.display_in(Charset::from_locale());
+            let gbk = match r.name.gbk() {
+                Some(g) if g != shown => format!("  (GBK: {g})"),
+                _ => String::new(),
+            };
+            println!("{}: {shown}  [{what}]{gbk}", r.index);
         }
     }
     Ok(ExitCode::Ok)
@@ -57,8 +70,8 @@ fn print_event(e: &Event, json: bool) -> Result<(), Error> {
             Event::ReaderRemoved { reader } => format!("reader removed: {reader}"),
             Event::CardInserted { reader, atr } => format!("card inserted: {reader}  ATR {atr}"),
             Event::CardRemoved { reader } => format!("card removed: {reader}"),
-            Event::ServiceLost => "pcscd stopped; waiting for it to come back".into(),
-            Event::ServiceBack => "pcscd is back".into(),
+            Event::ServiceLost => crate::reader::watch::SERVICE_LOST_TEXT.into(),
+            Event::ServiceBack => crate::reader::watch::SERVICE_BACK_TEXT.into(),
         }
     };
     let mut out = std::io::stdout().lock();
@@ -71,7 +84,11 @@ fn print_event(e: &Event, json: bool) -> Result<(), Error> {
 }
 
 fn watch(args: &ReadersArgs) -> CmdResult {
-    let mut watcher = Watcher::new()?;
+    let mut watcher = Watcher::new_patient()?;
+    if !watcher.service_up() {
+        stderr_notice(&Event::ServiceLost);
+        print_event(&Event::ServiceLost, args.json)?;
+    }
     for (reader, atr) in watcher.snapshot() {
         let e = match atr {
             Some(atr) => Event::CardInserted { reader, atr },
@@ -86,9 +103,15 @@ fn watch(args: &ReadersArgs) -> CmdResult {
     loop {
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         if left == Some(Duration::ZERO) {
+            if !watcher.service_up() {
+                return Err(Error::Transport(crate::apdu::TransportError::NoService(
+                    "pcscd was still down when --timeout ended".into(),
+                )));
+            }
             return Ok(ExitCode::Ok);
         }
         for e in watcher.next_events(left)? {
+            stderr_notice(&e);
             print_event(&e, args.json)?;
             seen += 1;
             if args.events.is_some_and(|n| seen >= n) {

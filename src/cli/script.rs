@@ -16,7 +16,9 @@ use super::CmdResult;
 use crate::apdu::transcript::Replay;
 use crate::apdu::{Channel, Transport, TransportError};
 use crate::error::{Error, ExitCode};
-use crate::reader::{establish, list_readers, ConnectOptions, PcscCard, ReaderSelector, Watcher};
+use crate::reader::{
+    establish, list_readers, ConnectOptions, PcscCard, ReaderName, ReaderSelector, Watcher,
+};
 use crate::sam::keyfile::KeyFile;
 use crate::sam::psam::Psam;
 use crate::sam::Sam;
@@ -118,6 +120,9 @@ impl Transport for SharedCard {
 /// `wait-card` / `wait-remove` on a PC/SC reader.
 pub struct PcscEvents {
     slot: Slot,
+    /// The reader's exact name (bytes), for PC/SC.
+    name: ReaderName,
+    /// The same as shown to people.
     reader: String,
     options: ConnectOptions,
 }
@@ -125,11 +130,11 @@ pub struct PcscEvents {
 impl CardEvents for PcscEvents {
     fn wait_card(&mut self, timeout: Duration) -> Result<bool, Error> {
         let mut watcher = Watcher::new()?;
-        if watcher.wait_card(&self.reader, timeout)?.is_none() {
+        if watcher.wait_card(&self.name, timeout)?.is_none() {
             return Ok(false);
         }
         if self.slot.borrow().is_none() {
-            let card = PcscCard::connect_with(establish()?, &self.reader, self.options)?;
+            let card = PcscCard::connect_with(establish()?, &self.name, self.options)?;
             *self.slot.borrow_mut() = Some(card);
         }
         Ok(true)
@@ -141,7 +146,7 @@ impl CardEvents for PcscEvents {
             let _ = card.disconnect();
         }
         let mut watcher = Watcher::new()?;
-        Ok(watcher.wait_removal(&self.reader, timeout)?)
+        Ok(watcher.wait_removal(&self.name, timeout)?)
     }
 
     fn protocol(&self) -> Option<u8> {
@@ -291,11 +296,12 @@ fn execute(
             (
                 Box::new(SharedCard {
                     slot: slot.clone(),
-                    reader: reader.clone(),
+                    reader: reader.to_string(),
                 }),
                 Box::new(PcscEvents {
                     slot,
-                    reader,
+                    reader: reader.to_string(),
+                    name: reader,
                     options,
                 }),
             )

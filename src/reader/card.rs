@@ -2,10 +2,10 @@
 
 use super::context::{establish, list_readers};
 use super::error::map;
+use super::name::ReaderName;
 use super::select::ReaderSelector;
 use crate::apdu::{Transport, TransportError};
 use pcsc::{Card, Context, Disposition, Protocols, ShareMode, MAX_BUFFER_SIZE_EXTENDED};
-use std::ffi::CString;
 
 /// How to connect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +41,9 @@ pub struct PcscCard {
     // Declared before the context so it is dropped first.
     card: Option<Card>,
     _ctx: Context,
-    reader: String,
+    reader: ReaderName,
+    /// `reader` as shown to people (error messages, transcripts).
+    shown: String,
     options: ConnectOptions,
     recv: Vec<u8>,
     atr: Vec<u8>,
@@ -60,21 +62,25 @@ impl PcscCard {
         Self::connect_with(ctx, &info.name, options)
     }
 
-    /// Connects to the reader named exactly `reader` on context `ctx`.
+    /// Connects to the reader named exactly `reader` (its bytes, as PC/SC listed
+    /// them) on context `ctx`.
+    ///
+    /// # Errors
+    /// The mapped PC/SC error (unknown reader, no card, no service, busy...).
     pub fn connect_with(
         ctx: Context,
-        reader: &str,
+        reader: &ReaderName,
         options: ConnectOptions,
     ) -> Result<Self, TransportError> {
-        let cname =
-            CString::new(reader).map_err(|_| TransportError::UnknownReader(reader.into()))?;
+        let shown = reader.to_string();
         let card = ctx
-            .connect(&cname, options.share_mode(), options.protocols)
-            .map_err(|e| map(e, reader))?;
+            .connect(reader.as_c_str(), options.share_mode(), options.protocols)
+            .map_err(|e| map(e, &shown))?;
         let mut me = PcscCard {
             card: Some(card),
             _ctx: ctx,
-            reader: reader.to_string(),
+            reader: reader.clone(),
+            shown,
             options,
             recv: vec![0; MAX_BUFFER_SIZE_EXTENDED],
             atr: Vec::new(),
@@ -92,14 +98,14 @@ impl PcscCard {
         let status = self
             .card()?
             .status2_owned()
-            .map_err(|e| map(e, &self.reader))?;
+            .map_err(|e| map(e, &self.shown))?;
         self.atr = status.atr().to_vec();
         self.protocol = status.protocol2();
         Ok(())
     }
 
-    /// The reader name.
-    pub fn reader(&self) -> &str {
+    /// The reader name (its exact bytes; `Display` decodes it for people).
+    pub fn reader(&self) -> &ReaderName {
         &self.reader
     }
 
@@ -119,14 +125,14 @@ impl PcscCard {
         let (share, protocols) = (self.options.share_mode(), self.options.protocols);
         let card = self.card.as_mut().ok_or(TransportError::CardRemoved)?;
         card.reconnect(share, protocols, Disposition::LeaveCard)
-            .map_err(|e| map(e, &self.reader))?;
+            .map_err(|e| map(e, &self.shown))?;
         self.refresh_status()
     }
 
     /// Starts a PC/SC transaction: no other application can interleave commands until
     /// the returned guard is dropped.
     pub fn transaction(&mut self) -> Result<PcscTransaction<'_>, TransportError> {
-        let reader = self.reader.clone();
+        let reader = self.shown.clone();
         let card = self.card.as_mut().ok_or(TransportError::CardRemoved)?;
         let tx = card.transaction().map_err(|e| map(e, &reader))?;
         Ok(PcscTransaction {
@@ -144,7 +150,7 @@ impl PcscCard {
     fn disconnect_inner(&mut self) -> Result<(), TransportError> {
         if let Some(card) = self.card.take() {
             card.disconnect(Disposition::LeaveCard)
-                .map_err(|(_, e)| map(e, &self.reader))?;
+                .map_err(|(_, e)| map(e, &self.shown))?;
         }
         Ok(())
     }
@@ -178,7 +184,7 @@ fn transmit_on(
 impl Transport for PcscCard {
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
         let card = self.card.as_ref().ok_or(TransportError::CardRemoved)?;
-        match transmit_on(card, &self.reader, command, &mut self.recv) {
+        match transmit_on(card, &self.shown, command, &mut self.recv) {
             Err(TransportError::CardReset) => {
                 // Make the handle usable again, but tell the caller: the card lost its
                 // security state and current file, so the flow must start over.
@@ -193,7 +199,7 @@ impl Transport for PcscCard {
         let (share, protocols) = (self.options.share_mode(), self.options.protocols);
         let card = self.card.as_mut().ok_or(TransportError::CardRemoved)?;
         card.reconnect(share, protocols, Disposition::ResetCard)
-            .map_err(|e| map(e, &self.reader))?;
+            .map_err(|e| map(e, &self.shown))?;
         self.refresh_status()?;
         Ok(self.atr.clone())
     }
@@ -203,7 +209,7 @@ impl Transport for PcscCard {
     }
 
     fn name(&self) -> String {
-        self.reader.clone()
+        self.shown.clone()
     }
 }
 

@@ -1,7 +1,9 @@
 //! Choosing a reader: by index, by a name substring, or the first one with a card.
 
 use super::context::ReaderInfo;
+use super::name::ReaderName;
 use crate::apdu::TransportError;
+use std::ffi::OsString;
 use std::str::FromStr;
 
 /// How the user named a reader (`--reader`).
@@ -9,10 +11,16 @@ use std::str::FromStr;
 pub enum ReaderSelector {
     /// The first reader holding a card, else the first reader.
     Auto,
-    /// The reader at this index of `sscard readers`.
+    /// The reader at this index of `sscard readers` (always works, whatever the
+    /// name's encoding).
     Index(usize),
-    /// The only reader whose name contains this text (case-insensitive).
+    /// The only reader whose name contains this text (case-insensitive; see
+    /// [`ReaderName::matches`] for the readings compared).
     Name(String),
+    /// As `Name`, typed as bytes that are not UTF-8 (a GBK terminal's argv).
+    NameBytes(Vec<u8>),
+    /// Exactly this reader (as listed by PC/SC).
+    Exact(ReaderName),
 }
 
 impl FromStr for ReaderSelector {
@@ -25,43 +33,72 @@ impl FromStr for ReaderSelector {
     }
 }
 
+/// What clap uses for `--reader` (it prefers `From<OsString>` over `FromStr`), so a
+/// name typed in a GBK terminal arrives as its bytes instead of being refused.
+impl From<OsString> for ReaderSelector {
+    fn from(s: OsString) -> Self {
+        match s.into_string() {
+            Ok(text) => match text.parse() {
+                Ok(sel) => sel,
+                Err(e) => match e {},
+            },
+            Err(raw) => {
+                use std::os::unix::ffi::OsStringExt;
+                ReaderSelector::NameBytes(raw.into_vec())
+            }
+        }
+    }
+}
+
 impl ReaderSelector {
     /// Picks the reader from the list; a substring naming several readers is refused
     /// unless one name matches it exactly.
+    ///
+    /// # Errors
+    /// [`TransportError::NoReaders`] for an empty list,
+    /// [`TransportError::UnknownReader`] when nothing (or more than one reader) matches.
     pub fn pick<'r>(&self, readers: &'r [ReaderInfo]) -> Result<&'r ReaderInfo, TransportError> {
         if readers.is_empty() {
             return Err(TransportError::NoReaders);
         }
-        match self {
-            ReaderSelector::Auto => Ok(readers
-                .iter()
-                .find(|r| r.card_present)
-                .unwrap_or(&readers[0])),
-            ReaderSelector::Index(i) => readers
-                .get(*i)
-                .ok_or_else(|| TransportError::UnknownReader(format!("#{i}"))),
-            ReaderSelector::Name(text) => {
-                if let Some(r) = readers.iter().find(|r| r.name == *text) {
-                    return Ok(r);
-                }
-                let needle = text.to_lowercase();
-                let hits: Vec<_> = readers
+        let needle: &[u8] = match self {
+            ReaderSelector::Auto => {
+                return Ok(readers
                     .iter()
-                    .filter(|r| r.name.to_lowercase().contains(&needle))
-                    .collect();
-                match hits.as_slice() {
-                    [one] => Ok(one),
-                    [] => Err(TransportError::UnknownReader(text.clone())),
-                    _ => Err(TransportError::UnknownReader(format!(
-                        "{text}' matches {} readers; be more specific: '{}",
-                        hits.len(),
-                        hits.iter()
-                            .map(|r| r.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join("', '")
-                    ))),
-                }
+                    .find(|r| r.card_present)
+                    .unwrap_or(&readers[0]))
             }
+            ReaderSelector::Index(i) => {
+                return readers
+                    .get(*i)
+                    .ok_or_else(|| TransportError::UnknownReader(format!("#{i}")))
+            }
+            ReaderSelector::Exact(name) => {
+                return readers
+                    .iter()
+                    .find(|r| r.name == *name)
+                    .ok_or_else(|| TransportError::UnknownReader(name.to_string()))
+            }
+            ReaderSelector::Name(text) => text.as_bytes(),
+            ReaderSelector::NameBytes(b) => b,
+        };
+        let shown = String::from_utf8(needle.to_vec())
+            .unwrap_or_else(|_| ReaderName::from_bytes(needle).to_string());
+        if let Some(r) = readers.iter().find(|r| r.name.is_exactly(needle)) {
+            return Ok(r);
+        }
+        let hits: Vec<_> = readers.iter().filter(|r| r.name.matches(needle)).collect();
+        match hits.as_slice() {
+            [one] => Ok(one),
+            [] => Err(TransportError::UnknownReader(shown)),
+            _ => Err(TransportError::UnknownReader(format!(
+                "{shown}' matches {} readers; be more specific: '{}",
+                hits.len(),
+                hits.iter()
+                    .map(|r| r.name.to_string())
+                    .collect::<Vec<_>>()
+                    .join("', '")
+            ))),
         }
     }
 }
@@ -76,7 +113,7 @@ mod tests {
             .enumerate()
             .map(|(index, n)| ReaderInfo {
                 index,
-                name: n.to_string(),
+                name: ReaderName::from(*n),
                 card_present: index == 1,
                 exclusive: false,
                 atr: None,
@@ -114,6 +151,35 @@ mod tests {
                 .index,
             1
         );
+    }
+
+    #[test]
+    fn a_gbk_named_reader_is_picked_by_index_text_and_bytes() {
+        let (gbk, _, _) = encoding_rs::GBK.encode("DECARD 德卡 T10 读卡器");
+        let mut r = readers();
+        r.push(ReaderInfo {
+            index: 3,
+            name: ReaderName::from_bytes(&gbk),
+            card_present: false,
+            exclusive: false,
+            atr: None,
+        });
+        let pick = |s: ReaderSelector| s.pick(&r).map(|i| i.index);
+        assert_eq!(pick("3".parse().unwrap()).unwrap(), 3);
+        assert_eq!(pick("德卡".parse().unwrap()).unwrap(), 3);
+        assert_eq!(pick("decard".parse().unwrap()).unwrap(), 3);
+        assert_eq!(pick("\\xB6\\xC1".parse().unwrap()).unwrap(), 3);
+        let (part, _, _) = encoding_rs::GBK.encode("读卡器");
+        let from_argv = ReaderSelector::from(
+            <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(part.to_vec()),
+        );
+        assert_eq!(from_argv, ReaderSelector::NameBytes(part.to_vec()));
+        assert_eq!(pick(from_argv).unwrap(), 3);
+        assert_eq!(
+            pick(ReaderSelector::Exact(ReaderName::from_bytes(&gbk))).unwrap(),
+            3
+        );
+        assert!(pick("读卡器X".parse().unwrap()).is_err());
     }
 
     #[test]

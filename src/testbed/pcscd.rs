@@ -17,6 +17,7 @@ pub struct Pcscd {
     child: Option<Child>,
     dir: PathBuf,
     port: u16,
+    friendly: Vec<u8>,
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -76,6 +77,26 @@ impl Pcscd {
     /// Starts pcscd in a private mount namespace with two vpcd slots on fresh ports,
     /// and waits (up to 10 s) until it accepts clients. Needs root (unshare, mount).
     pub fn start() -> std::io::Result<Pcscd> {
+        Pcscd::start_named(b"Virtual PCD")
+    }
+
+    /// Like [`Pcscd::start`], with the readers' FRIENDLYNAME given as raw bytes (pcscd
+    /// passes them through unchanged: a GBK name stays GBK), so tests can give a
+    /// reader a name that is not UTF-8. The readers are named `FRIENDLY 00 00` and
+    /// `FRIENDLY 00 01`.
+    ///
+    /// # Errors
+    /// A name with `"`, a newline or NUL (reader.conf cannot carry them), the vpcd
+    /// driver missing, or pcscd not starting.
+    pub fn start_named(friendly: &[u8]) -> std::io::Result<Pcscd> {
+        if friendly
+            .iter()
+            .any(|b| matches!(b, b'"' | b'\n' | b'\r' | 0))
+        {
+            return Err(std::io::Error::other(
+                "a reader.conf FRIENDLYNAME cannot hold quotes, newlines or NUL",
+            ));
+        }
         if !Path::new(VPCD_DRIVER).exists() {
             return Err(std::io::Error::other(format!(
                 "{VPCD_DRIVER} is missing: install vsmartcard-vpcd (the README's commands do)"
@@ -87,18 +108,22 @@ impl Pcscd {
         std::fs::create_dir_all(&run)?;
         let port = free_port_pair()?;
         let conf = dir.join("reader.conf");
-        std::fs::write(
-            &conf,
+        let mut text = b"FRIENDLYNAME \"".to_vec();
+        text.extend_from_slice(friendly);
+        text.extend_from_slice(
             format!(
-                "FRIENDLYNAME \"Virtual PCD\"\nDEVICENAME /dev/null:0x{port:04X}\n\
+                "\"\nDEVICENAME /dev/null:0x{port:04X}\n\
                  LIBPATH {VPCD_DRIVER}\nCHANNELID 0x{port:04X}\n"
-            ),
-        )?;
+            )
+            .as_bytes(),
+        );
+        std::fs::write(&conf, text)?;
         let child = spawn_daemon(&dir)?;
         let mut me = Pcscd {
             child: Some(child),
             dir,
             port,
+            friendly: friendly.to_vec(),
         };
         me.wait_ready(Duration::from_secs(10))?;
         Ok(me)
@@ -142,9 +167,16 @@ impl Pcscd {
         self.port + slot as u16
     }
 
-    /// The reader name of a slot.
+    /// The reader name of a slot (of a daemon from [`Pcscd::start`]).
     pub fn reader_name(&self, slot: u8) -> &'static str {
         READER_NAMES[(slot as usize).min(1)]
+    }
+
+    /// The exact bytes of a slot's reader name, whatever FRIENDLYNAME was given.
+    pub fn reader_name_bytes(&self, slot: u8) -> Vec<u8> {
+        let mut n = self.friendly.clone();
+        n.extend_from_slice(format!(" 00 {:02}", slot.min(1)).as_bytes());
+        n
     }
 
     /// pcscd's own log (no APDUs: it would show PINs).

@@ -335,6 +335,12 @@ const PHRASES: &[(&str, &str)] = &[
         "请持卡人输入旧卡密码（将设为新卡密码）：",
     ),
     ("Holder: enter the card's PIN: ", "请持卡人输入卡片密码："),
+    // Waiting for a card while pcscd restarts (activation/slots.rs).
+    (
+        "The card service (pcscd) stopped; waiting for it to come back",
+        "读卡服务（pcscd）已停止，正在等待其恢复",
+    ),
+    ("The card service (pcscd) is back", "读卡服务（pcscd）已恢复"),
     (
         "Operator: type the holder's citizen ID from the identity document: ",
         "请操作员按身份证件录入持卡人身份证号：",

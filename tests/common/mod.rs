@@ -69,6 +69,16 @@ impl Bed {
         }
     }
 
+    /// A test bed whose readers are named `FRIENDLY 00 00` / `FRIENDLY 00 01`, with
+    /// FRIENDLY given as raw bytes (e.g. GBK).
+    pub fn start_named(friendly: &[u8]) -> Bed {
+        Bed {
+            pcscd: Pcscd::start_named(friendly).expect("private pcscd (run the tests as root)"),
+            dir: tempfile::tempdir().unwrap(),
+            cards: vec![None, None],
+        }
+    }
+
     /// Copies a card image from `cards/` (or a path) into the scratch dir.
     pub fn image(&self, name: &str) -> PathBuf {
         let src = if Path::new(name).is_absolute() {
