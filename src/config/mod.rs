@@ -18,6 +18,7 @@
 //! `none` means no file. A missing file at the default location is no error (a lab
 //! machine needs none); a missing file named explicitly is.
 
+use crate::cli::bounds;
 use crate::error::{Error, ExitCode};
 use crate::ui::i18n::Lang;
 use crate::ui::UiMode;
@@ -199,12 +200,23 @@ impl Config {
             }
         }
         if let Some(t) = self.timeout {
-            if !t.is_finite() || t <= 0.0 || t > 86_400.0 {
+            // The same range as `--timeout` (crate::cli::bounds), and above 0: a desk
+            // that never waits for a card cannot work.
+            if let Err(why) = bounds::check_seconds(t) {
+                return Err(bad("timeout", &why));
+            }
+            if t <= 0.0 {
                 return Err(bad("timeout", "must be a number of seconds above 0"));
             }
         }
-        if self.retries.is_some_and(|r| r > 20) {
-            return Err(bad("retries", "at most 20"));
+        if self
+            .retries
+            .is_some_and(|r| u64::from(r) > bounds::MAX_RETRIES)
+        {
+            return Err(bad(
+                "retries",
+                &format!("at most {} (as --retries)", bounds::MAX_RETRIES),
+            ));
         }
         if self
             .operator
