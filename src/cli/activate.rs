@@ -363,6 +363,7 @@ fn run_flow(common: &Common, job: Job) -> CmdResult {
         Some(p) => PinSource::File(p.clone()),
         None => PinSource::Terminal,
     };
+    crate::cli::pin_input::check_source(&source)?;
     let interactive = matches!(source, PinSource::Terminal);
     let mut front = Frontend::choose(FrontendSetup {
         mode: s.ui,

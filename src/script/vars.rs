@@ -10,7 +10,7 @@
 //!
 //! PINs never come from argv (visible in `ps` and shell history): `--var` refuses a
 //! name containing `pin`, and the var file is refused when group or others can read
-//! it, as key files are.
+//! or write it, as key files are.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -137,7 +137,8 @@ impl Vars {
     }
 
     /// Adds secret variables from a var file (`-` = standard input): lines
-    /// `NAME = VALUE`, `#` comments. A file group or others can read is refused.
+    /// `NAME = VALUE`, `#` comments. A file group or others can read or write is
+    /// refused ([`crate::secret::check_private_file`]).
     pub fn add_file(&mut self, path: &Path) -> Result<(), String> {
         let shown = path.display().to_string();
         let text = if shown == "-" {
@@ -147,21 +148,8 @@ impl Vars {
                 .map_err(|e| format!("--var-file -: {e}"))?;
             s
         } else {
-            let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                let mode = meta.permissions().mode();
-                if mode & 0o044 != 0 {
-                    return Err(format!(
-                        "{shown}: readable by group or others (mode {:o}); it may hold a \
-                         PIN: run `chmod 600 {shown}`",
-                        mode & 0o777
-                    ));
-                }
-            }
-            #[cfg(not(unix))]
-            let _ = meta;
+            crate::secret::check_private_file(path)
+                .map_err(|why| format!("{shown}: it may hold a PIN and is {why}"))?;
             Zeroizing::new(std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?)
         };
         self.add_text(&shown, &text)
