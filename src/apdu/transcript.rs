@@ -139,8 +139,8 @@ fn parse_pattern(text: &str, line: usize) -> Result<Pattern, TransportError> {
             out.push(None);
             continue;
         }
-        let bytes = hex::decode(tok)
-            .map_err(|e| TransportError::Replay(format!("line {line}: bad hex '{tok}': {e}")))?;
+        let bytes = super::hex_input::decode(tok)
+            .map_err(|e| TransportError::Replay(format!("line {line}: bad hex: {e} of '{tok}'")))?;
         out.extend(bytes.into_iter().map(Some));
     }
     Ok(out)

@@ -358,6 +358,7 @@ fn run_flow(common: &Common, job: Job) -> CmdResult {
     let loaded = config::load(common.config.as_deref())?;
     let cfg = loaded.map(|l| l.config).unwrap_or_default();
     let s = settings(common, &cfg);
+    crate::config::desk::check_activate(&s.old, s.new.as_ref(), s.sam_reader.as_ref())?;
     let source = match &common.pin_file {
         Some(p) if p.as_os_str() == "-" => PinSource::Stdin,
         Some(p) => PinSource::File(p.clone()),

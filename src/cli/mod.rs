@@ -151,12 +151,14 @@ pub fn report(e: &Error) -> std::process::ExitCode {
 }
 
 /// Parses hex given on the command line (spaces, colons allowed).
+///
+/// # Errors
+/// [`Error::InvalidData`] naming the first character that is not a hex digit and its
+/// position in characters ([`crate::apdu::hex_input`]); the text itself is not
+/// repeated (an APDU may carry a PIN, and the position is enough to find the typo).
 pub fn parse_hex_arg(text: &str) -> Result<Vec<u8>, Error> {
-    let clean: String = text
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != ':')
-        .collect();
-    hex::decode(&clean).map_err(|e| Error::InvalidData(format!("'{text}' is not hex: {e}")))
+    crate::apdu::hex_input::decode(text)
+        .map_err(|e| Error::InvalidData(format!("the hex given is not hex: {e}")))
 }
 
 /// A result type for subcommands: the exit code on success.

@@ -18,6 +18,8 @@
 //! `none` means no file. A missing file at the default location is no error (a lab
 //! machine needs none); a missing file named explicitly is.
 
+pub mod desk;
+
 use crate::cli::bounds;
 use crate::error::{Error, ExitCode};
 use crate::ui::i18n::Lang;

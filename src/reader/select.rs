@@ -52,14 +52,10 @@ impl ReaderSelector {
                 match hits.as_slice() {
                     [one] => Ok(one),
                     [] => Err(TransportError::UnknownReader(text.clone())),
-                    _ => Err(TransportError::UnknownReader(format!(
-                        "{text}' matches {} readers; be more specific: '{}",
-                        hits.len(),
-                        hits.iter()
-                            .map(|r| r.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join("', '")
-                    ))),
+                    _ => Err(TransportError::AmbiguousReader {
+                        text: text.clone(),
+                        names: hits.iter().map(|r| r.name.clone()).collect(),
+                    }),
                 }
             }
         }
@@ -121,7 +117,7 @@ mod tests {
         let r = readers();
         assert!(matches!(
             "virtual".parse::<ReaderSelector>().unwrap().pick(&r),
-            Err(TransportError::UnknownReader(m)) if m.contains("2 readers")
+            Err(TransportError::AmbiguousReader { names, .. }) if names.len() == 2
         ));
         assert!("9".parse::<ReaderSelector>().unwrap().pick(&r).is_err());
         assert!(matches!(

@@ -103,8 +103,14 @@ impl KeyFile {
                     ),
                 ));
             }
-            let key = SecretKey::from_hex(value)
-                .ok_or_else(|| at(n, "a key is 32 hex digits".into()))?;
+            let key = SecretKey::from_hex(value).ok_or_else(|| {
+                // Where the typo is, never what it is.
+                let why = match crate::apdu::hex_input::decode(value) {
+                    Err(e) => format!(" ({})", e.hidden()),
+                    Ok(b) => format!(" (this one has {} digits)", b.len() * 2),
+                };
+                at(n, format!("a key is 32 hex digits{why}"))
+            })?;
             first_line.insert((app, id), n);
             keys.insert((app, id), key);
         }

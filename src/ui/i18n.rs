@@ -658,6 +658,19 @@ pub fn advise_transport(lang: Lang, t: &TransportError) -> Advice {
                 .to_string(),
             detail: d,
         },
+        TransportError::AmbiguousReader { text, .. } => Advice {
+            title: match lang {
+                Lang::En => format!("'{}' names more than one reader.", subject(text)),
+                Lang::Zh => format!("“{text}”对应多个读卡器。"),
+            },
+            action: lang
+                .pick(
+                    "Give more of the reader's name (`sscard readers` lists them) in the configuration or on the command line.",
+                    "请在配置文件或命令行中写出更完整的读卡器名称（用 `sscard readers` 查看）。",
+                )
+                .to_string(),
+            detail: d,
+        },
         TransportError::NoReaders => advice(
             lang,
             ("No card reader is connected.", "没有连接读卡器。"),

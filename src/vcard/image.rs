@@ -343,8 +343,7 @@ pub struct HexBytes(pub Vec<u8>);
 impl TryFrom<String> for HexBytes {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        hex::decode(&compact)
+        crate::apdu::hex_input::decode(&s)
             .map(HexBytes)
             .map_err(|e| format!("expected hex bytes, got {s:?}: {e}"))
     }
