@@ -119,6 +119,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn no_core_dumps_turns_dumping_off() {
+        // The test process itself: harmless, and exactly what `sscard` does at start.
+        no_core_dumps().unwrap();
+        assert!(!is_dumpable().unwrap());
+        let (soft, _) =
+            nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_CORE).unwrap();
+        assert_eq!(soft, 0);
+    }
+
+    #[test]
     fn exit_statuses_follow_the_shell() {
         assert_eq!(signal_exit(SIGTERM), 143);
         assert_eq!(signal_exit(SIGINT), 130);
