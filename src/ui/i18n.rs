@@ -555,6 +555,7 @@ const PHRASES: &[(&str, &str)] = &[
     ),
     ("the PIN input has no line {}", "密码输入缺少第 {0} 行"),
     ("PIN line {}: {}", "密码第 {0} 行：{1}"),
+    ("PIN file {}: {}", "密码文件 {0}：{1}"),
     ("a PIN is exactly 6 digits 0-9", "密码必须是 6 位数字"),
 ];
 
