@@ -399,10 +399,26 @@ fn a_signal_to_testbed_stops_everything_it_started() {
 #[test]
 fn waiting_commands_end_on_a_signal_with_128_plus_n() {
     let bed = Bed::start();
+    let image = bed.image("city.json");
+    let script = bed.dir.path().join("wait.apdu");
+    std::fs::write(&script, "wait-card 60\n00 A4 00 00 02 3F 00\n").unwrap();
+    let port = bed.pcscd.port(1).to_string();
     let cases: &[(&[&str], &str, &str, i32)] = &[
         (&["wait", "--reader", "0", "--timeout", "60"], "TERM", "wait stopped by SIGTERM", 143),
         (&["readers", "--watch", "--timeout", "60"], "INT", "readers --watch stopped by SIGINT", 130),
-        (&["info", "--reader", "1", "--wait", "60"], "HUP", "info --wait stopped by SIGHUP", 129),
+        (&["info", "--reader", "0", "--wait", "60"], "HUP", "info --wait stopped by SIGHUP", 129),
+        (
+            &["script", "--reader", "0", script.to_str().unwrap()],
+            "INT",
+            "script stopped by SIGINT",
+            130,
+        ),
+        (
+            &["vcard", "--image", image.to_str().unwrap(), "--port", &port],
+            "TERM",
+            "vcard stopped by SIGTERM",
+            143,
+        ),
     ];
     for (args, sig, want, code) in cases {
         let mut child = bed
