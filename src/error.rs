@@ -157,9 +157,7 @@ impl Error {
             }
             Error::Transport(
                 TransportError::UnknownReader(_) | TransportError::AmbiguousReader { .. },
-            ) => {
-                Some("list the readers with `sscard readers` and pick one by index or name")
-            }
+            ) => Some("list the readers with `sscard readers` and pick one by index or name"),
             Error::Transport(TransportError::NoCard(_)) => Some("insert the card and try again"),
             Error::Transport(TransportError::CardRemoved) => {
                 Some("leave the card in the reader until the command has finished")

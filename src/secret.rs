@@ -175,7 +175,10 @@ mod tests {
             let r = check_private_file(&p);
             assert_eq!(r.is_ok(), mode & SHARED_BITS == 0, "{mode:o}: {r:?}");
             if let Err(e) = r {
-                assert!(e.contains("chmod 600") && e.contains("by group or others"), "{e}");
+                assert!(
+                    e.contains("chmod 600") && e.contains("by group or others"),
+                    "{e}"
+                );
             }
         }
         assert_eq!(tried, 16);

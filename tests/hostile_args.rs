@@ -21,7 +21,10 @@ fn hostile() -> Vec<(&'static str, OsString)> {
     vec![
         ("empty", OsString::new()),
         ("huge", OsString::from("9".repeat(100_000))),
-        ("non-UTF-8", OsString::from_vec(vec![b'0', 0xFF, 0xFE, b'1'])),
+        (
+            "non-UTF-8",
+            OsString::from_vec(vec![b'0', 0xFF, 0xFE, b'1']),
+        ),
         ("NaN", "NaN".into()),
         ("inf", "inf".into()),
         ("-inf", "-inf".into()),
@@ -36,7 +39,10 @@ fn hostile() -> Vec<(&'static str, OsString)> {
 
 /// Every leaf subcommand as its path of names, with its clap definition.
 fn leaves(cmd: &clap::Command, path: Vec<String>, out: &mut Vec<(Vec<String>, clap::Command)>) {
-    let subs: Vec<&clap::Command> = cmd.get_subcommands().filter(|s| s.get_name() != "help").collect();
+    let subs: Vec<&clap::Command> = cmd
+        .get_subcommands()
+        .filter(|s| s.get_name() != "help")
+        .collect();
     if subs.is_empty() {
         out.push((path, cmd.clone()));
         return;
@@ -193,13 +199,22 @@ fn panic_hook_child() {
 #[test]
 fn a_panic_is_a_short_bug_report_with_exit_101() {
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "panic_hook_child", "--test-threads", "1", "--nocapture"])
+        .args([
+            "--exact",
+            "panic_hook_child",
+            "--test-threads",
+            "1",
+            "--nocapture",
+        ])
         .env("SSCARD_HOOK_CHILD", "1")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(101), "{stderr}");
-    assert!(stderr.contains("sscard: internal error (a bug)"), "{stderr}");
+    assert!(
+        stderr.contains("sscard: internal error (a bug)"),
+        "{stderr}"
+    );
     assert!(stderr.contains("Please report it"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     // The panic message (which could hold data) is not printed, only where it was.

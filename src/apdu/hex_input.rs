@@ -130,7 +130,10 @@ mod tests {
                 format!("character {position} is not a hex digit")
             );
         }
-        assert!(decode("00 A4 ３").unwrap_err().to_string().contains("U+FF13"));
+        assert!(decode("00 A4 ３")
+            .unwrap_err()
+            .to_string()
+            .contains("U+FF13"));
     }
 
     #[test]

@@ -264,12 +264,18 @@ mod tests {
         let known = KnownSecrets::default();
         let none = Secrets::default();
         let update = hex::decode("00D6000003123456").unwrap();
-        assert_eq!(command_hex_known(&update, none, &known), "00 D6 00 00 03 12 34 56");
+        assert_eq!(
+            command_hex_known(&update, none, &known),
+            "00 D6 00 00 03 12 34 56"
+        );
         known.add(&[0x12, 0x34, 0x56]);
         known.add(&[0x12, 0x34, 0x56]);
         known.add(&[]);
         assert_eq!(known.len(), 1);
-        assert_eq!(command_hex_known(&update, none, &known), "00 D6 00 00 03 .. .. ..");
+        assert_eq!(
+            command_hex_known(&update, none, &known),
+            "00 D6 00 00 03 .. .. .."
+        );
         // Twice, overlapping the header, in a response: all hidden, SW visible.
         let resp = hex::decode("AA1234561234569000").unwrap();
         assert_eq!(

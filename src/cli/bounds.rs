@@ -56,12 +56,9 @@ pub fn seconds(text: &str) -> Result<f64, String> {
             text.escape_debug()
         ));
     }
-    let v: f64 = t.parse().map_err(|_| {
-        format!(
-            "'{}' is not a number of seconds",
-            text.escape_debug()
-        )
-    })?;
+    let v: f64 = t
+        .parse()
+        .map_err(|_| format!("'{}' is not a number of seconds", text.escape_debug()))?;
     check_seconds(v)
 }
 
@@ -138,9 +135,29 @@ mod tests {
 
     /// Every hostile spelling tried; each must be refused without a panic.
     pub const HOSTILE_SECONDS: &[&str] = &[
-        "inf", "-inf", "+inf", "infinity", "NaN", "nan", "1e30", "1.9e19", "-1", "-0.5",
-        "86400.001", "1e5", "", " ", ".", "..", "1.2.3", "0x10", "３０", "30m", "1_000",
-        "18446744073709551616", "99999999999999999999999999999999",
+        "inf",
+        "-inf",
+        "+inf",
+        "infinity",
+        "NaN",
+        "nan",
+        "1e30",
+        "1.9e19",
+        "-1",
+        "-0.5",
+        "86400.001",
+        "1e5",
+        "",
+        " ",
+        ".",
+        "..",
+        "1.2.3",
+        "0x10",
+        "３０",
+        "30m",
+        "1_000",
+        "18446744073709551616",
+        "99999999999999999999999999999999",
     ];
 
     #[test]

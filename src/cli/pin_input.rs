@@ -40,12 +40,12 @@ fn pin_error(message: String) -> Error {
 /// [`ExitCode::Io`] naming the file and the `chmod` to run.
 pub fn check_source(source: &PinSource) -> Result<(), Error> {
     match source {
-        PinSource::File(path) => crate::secret::check_private_file(path).map_err(|why| {
-            Error::Other {
+        PinSource::File(path) => {
+            crate::secret::check_private_file(path).map_err(|why| Error::Other {
                 message: format!("PIN file {}: {why}", path.display()),
                 code: ExitCode::Io,
-            }
-        }),
+            })
+        }
         PinSource::Terminal | PinSource::Stdin => Ok(()),
     }
 }

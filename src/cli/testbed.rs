@@ -164,12 +164,11 @@ pub fn run(args: &TestbedArgs) -> CmdResult {
                 path: exe.display().to_string(),
                 source: e,
             })?;
-        let (status, sig) = wait_forwarding(&mut wait, &mut signals, None).map_err(|e| {
-            Error::Io {
+        let (status, sig) =
+            wait_forwarding(&mut wait, &mut signals, None).map_err(|e| Error::Io {
                 path: exe.display().to_string(),
                 source: e,
-            }
-        })?;
+            })?;
         if let Some(sig) = sig {
             stopped_by(sig, started, "while inserting the cards");
         }
@@ -203,11 +202,10 @@ pub fn run(args: &TestbedArgs) -> CmdResult {
             path: args.command[0].clone(),
             source: e,
         })?;
-    let (status, sig) =
-        wait_forwarding(&mut child, &mut signals, None).map_err(|e| Error::Io {
-            path: args.command[0].clone(),
-            source: e,
-        })?;
+    let (status, sig) = wait_forwarding(&mut child, &mut signals, None).map_err(|e| Error::Io {
+        path: args.command[0].clone(),
+        source: e,
+    })?;
     if let Some(sig) = sig {
         stopped_by(sig, started, "(forwarded to the command)");
     }

@@ -212,11 +212,14 @@ mod tests {
         check_roles(&roles, list.then_some(r.as_slice()))
     }
 
+    /// Roles, whether pcscd's list is known, whether the desk is refused.
+    type Case<'a> = (&'a [(Use, &'a str)], bool, bool);
+
     #[test]
     fn one_reader_under_two_names_is_refused() {
         use Use::*;
         // (roles, with pcscd's list, refused?)
-        let cases: &[(&[(Use, &str)], bool, bool)] = &[
+        let cases: &[Case] = &[
             (&[(Old, "0"), (New, "PCD 00 00")], true, true),
             (&[(Old, "0"), (New, "Virtual PCD 00 00")], true, true),
             (&[(Old, "0"), (New, "0")], true, true),

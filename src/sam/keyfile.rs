@@ -56,12 +56,18 @@ impl KeyFile {
                 continue;
             }
             let Some((name, value)) = line.split_once('=') else {
-                return Err(at(n, "expected NAME = VALUE (ssc.KK = 32 hex digits)".into()));
+                return Err(at(
+                    n,
+                    "expected NAME = VALUE (ssc.KK = 32 hex digits)".into(),
+                ));
             };
             let (name, value) = (name.trim(), value.trim());
             if name == "terminal" {
                 if let Some(first) = terminal_line {
-                    return Err(at(n, format!("a second `terminal` (first on line {first})")));
+                    return Err(at(
+                        n,
+                        format!("a second `terminal` (first on line {first})"),
+                    ));
                 }
                 if value.len() != 12 || !value.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(at(n, "terminal must be 12 digits".into()));
@@ -89,7 +95,10 @@ impl KeyFile {
                 }
             };
             if id.len() != 2 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(at(n, "the key id (KK in ssc.KK) must be 2 hex digits".into()));
+                return Err(at(
+                    n,
+                    "the key id (KK in ssc.KK) must be 2 hex digits".into(),
+                ));
             }
             let id = u8::from_str_radix(id, 16)
                 .map_err(|_| at(n, "the key id (KK in ssc.KK) must be 2 hex digits".into()))?;
@@ -224,7 +233,10 @@ mod tests {
                 | if bits & 8 != 0 { 0o002 } else { 0 };
             let (_d, path) = write_keys(mode);
             let e = KeyFile::load(&path).err().expect("must be refused");
-            assert!(e.to_string().contains("by group or others"), "{mode:o}: {e}");
+            assert!(
+                e.to_string().contains("by group or others"),
+                "{mode:o}: {e}"
+            );
             tried += 1;
         }
         assert_eq!(tried, 15);
@@ -244,9 +256,15 @@ mod tests {
         let cases: Vec<(String, &str)> = vec![
             (format!("ssc.0C {SECRET}\n"), "k:1: expected NAME = VALUE"),
             ("ssc.0C = 0011\n".into(), "k:1: a key is 32 hex digits"),
-            (format!("ssc.0C = {}\n", &SECRET[..30]), "k:1: a key is 32 hex digits"),
+            (
+                format!("ssc.0C = {}\n", &SECRET[..30]),
+                "k:1: a key is 32 hex digits",
+            ),
             (format!("ssc.0C = {SECRET}00\n"), "a key is 32 hex digits"),
-            (format!("ssc.0C = {}３\n", &SECRET[..31]), "a key is 32 hex digits"),
+            (
+                format!("ssc.0C = {}３\n", &SECRET[..31]),
+                "a key is 32 hex digits",
+            ),
             (format!("bank.0C = {SECRET}\n"), "unknown application"),
             (format!("{SECRET}.0C = {SECRET}\n"), "unknown application"),
             (format!("\nssc.ZZ = {SECRET}\n"), "k:2: the key id"),
@@ -268,7 +286,10 @@ mod tests {
                 "terminal = 639900000001\nterminal = 639900000002\n".into(),
                 "k:2: a second `terminal` (first on line 1)",
             ),
-            (format!("terminal = {SECRET}\n"), "k:1: terminal must be 12 digits"),
+            (
+                format!("terminal = {SECRET}\n"),
+                "k:1: terminal must be 12 digits",
+            ),
         ];
         for (text, want) in &cases {
             std::fs::write(&path, text).unwrap();

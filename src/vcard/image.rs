@@ -270,7 +270,9 @@ impl RecordImage {
         };
         match (self.len, self.pad) {
             (Some(len), _) if len > 253 => {
-                return Err(format!("`len` {len} is more than a record value holds (253)"));
+                return Err(format!(
+                    "`len` {len} is more than a record value holds (253)"
+                ));
             }
             (Some(len), pad) => {
                 if value.len() > len {
