@@ -321,8 +321,32 @@ mod tests {
         assert!(e.to_string().contains("needs both"), "{e}");
         let e = p("keys = \"k\"\n[readers]\npsam = \"S\"").unwrap_err();
         assert!(e.to_string().contains("not both"), "{e}");
-        let e = p("timeout = -1").unwrap_err();
-        assert!(e.to_string().contains("timeout"), "{e}");
+        // Every number from the file has the command line's range (cli::bounds).
+        let mut tried = 0;
+        for bad in [
+            "timeout = -1",
+            "timeout = 0",
+            "timeout = inf",
+            "timeout = -inf",
+            "timeout = nan",
+            "timeout = 1e30",
+            "timeout = 1.9e19",
+            "timeout = 86400.5",
+            "timeout = \"30\"",
+            "retries = 21",
+            "retries = -1",
+            "retries = 4294967296",
+            "retries = 1e30",
+            "retries = 2.5",
+        ] {
+            let e = p(bad).unwrap_err();
+            let key = bad.split(' ').next().unwrap();
+            assert!(e.to_string().contains(key), "{bad}: {e}");
+            assert_eq!(e.exit_code(), ExitCode::InvalidData, "{bad}");
+            tried += 1;
+        }
+        assert_eq!(tried, 14);
+        assert_eq!(p("timeout = 86400\nretries = 20").unwrap().retries, Some(20));
     }
 
     #[test]
