@@ -346,7 +346,10 @@ mod tests {
             tried += 1;
         }
         assert_eq!(tried, 14);
-        assert_eq!(p("timeout = 86400\nretries = 20").unwrap().retries, Some(20));
+        assert_eq!(
+            p("timeout = 86400\nretries = 20").unwrap().retries,
+            Some(20)
+        );
     }
 
     #[test]
