@@ -95,6 +95,7 @@ pub fn transport_exit_code(t: &TransportError) -> ExitCode {
     match t {
         TransportError::NoService(_)
         | TransportError::UnknownReader(_)
+        | TransportError::AmbiguousReader { .. }
         | TransportError::NoReaders
         | TransportError::Busy => ExitCode::NoReader,
         TransportError::NoCard(_) => ExitCode::NoCard,
@@ -154,9 +155,9 @@ impl Error {
             Error::Transport(TransportError::NoReaders) => {
                 Some("connect a reader and check it with `sscard readers --watch`")
             }
-            Error::Transport(TransportError::UnknownReader(_)) => {
-                Some("list the readers with `sscard readers` and pick one by index or name")
-            }
+            Error::Transport(
+                TransportError::UnknownReader(_) | TransportError::AmbiguousReader { .. },
+            ) => Some("list the readers with `sscard readers` and pick one by index or name"),
             Error::Transport(TransportError::NoCard(_)) => Some("insert the card and try again"),
             Error::Transport(TransportError::CardRemoved) => {
                 Some("leave the card in the reader until the command has finished")

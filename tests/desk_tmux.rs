@@ -476,6 +476,8 @@ fn plain_ui_in_a_terminal_prints_the_english_lines() {
     let mut d = desk();
     let pins = d.bed.dir.path().join("pins");
     std::fs::write(&pins, "135790\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&pins, std::fs::Permissions::from_mode(0o600)).unwrap();
     let pin_arg = format!("--pin-file '{}'", pins.display());
     let (k, v) = d.bed.pcscd.env();
     let command = format!(

@@ -104,6 +104,10 @@ fn transports() -> Vec<TransportError> {
         T::Unsupported(V),
         T::Pcsc(V.into()),
         T::Io(io()),
+        T::AmbiguousReader {
+            text: V.into(),
+            names: vec![V.into(), V.into()],
+        },
     ]
 }
 
@@ -124,6 +128,7 @@ fn transport_index(t: &TransportError) -> usize {
         T::Unsupported(_) => 11,
         T::Pcsc(_) => 12,
         T::Io(_) => 13,
+        T::AmbiguousReader { .. } => 14,
     }
 }
 

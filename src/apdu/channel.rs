@@ -6,6 +6,7 @@
 //! layer so they show what really crossed the wire, GET RESPONSE included.
 
 use super::command::Command;
+use super::redact::KnownSecrets;
 use super::response::Response;
 use super::t0::T0Layer;
 use super::trace::TraceLayer;
@@ -16,20 +17,35 @@ use std::path::Path;
 /// A card connection with the standard layers.
 pub struct Channel<'a> {
     stack: T0Layer<TraceLayer<Box<dyn Transport + 'a>>>,
+    known: KnownSecrets,
 }
 
 impl<'a> Channel<'a> {
     /// Builds the standard stack over `base`.
     pub fn new(base: Box<dyn Transport + 'a>) -> Self {
+        Self::with_known(base, KnownSecrets::default())
+    }
+
+    fn with_known(base: Box<dyn Transport + 'a>, known: KnownSecrets) -> Self {
         Channel {
-            stack: T0Layer::new(TraceLayer::new(base)),
+            stack: T0Layer::new(TraceLayer::with_known(base, known.clone())),
+            known,
         }
     }
 
-    /// Builds the standard stack over `base`, recording a transcript at `path`.
+    /// The secret values the trace and the transcript of this channel hide wherever
+    /// they appear; a caller that handles secrets (a script's var file) adds them here.
+    pub fn known_secrets(&self) -> &KnownSecrets {
+        &self.known
+    }
+
+    /// Builds the standard stack over `base`, recording a transcript at `path`
+    /// (owner-only, see [`crate::secret::create_private`]).
     pub fn recording(base: Box<dyn Transport + 'a>, path: &Path) -> Result<Self, TransportError> {
-        let recorder: Box<dyn Transport + 'a> = Box::new(Recorder::create(base, path)?);
-        Ok(Channel::new(recorder))
+        let known = KnownSecrets::default();
+        let recorder: Box<dyn Transport + 'a> =
+            Box::new(Recorder::create_with(base, path, known.clone())?);
+        Ok(Channel::with_known(recorder, known))
     }
 
     /// Builds the standard stack over `base`, appending a session to the transcript
@@ -38,8 +54,10 @@ impl<'a> Channel<'a> {
         base: Box<dyn Transport + 'a>,
         path: &Path,
     ) -> Result<Self, TransportError> {
-        let recorder: Box<dyn Transport + 'a> = Box::new(Recorder::append(base, path)?);
-        Ok(Channel::new(recorder))
+        let known = KnownSecrets::default();
+        let recorder: Box<dyn Transport + 'a> =
+            Box::new(Recorder::append_with(base, path, known.clone())?);
+        Ok(Channel::with_known(recorder, known))
     }
 
     /// Sends a typed command and returns the typed response (after T=0 handling).

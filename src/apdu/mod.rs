@@ -11,6 +11,7 @@ pub mod atr;
 pub mod catalogue;
 pub mod channel;
 pub mod command;
+pub mod hex_input;
 pub mod redact;
 pub mod response;
 pub mod status;

@@ -6,6 +6,16 @@
 //! COUNTER, the proprietary CHANGE/RELOAD PIN (`80 5E`) and EXTERNAL AUTHENTICATE
 //! (PINs and cryptograms); the response of INTERNAL AUTHENTICATE and of the PSAM's DES
 //! CRYPT (cryptograms), and of the GET RESPONSE that fetches one of those.
+//!
+//! The second source is [`KnownSecrets`]: byte strings the command knows to be secret
+//! whatever command carries them (a script's var-file PIN put in an UPDATE BINARY, a
+//! cryptogram in an odd command). The runner that fills them in registers them; the
+//! trace, the transcript and the script's own report all hide every occurrence of
+//! them, in commands and responses alike. One byte hidden too many (a one-byte secret
+//! hides every equal byte) is the safe side of that trade.
+
+use std::sync::{Arc, Mutex};
+use zeroize::Zeroizing;
 
 /// What to hide of one exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,6 +73,107 @@ impl Redactor {
         let more = response.len() >= 2 && response[response.len() - 2] == 0x61;
         self.secret_pending = secrets.response_data && more;
     }
+}
+
+/// Secret byte strings known to one command, shared by every layer that shows or stores
+/// bytes (a cheap handle: clones share one set). Values are wiped when the last handle
+/// is dropped.
+#[derive(Clone, Default)]
+pub struct KnownSecrets(Arc<Mutex<Vec<Zeroizing<Vec<u8>>>>>);
+
+impl std::fmt::Debug for KnownSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KnownSecrets({} values, REDACTED)", self.len())
+    }
+}
+
+impl KnownSecrets {
+    /// Adds a secret value (an empty one is ignored; a repeated one is kept once).
+    pub fn add(&self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let mut v = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if !v.iter().any(|s| s.as_slice() == bytes) {
+            v.push(Zeroizing::new(bytes.to_vec()));
+        }
+    }
+
+    /// How many values are known.
+    pub fn len(&self) -> usize {
+        self.0.lock().map(|v| v.len()).unwrap_or(0)
+    }
+
+    /// Whether no value is known.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Which positions of `bytes` lie inside an occurrence of a known secret.
+    pub fn mask(&self, bytes: &[u8]) -> Vec<bool> {
+        let mut hide = vec![false; bytes.len()];
+        let v = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        for s in v.iter() {
+            let n = s.len();
+            if n == 0 || n > bytes.len() {
+                continue;
+            }
+            for start in 0..=bytes.len() - n {
+                if bytes[start..start + n] == s[..] {
+                    hide[start..start + n].iter_mut().for_each(|h| *h = true);
+                }
+            }
+        }
+        hide
+    }
+}
+
+/// Bytes as spaced hex with the positions `hide` marks written `..`.
+pub fn masked_hex(bytes: &[u8], hide: &[bool]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 3);
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if hide.get(i).copied().unwrap_or(false) {
+            out.push_str("..");
+        } else {
+            out.push_str(&format!("{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The positions of a command to hide: its data when the rule says so, and every
+/// occurrence of a known secret.
+pub fn command_mask(command: &[u8], secrets: Secrets, known: &KnownSecrets) -> Vec<bool> {
+    let mut hide = known.mask(command);
+    if secrets.command_data && command.len() > 5 {
+        hide[5..].iter_mut().for_each(|h| *h = true);
+    }
+    hide
+}
+
+/// The positions of a response to hide: its data when the rule says so, and every
+/// occurrence of a known secret in the data (the status word always stays visible).
+pub fn response_mask(response: &[u8], secrets: Secrets, known: &KnownSecrets) -> Vec<bool> {
+    let n = response.len().saturating_sub(2);
+    let mut hide = known.mask(&response[..n]);
+    if secrets.response_data {
+        hide.iter_mut().for_each(|h| *h = true);
+    }
+    hide.resize(response.len(), false);
+    hide
+}
+
+/// [`command_hex`] with the known secrets hidden too.
+pub fn command_hex_known(command: &[u8], secrets: Secrets, known: &KnownSecrets) -> String {
+    masked_hex(command, &command_mask(command, secrets, known))
+}
+
+/// [`response_hex`] with the known secrets hidden too.
+pub fn response_hex_known(response: &[u8], secrets: Secrets, known: &KnownSecrets) -> String {
+    masked_hex(response, &response_mask(response, secrets, known))
 }
 
 /// The command as hex with its data replaced by `..` per byte when secret.
@@ -146,6 +257,47 @@ mod tests {
         let s = r.classify(&[0, 0xA4, 4, 0, 1, 0xAA]);
         r.observe(s, &[0x61, 0x1E]);
         assert!(!r.classify(&gr).response_data);
+    }
+
+    #[test]
+    fn known_secrets_are_hidden_wherever_they_appear() {
+        let known = KnownSecrets::default();
+        let none = Secrets::default();
+        let update = hex::decode("00D6000003123456").unwrap();
+        assert_eq!(
+            command_hex_known(&update, none, &known),
+            "00 D6 00 00 03 12 34 56"
+        );
+        known.add(&[0x12, 0x34, 0x56]);
+        known.add(&[0x12, 0x34, 0x56]);
+        known.add(&[]);
+        assert_eq!(known.len(), 1);
+        assert_eq!(
+            command_hex_known(&update, none, &known),
+            "00 D6 00 00 03 .. .. .."
+        );
+        // Twice, overlapping the header, in a response: all hidden, SW visible.
+        let resp = hex::decode("AA1234561234569000").unwrap();
+        assert_eq!(
+            response_hex_known(&resp, none, &known),
+            "AA .. .. .. .. .. .. 90 00"
+        );
+        // A secret equal to the status word does not hide it.
+        known.add(&[0x90, 0x00]);
+        assert!(response_hex_known(&resp, none, &known).ends_with("90 00"));
+        // The rule and the known values combine.
+        let verify = hex::decode("0020000003AABBCC").unwrap();
+        let mut r = Redactor::default();
+        let s = r.classify(&verify);
+        assert_eq!(
+            command_hex_known(&verify, s, &known),
+            command_hex(&verify, s)
+        );
+        assert!(!format!("{known:?}").contains("12"));
+        // Clones share one set.
+        let k2 = known.clone();
+        k2.add(&[0x77]);
+        assert_eq!(known.len(), 3);
     }
 
     #[test]

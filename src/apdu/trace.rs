@@ -1,11 +1,13 @@
 //! The APDU trace: every physical exchange logged once, with secrets redacted.
 //!
 //! This is the only place that logs APDU bytes, so redaction ([`super::redact`]) is
-//! applied in one spot and cannot be forgotten by a caller. Logging is at `debug` level
+//! applied in one spot and cannot be forgotten by a caller: the rule by instruction,
+//! and every value the command registered in its [`KnownSecrets`] (a script's
+//! var-file PIN in any command). Logging is at `debug` level
 //! on target `sscard::apdu` (`-v` or `RUST_LOG=sscard::apdu=debug`); when disabled the
 //! layer costs a counter increment and one level check per APDU.
 
-use super::redact::{self, Redactor};
+use super::redact::{self, KnownSecrets, Redactor};
 use super::transport::{Transport, TransportError};
 use std::time::Instant;
 
@@ -17,6 +19,7 @@ pub struct TraceLayer<T> {
     /// The transport below.
     pub inner: T,
     redactor: Redactor,
+    known: KnownSecrets,
     /// Physical APDUs sent so far.
     pub apdus: u64,
     /// Bytes sent and received so far (commands + responses).
@@ -26,9 +29,15 @@ pub struct TraceLayer<T> {
 impl<T: Transport> TraceLayer<T> {
     /// Wraps `inner`.
     pub fn new(inner: T) -> Self {
+        Self::with_known(inner, KnownSecrets::default())
+    }
+
+    /// Wraps `inner`, hiding the values of `known` as well.
+    pub fn with_known(inner: T, known: KnownSecrets) -> Self {
         TraceLayer {
             inner,
             redactor: Redactor::default(),
+            known,
             apdus: 0,
             bytes: 0,
         }
@@ -40,7 +49,11 @@ impl<T: Transport> Transport for TraceLayer<T> {
         let secrets = self.redactor.classify(command);
         let enabled = log::log_enabled!(target: TARGET, log::Level::Debug);
         if enabled {
-            log::debug!(target: TARGET, "> {}", redact::command_hex(command, secrets));
+            log::debug!(
+                target: TARGET,
+                "> {}",
+                redact::command_hex_known(command, secrets, &self.known)
+            );
         }
         let start = enabled.then(Instant::now);
         let result = self.inner.transmit(command);
@@ -53,7 +66,7 @@ impl<T: Transport> Transport for TraceLayer<T> {
                     log::debug!(
                         target: TARGET,
                         "< {}  ({} us)",
-                        redact::response_hex(resp, secrets),
+                        redact::response_hex_known(resp, secrets, &self.known),
                         start.elapsed().as_micros()
                     );
                 }

@@ -14,8 +14,13 @@
 //! ATR. A redacted byte is written `..`: on replay it matches any command byte and is
 //! answered as `00`, so a transcript never holds a PIN or cryptogram yet still replays.
 //! Lines starting with `#` are comments; a trailing `# ...` on a line is ignored.
+//!
+//! The file is owner-only (0600): created so, and tightened to 0600 when an existing
+//! regular file is overwritten or appended to ([`crate::secret::create_private`]).
+//! Redaction is the trace's: the rule by instruction plus the command's
+//! [`KnownSecrets`].
 
-use super::redact::{self, Redactor};
+use super::redact::{self, KnownSecrets, Redactor};
 use super::transport::{Transport, TransportError};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -26,25 +31,32 @@ pub struct Recorder<T> {
     inner: T,
     out: BufWriter<File>,
     redactor: Redactor,
+    known: KnownSecrets,
 }
 
 impl<T: Transport> Recorder<T> {
     /// Starts a transcript at `path` (created or truncated) for `inner`.
     pub fn create(inner: T, path: &Path) -> Result<Self, TransportError> {
-        Self::start(inner, File::create(path)?)
+        Self::create_with(inner, path, KnownSecrets::default())
+    }
+
+    /// [`Recorder::create`], hiding the values of `known` as well.
+    pub fn create_with(inner: T, path: &Path, known: KnownSecrets) -> Result<Self, TransportError> {
+        Self::start(inner, crate::secret::create_private(path, false)?, known)
+    }
+
+    /// [`Recorder::append`], hiding the values of `known` as well.
+    pub fn append_with(inner: T, path: &Path, known: KnownSecrets) -> Result<Self, TransportError> {
+        Self::start(inner, crate::secret::create_private(path, true)?, known)
     }
 
     /// Adds a session for `inner` to the transcript at `path` (a flow that opens
     /// several cards records them one after the other in one file).
     pub fn append(inner: T, path: &Path) -> Result<Self, TransportError> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
-        Self::start(inner, file)
+        Self::append_with(inner, path, KnownSecrets::default())
     }
 
-    fn start(inner: T, file: File) -> Result<Self, TransportError> {
+    fn start(inner: T, file: File, known: KnownSecrets) -> Result<Self, TransportError> {
         let mut out = BufWriter::new(file);
         writeln!(out, "# sscard transcript 1")?;
         writeln!(out, "# reader: {}", inner.name())?;
@@ -56,6 +68,7 @@ impl<T: Transport> Recorder<T> {
             inner,
             out,
             redactor: Redactor::default(),
+            known,
         })
     }
 }
@@ -63,12 +76,20 @@ impl<T: Transport> Recorder<T> {
 impl<T: Transport> Transport for Recorder<T> {
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
         let secrets = self.redactor.classify(command);
-        writeln!(self.out, "> {}", redact::command_hex(command, secrets))?;
+        writeln!(
+            self.out,
+            "> {}",
+            redact::command_hex_known(command, secrets, &self.known)
+        )?;
         let result = self.inner.transmit(command);
         match &result {
             Ok(resp) => {
                 self.redactor.observe(secrets, resp);
-                writeln!(self.out, "< {}", redact::response_hex(resp, secrets))?;
+                writeln!(
+                    self.out,
+                    "< {}",
+                    redact::response_hex_known(resp, secrets, &self.known)
+                )?;
             }
             Err(e) => writeln!(self.out, "# error: {e}")?,
         }
@@ -118,8 +139,8 @@ fn parse_pattern(text: &str, line: usize) -> Result<Pattern, TransportError> {
             out.push(None);
             continue;
         }
-        let bytes = hex::decode(tok)
-            .map_err(|e| TransportError::Replay(format!("line {line}: bad hex '{tok}': {e}")))?;
+        let bytes = super::hex_input::decode(tok)
+            .map_err(|e| TransportError::Replay(format!("line {line}: bad hex: {e} of '{tok}'")))?;
         out.extend(bytes.into_iter().map(Some));
     }
     Ok(out)

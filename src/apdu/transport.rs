@@ -14,6 +14,14 @@ pub enum TransportError {
     /// No reader matched.
     #[error("no reader matches '{0}'")]
     UnknownReader(String),
+    /// A part of a name that several readers share.
+    #[error("'{text}' names {} readers ('{}'): give more of the name, or the index from `sscard readers`", .names.len(), .names.join("', '"))]
+    AmbiguousReader {
+        /// What was given.
+        text: String,
+        /// The readers whose names contain it.
+        names: Vec<String>,
+    },
     /// No readers at all.
     #[error("no smart-card readers are connected")]
     NoReaders,

@@ -77,7 +77,7 @@ pub struct Common {
     pub force_last_try: bool,
     /// Seconds to wait for a card to be inserted or removed [default: `timeout` in
     /// the configuration, else 120].
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", value_parser = super::bounds::seconds)]
     pub timeout: Option<f64>,
     /// Receipt format.
     #[arg(long, value_enum, default_value_t = ReceiptFormat::Text)]
@@ -101,7 +101,7 @@ pub struct Common {
     pub ui: Option<UiMode>,
     /// How often to recover from a pulled card, a reset, a stopped pcscd or a timeout
     /// before giving up [default: `retries` in the configuration, else 3 guided, 0 plain].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::bounds::retries)]
     pub retries: Option<u32>,
 }
 
@@ -358,11 +358,13 @@ fn run_flow(common: &Common, job: Job) -> CmdResult {
     let loaded = config::load(common.config.as_deref())?;
     let cfg = loaded.map(|l| l.config).unwrap_or_default();
     let s = settings(common, &cfg);
+    crate::config::desk::check_activate(&s.old, s.new.as_ref(), s.sam_reader.as_ref())?;
     let source = match &common.pin_file {
         Some(p) if p.as_os_str() == "-" => PinSource::Stdin,
         Some(p) => PinSource::File(p.clone()),
         None => PinSource::Terminal,
     };
+    crate::cli::pin_input::check_source(&source)?;
     let interactive = matches!(source, PinSource::Terminal);
     let mut front = Frontend::choose(FrontendSetup {
         mode: s.ui,

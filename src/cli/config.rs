@@ -11,6 +11,7 @@
 use super::CmdResult;
 use crate::activation::journal::{self, Journal};
 use crate::apdu::Channel;
+use crate::config::desk::{check_roles, Role, Use};
 use crate::config::{self, Config, Source};
 use crate::error::{Error, ExitCode};
 use crate::reader::{
@@ -306,41 +307,50 @@ fn check_readers(r: &mut Report, c: &Config) {
             .join(", ")
     ));
     let rc = &c.readers;
-    let mut card_readers = Vec::new();
     if let Some(v) = &rc.card {
-        card_readers.extend(pick(r, "readers.card", v, &readers).map(|i| i.name.clone()));
+        pick(r, "readers.card", v, &readers);
     }
     if let (Some(o), Some(n)) = (&rc.old, &rc.new) {
-        let old = pick(r, "readers.old", o, &readers).map(|i| i.name.clone());
-        let new = pick(r, "readers.new", n, &readers).map(|i| i.name.clone());
-        if let (Some(a), Some(b)) = (&old, &new) {
-            if a == b {
-                r.fail(
-                    ExitCode::InvalidData,
-                    &format!("readers.old and readers.new are the same reader '{a}': use `card` for a one-reader desk"),
-                );
-            }
-        }
-        card_readers.extend(old);
-        card_readers.extend(new);
+        pick(r, "readers.old", o, &readers);
+        pick(r, "readers.new", n, &readers);
     }
     if rc.card.is_none() && rc.old.is_none() {
         r.warn("no card reader configured: activation uses reader 0 unless --reader is given");
+    }
+    // The same rule as the command line's (config::desk): one reader, one use.
+    let sel = |v: &String| -> ReaderSelector {
+        match v.parse() {
+            Ok(s) => s,
+            Err(e) => match e {},
+        }
+    };
+    let given: Vec<(Use, &str, ReaderSelector)> = [
+        (Use::Card, "readers.card", &rc.card),
+        (Use::Old, "readers.old", &rc.old),
+        (Use::New, "readers.new", &rc.new),
+        (Use::Psam, "readers.psam", &rc.psam),
+    ]
+    .into_iter()
+    .filter_map(|(u, label, v)| v.as_ref().map(|v| (u, label, sel(v))))
+    .collect();
+    let roles: Vec<Role> = given
+        .iter()
+        .map(|(role, label, selector)| Role {
+            role: *role,
+            label,
+            selector,
+        })
+        .collect();
+    if let Err(conflict) = check_roles(&roles, Some(&readers)) {
+        r.fail(ExitCode::InvalidData, &conflict.to_string());
+        if conflict.psam {
+            return;
+        }
     }
     let Some(p) = &rc.psam else { return };
     let Some(info) = pick(r, "readers.psam", p, &readers) else {
         return;
     };
-    if card_readers.contains(&info.name) {
-        r.fail(
-            ExitCode::InvalidData,
-            &format!(
-                "readers.psam '{}' is also a card reader: the PSAM needs its own reader or slot",
-                info.name
-            ),
-        );
-        return;
-    }
     if !info.card_present {
         r.fail(
             ExitCode::NoCard,

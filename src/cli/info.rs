@@ -65,7 +65,7 @@ pub struct InfoArgs {
     #[arg(long, value_name = "FILE")]
     pub profile: Vec<PathBuf>,
     /// Wait up to SECS for a card to be inserted.
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", value_parser = super::bounds::seconds)]
     pub wait: Option<f64>,
     /// The terminal device id in the national format.
     #[arg(

@@ -6,12 +6,14 @@
 
 pub mod activate;
 pub mod atr;
+pub mod bounds;
 pub mod completions;
 pub mod config;
 pub mod info;
 pub mod journal;
 pub mod man;
 pub mod pin_input;
+pub mod process;
 pub mod readers;
 pub mod script;
 pub mod send;
@@ -81,9 +83,19 @@ fn init_logging(verbose: u8) {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> std::process::ExitCode {
-    quiet_on_broken_pipe();
+    process::install_panic_hook();
+    if let Err(e) = process::no_core_dumps() {
+        // Refuse to run with secrets that a crash could write to disk.
+        eprintln!("sscard: error: cannot turn core dumps off: {e}");
+        return std::process::ExitCode::from(ExitCode::Internal as u8);
+    }
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    if let Some(what) = long_running(&cli.command) {
+        if let Err(e) = process::exit_on_signal(what) {
+            log::warn!("signal handlers not installed ({e}); signals end the process");
+        }
+    }
     let result = match &cli.command {
         Command::Readers(a) => readers::run(a),
         Command::Atr(a) => atr::run(a),
@@ -108,26 +120,25 @@ pub fn main() -> std::process::ExitCode {
 }
 
 /// Exit status when stdout is closed early (`sscard readers | head -1`): the shell's
-/// code for a process ended by SIGPIPE.
-pub const BROKEN_PIPE_EXIT: i32 = 141;
+/// code for a process ended by SIGPIPE. Rust ignores SIGPIPE, so `println!` to a
+/// closed pipe panics; the panic hook ([`process::install_panic_hook`]) turns that
+/// one panic into this quiet exit.
+pub const BROKEN_PIPE_EXIT: i32 = process::BROKEN_PIPE_EXIT;
 
-/// Rust ignores SIGPIPE, so `println!` to a closed pipe panics. Output cut short by
-/// the reader is not an error of ours: end quietly with the shell's SIGPIPE status
-/// instead of printing a panic. (Setting SIGPIPE back to default needs `unsafe`.)
-fn quiet_on_broken_pipe() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let msg = info
-            .payload()
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| info.payload().downcast_ref::<&str>().copied())
-            .unwrap_or("");
-        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
-            std::process::exit(BROKEN_PIPE_EXIT);
-        }
-        default(info);
-    }));
+/// The commands that wait on something outside (a card, pcscd, vpcd) and so end on
+/// SIGINT/SIGTERM/SIGHUP with `128 + signal` (see [`process`]). `testbed` handles the
+/// signals itself; `activate` keeps the default action (the process ends at once):
+/// its journal is written before every card write, so `sscard activate resume`
+/// continues from any stop.
+fn long_running(c: &Command) -> Option<&'static str> {
+    match c {
+        Command::Wait(_) => Some("wait"),
+        Command::Readers(a) if a.watch => Some("readers --watch"),
+        Command::Info(a) if a.wait.is_some() => Some("info --wait"),
+        Command::Vcard(_) => Some("vcard"),
+        Command::Script(_) => Some("script"),
+        _ => None,
+    }
 }
 
 /// Prints an error and its hint; returns its exit code.
@@ -140,12 +151,14 @@ pub fn report(e: &Error) -> std::process::ExitCode {
 }
 
 /// Parses hex given on the command line (spaces, colons allowed).
+///
+/// # Errors
+/// [`Error::InvalidData`] naming the first character that is not a hex digit and its
+/// position in characters ([`crate::apdu::hex_input`]); the text itself is not
+/// repeated (an APDU may carry a PIN, and the position is enough to find the typo).
 pub fn parse_hex_arg(text: &str) -> Result<Vec<u8>, Error> {
-    let clean: String = text
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != ':')
-        .collect();
-    hex::decode(&clean).map_err(|e| Error::InvalidData(format!("'{text}' is not hex: {e}")))
+    crate::apdu::hex_input::decode(text)
+        .map_err(|e| Error::InvalidData(format!("the hex given is not hex: {e}")))
 }
 
 /// A result type for subcommands: the exit code on success.

@@ -32,6 +32,24 @@ fn pin_error(message: String) -> Error {
     }
 }
 
+/// Refuses a PIN file that group or others may read or write, as key files and var
+/// files are ([`crate::secret::check_private_file`]); standard input and the terminal
+/// pass. Called before anything touches a card, and again when the file is read.
+///
+/// # Errors
+/// [`ExitCode::Io`] naming the file and the `chmod` to run.
+pub fn check_source(source: &PinSource) -> Result<(), Error> {
+    match source {
+        PinSource::File(path) => {
+            crate::secret::check_private_file(path).map_err(|why| Error::Other {
+                message: format!("PIN file {}: {why}", path.display()),
+                code: ExitCode::Io,
+            })
+        }
+        PinSource::Terminal | PinSource::Stdin => Ok(()),
+    }
+}
+
 impl PinReader {
     /// A reader over `source`; `--pin-file -` means stdin.
     pub fn new(source: PinSource) -> Self {
@@ -49,6 +67,7 @@ impl PinReader {
         let lines = match &self.source {
             PinSource::Terminal => Vec::new(),
             PinSource::File(path) => {
+                check_source(&self.source)?;
                 let text =
                     Zeroizing::new(std::fs::read_to_string(path).map_err(|e| Error::Io {
                         path: path.display().to_string(),

@@ -23,10 +23,10 @@ pub struct ReadersArgs {
     #[arg(long)]
     pub json: bool,
     /// With --watch: stop after this many seconds.
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", value_parser = super::bounds::seconds)]
     pub timeout: Option<f64>,
     /// With --watch: stop after this many events.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::bounds::events)]
     pub events: Option<usize>,
 }
 

@@ -76,7 +76,7 @@ pub struct ScriptArgs {
     #[arg(long)]
     pub exclusive: bool,
     /// Timeout of `wait-card` / `wait-remove` lines that give none, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 60.0, value_parser = super::bounds::seconds)]
     pub wait_timeout: f64,
 }
 

@@ -49,13 +49,15 @@ pub fn sw_matches(pattern: &str, sw: u16) -> Result<bool, Error> {
         )));
     }
     let actual = format!("{sw:04X}");
-    for (want, got) in p.iter().zip(actual.chars()) {
+    for (i, (want, got)) in p.iter().zip(actual.chars()).enumerate() {
         if want.eq_ignore_ascii_case(&'x') {
             continue;
         }
         if !want.is_ascii_hexdigit() {
             return Err(Error::InvalidData(format!(
-                "--expect '{pattern}' is not hex"
+                "--expect '{pattern}': digit {}, '{}', is not hex (x for any)",
+                i + 1,
+                want.escape_debug()
             )));
         }
         if want.to_ascii_uppercase() != got {
@@ -70,7 +72,13 @@ pub fn run(args: &SendArgs) -> CmdResult {
     let commands = args
         .apdus
         .iter()
-        .map(|a| parse_hex_arg(a))
+        .enumerate()
+        .map(|(i, a)| {
+            parse_hex_arg(a).map_err(|e| match e {
+                Error::InvalidData(m) => Error::InvalidData(format!("APDU {}: {m}", i + 1)),
+                other => other,
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     if let Some(p) = &args.expect {
         sw_matches(p, 0x9000)?;

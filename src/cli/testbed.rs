@@ -7,12 +7,20 @@
 //! `PCSCLITE_CSOCK_NAME` pointing at the private daemon, `SSCARD_VPCD_PORT0/1` naming
 //! the slots' ports (to plug more cards in with `sscard vcard`), and this `sscard` first
 //! on `PATH`. Everything started is stopped when the command ends. Needs root.
+//!
+//! Signals: SIGINT, SIGTERM and SIGHUP are forwarded to the command; when it has
+//! ended (or been killed after a grace period) the virtual cards and pcscd are
+//! stopped, the temporary directory is removed, and the exit status is
+//! `128 + signal`. Without this a SIGTERM left pcscd, the cards, the command and the
+//! directory behind.
 
-use super::CmdResult;
+use super::{process, CmdResult};
 use crate::error::{Error, ExitCode};
 use crate::testbed::{Pcscd, VirtualCardProcess};
+use signal_hook::iterator::Signals;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Child, Command, ExitStatus};
+use std::time::{Duration, Instant};
 
 /// Arguments of `sscard testbed`.
 #[derive(clap::Args, Debug)]
@@ -40,7 +48,82 @@ fn parse_card(spec: &str) -> Result<(u8, PathBuf), Error> {
     Ok((slot, PathBuf::from(image)))
 }
 
+/// How long the command has to end after a forwarded signal before it is killed.
+pub const SIGNAL_GRACE: Duration = Duration::from_secs(5);
+
+/// Signals that arrived since the last look (SIGINT, SIGTERM, SIGHUP).
+fn arrived(signals: &mut Signals) -> Option<i32> {
+    signals.pending().next()
+}
+
+/// Waits for `child`, forwarding SIGINT/SIGTERM/SIGHUP to it; kills it when it has
+/// not ended [`SIGNAL_GRACE`] after the first. Returns its status and the first
+/// signal received, if any.
+fn wait_forwarding(
+    child: &mut Child,
+    signals: &mut Signals,
+    mut got: Option<i32>,
+) -> std::io::Result<(ExitStatus, Option<i32>)> {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let mut deadline = got.map(|_| Instant::now() + SIGNAL_GRACE);
+    if let Some(sig) = got {
+        forward(pid, sig);
+    }
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok((status, got));
+        }
+        for sig in signals.pending() {
+            forward(pid, sig);
+            got.get_or_insert(sig);
+            deadline.get_or_insert(Instant::now() + SIGNAL_GRACE);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            let _ = child.kill();
+            return Ok((child.wait()?, got));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn forward(pid: nix::unistd::Pid, sig: i32) {
+    if let Ok(s) = nix::sys::signal::Signal::try_from(sig) {
+        let _ = nix::sys::signal::kill(pid, s);
+    }
+}
+
+/// Everything this test bed started: stopped in this order when dropped (virtual
+/// cards, then pcscd, whose drop also removes its temporary directory).
+struct Started {
+    cards: Vec<VirtualCardProcess>,
+    pcscd: Option<Pcscd>,
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        self.cards.clear();
+        self.pcscd.take();
+    }
+}
+
+/// Ends the process after a signal, with everything already stopped.
+fn stopped_by(sig: i32, started: Started, what: &str) -> ! {
+    drop(started);
+    eprintln!(
+        "sscard: testbed stopped by {} {what}; pcscd and the virtual cards were stopped \
+         and the temporary directory removed",
+        process::signal_name(sig)
+    );
+    std::process::exit(process::signal_exit(sig));
+}
+
 /// Runs `sscard testbed`.
+///
+/// SIGINT, SIGTERM and SIGHUP are handled from the start: while the bed is being set
+/// up it is torn down at once; while the command runs the signal is forwarded to it
+/// (a second one too), it is given [`SIGNAL_GRACE`] to end and then killed. Either
+/// way the virtual cards and pcscd are stopped, the temporary directory removed, and
+/// the exit status is `128 + signal` (hardware.md, "Signals").
 pub fn run(args: &TestbedArgs) -> CmdResult {
     let cards = args
         .cards
@@ -51,25 +134,44 @@ pub fn run(args: &TestbedArgs) -> CmdResult {
         path: "current executable".into(),
         source: e,
     })?;
+    let mut signals = Signals::new(process::STOP_SIGNALS).map_err(|e| Error::Other {
+        message: format!("cannot handle signals: {e}"),
+        code: ExitCode::Internal,
+    })?;
     let pcscd = Pcscd::start().map_err(|e| Error::Other {
         message: format!("could not start a private pcscd: {e}"),
         code: ExitCode::NoReader,
     })?;
     let (key, sock) = pcscd.env();
-    let mut plugged = Vec::new();
+    let ports = [pcscd.port(0), pcscd.port(1)];
+    let mut started = Started {
+        cards: Vec::new(),
+        pcscd: Some(pcscd),
+    };
+    if let Some(sig) = arrived(&mut signals) {
+        stopped_by(sig, started, "while starting pcscd");
+    }
     for (slot, image) in &cards {
-        let card = VirtualCardProcess::insert(&exe, image, pcscd.port(*slot), &[])
+        let card = VirtualCardProcess::insert(&exe, image, ports[*slot as usize], &[])
             .map_err(|e| Error::VirtualCard(format!("{}: {e}", image.display())))?;
-        plugged.push(card);
+        started.cards.push(card);
         // Wait for pcscd to see the card (an event, not a sleep).
-        let status = Command::new(&exe)
+        let mut wait = Command::new(&exe)
             .env(key, &sock)
             .args(["wait", "--reader", &slot.to_string(), "--timeout", "10"])
-            .status()
+            .spawn()
             .map_err(|e| Error::Io {
                 path: exe.display().to_string(),
                 source: e,
             })?;
+        let (status, sig) =
+            wait_forwarding(&mut wait, &mut signals, None).map_err(|e| Error::Io {
+                path: exe.display().to_string(),
+                source: e,
+            })?;
+        if let Some(sig) = sig {
+            stopped_by(sig, started, "while inserting the cards");
+        }
         if !status.success() {
             return Err(Error::Timeout(format!(
                 "the virtual card {} was not seen in slot {slot}",
@@ -85,19 +187,29 @@ pub fn run(args: &TestbedArgs) -> CmdResult {
         }
         (_, p) => p.unwrap_or_default(),
     };
-    let status = Command::new(&args.command[0])
+    let pending = arrived(&mut signals);
+    if let Some(sig) = pending {
+        stopped_by(sig, started, "before the command started");
+    }
+    let mut child = Command::new(&args.command[0])
         .args(&args.command[1..])
         .env(key, &sock)
         .env("PATH", path)
-        .env("SSCARD_VPCD_PORT0", pcscd.port(0).to_string())
-        .env("SSCARD_VPCD_PORT1", pcscd.port(1).to_string())
-        .status()
+        .env("SSCARD_VPCD_PORT0", ports[0].to_string())
+        .env("SSCARD_VPCD_PORT1", ports[1].to_string())
+        .spawn()
         .map_err(|e| Error::Io {
             path: args.command[0].clone(),
             source: e,
         })?;
-    drop(plugged);
-    drop(pcscd);
+    let (status, sig) = wait_forwarding(&mut child, &mut signals, None).map_err(|e| Error::Io {
+        path: args.command[0].clone(),
+        source: e,
+    })?;
+    if let Some(sig) = sig {
+        stopped_by(sig, started, "(forwarded to the command)");
+    }
+    drop(started);
     match status.code() {
         Some(0) => Ok(ExitCode::Ok),
         Some(c) => Err(Error::Other {

@@ -37,33 +37,33 @@ pub struct VcardArgs {
     pub once: bool,
 
     /// Pause before re-inserting the card after a fault removal.
-    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = super::bounds::millis)]
     pub reinsert_ms: u64,
 
     /// Give up when vpcd does not accept the connection within this time.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = super::bounds::whole_seconds)]
     pub connect_timeout: u64,
 
     /// Fault: remove the card instead of answering the Nth APDU (1-based; control
     /// messages such as get-ATR do not count). The command has no effect.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=u32::MAX as u64))]
     pub remove_before: Option<u64>,
 
     /// Fault: answer the Nth APDU, then remove the card.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=u32::MAX as u64))]
     pub remove_after: Option<u64>,
 
     /// Fault: stop answering after N APDUs, keeping the card inserted (a hung card).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=u32::MAX as u64))]
     pub mute_after: Option<u64>,
 
     /// Delay each answer by U microseconds.
-    #[arg(long, value_name = "U", default_value_t = 0)]
+    #[arg(long, value_name = "U", default_value_t = 0, value_parser = super::bounds::micros)]
     pub delay_apdu_us: u64,
 
     /// Delay each answer by U microseconds per byte of command and answer
     /// (9600 baud T=0 is about 1040).
-    #[arg(long, value_name = "U", default_value_t = 0)]
+    #[arg(long, value_name = "U", default_value_t = 0, value_parser = super::bounds::micros)]
     pub delay_byte_us: u64,
 
     /// Write the running APDU count to this file after each APDU.

@@ -23,7 +23,7 @@ pub struct WaitArgs {
     #[arg(long)]
     pub removed: bool,
     /// Give up after this many seconds.
-    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = super::bounds::seconds)]
     pub timeout: f64,
 }
 

@@ -18,6 +18,9 @@
 //! `none` means no file. A missing file at the default location is no error (a lab
 //! machine needs none); a missing file named explicitly is.
 
+pub mod desk;
+
+use crate::cli::bounds;
 use crate::error::{Error, ExitCode};
 use crate::ui::i18n::Lang;
 use crate::ui::UiMode;
@@ -199,12 +202,23 @@ impl Config {
             }
         }
         if let Some(t) = self.timeout {
-            if !t.is_finite() || t <= 0.0 || t > 86_400.0 {
+            // The same range as `--timeout` (crate::cli::bounds), and above 0: a desk
+            // that never waits for a card cannot work.
+            if let Err(why) = bounds::check_seconds(t) {
+                return Err(bad("timeout", &why));
+            }
+            if t <= 0.0 {
                 return Err(bad("timeout", "must be a number of seconds above 0"));
             }
         }
-        if self.retries.is_some_and(|r| r > 20) {
-            return Err(bad("retries", "at most 20"));
+        if self
+            .retries
+            .is_some_and(|r| u64::from(r) > bounds::MAX_RETRIES)
+        {
+            return Err(bad(
+                "retries",
+                &format!("at most {} (as --retries)", bounds::MAX_RETRIES),
+            ));
         }
         if self
             .operator
@@ -307,8 +321,35 @@ mod tests {
         assert!(e.to_string().contains("needs both"), "{e}");
         let e = p("keys = \"k\"\n[readers]\npsam = \"S\"").unwrap_err();
         assert!(e.to_string().contains("not both"), "{e}");
-        let e = p("timeout = -1").unwrap_err();
-        assert!(e.to_string().contains("timeout"), "{e}");
+        // Every number from the file has the command line's range (cli::bounds).
+        let mut tried = 0;
+        for bad in [
+            "timeout = -1",
+            "timeout = 0",
+            "timeout = inf",
+            "timeout = -inf",
+            "timeout = nan",
+            "timeout = 1e30",
+            "timeout = 1.9e19",
+            "timeout = 86400.5",
+            "timeout = \"30\"",
+            "retries = 21",
+            "retries = -1",
+            "retries = 4294967296",
+            "retries = 1e30",
+            "retries = 2.5",
+        ] {
+            let e = p(bad).unwrap_err();
+            let key = bad.split(' ').next().unwrap();
+            assert!(e.to_string().contains(key), "{bad}: {e}");
+            assert_eq!(e.exit_code(), ExitCode::InvalidData, "{bad}");
+            tried += 1;
+        }
+        assert_eq!(tried, 14);
+        assert_eq!(
+            p("timeout = 86400\nretries = 20").unwrap().retries,
+            Some(20)
+        );
     }
 
     #[test]

@@ -559,8 +559,8 @@ impl Profile {
 // ---- hex helpers for serde ----
 
 fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
-    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    hex::decode(&compact).map_err(|e| format!("expected hex bytes, got {text:?}: {e}"))
+    crate::apdu::hex_input::decode(text)
+        .map_err(|e| format!("expected hex bytes, got {text:?}: {e}"))
 }
 
 fn de_hex<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {

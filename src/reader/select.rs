@@ -91,14 +91,10 @@ impl ReaderSelector {
         match hits.as_slice() {
             [one] => Ok(one),
             [] => Err(TransportError::UnknownReader(shown)),
-            _ => Err(TransportError::UnknownReader(format!(
-                "{shown}' matches {} readers; be more specific: '{}",
-                hits.len(),
-                hits.iter()
-                    .map(|r| r.name.to_string())
-                    .collect::<Vec<_>>()
-                    .join("', '")
-            ))),
+            _ => Err(TransportError::AmbiguousReader {
+                text: shown,
+                names: hits.iter().map(|r| r.name.to_string()).collect(),
+            }),
         }
     }
 }
@@ -187,7 +183,7 @@ mod tests {
         let r = readers();
         assert!(matches!(
             "virtual".parse::<ReaderSelector>().unwrap().pick(&r),
-            Err(TransportError::UnknownReader(m)) if m.contains("2 readers")
+            Err(TransportError::AmbiguousReader { names, .. }) if names.len() == 2
         ));
         assert!("9".parse::<ReaderSelector>().unwrap().pick(&r).is_err());
         assert!(matches!(

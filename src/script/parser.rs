@@ -49,6 +49,11 @@ pub const MAX_CALL_DEPTH: usize = 8;
 /// Longest `wait-card` / `wait-remove` timeout, in seconds (one day).
 pub const MAX_WAIT_SECS: f64 = 86_400.0;
 
+/// The most script text one run reads, includes counted each time they are read: a
+/// file that includes another twice, 16 levels deep, would otherwise make 65,536
+/// copies of it.
+pub const MAX_TOTAL_BYTES: usize = 16 << 20;
+
 /// Reads included files. Tests and the fuzz target use in-memory loaders.
 pub trait Loader {
     /// The text of the file at `path` (already joined to the including file's
@@ -159,6 +164,8 @@ struct Parser<'l> {
     loader: &'l mut dyn Loader,
     /// Include chain: (file identity, position of the `include`).
     stack: Vec<(PathBuf, Option<Pos>)>,
+    /// Script bytes read so far (see [`MAX_TOTAL_BYTES`]).
+    total_bytes: usize,
     script: Script,
     defined: HashSet<String>,
     /// Whether the last statement is an exchange that `=>` lines may follow.
@@ -203,6 +210,7 @@ impl<'l> Parser<'l> {
         Parser {
             loader,
             stack: Vec::new(),
+            total_bytes: 0,
             script: Script::default(),
             defined: predefined.iter().map(|s| s.to_string()).collect(),
             open_exchange: false,
@@ -260,6 +268,13 @@ impl<'l> Parser<'l> {
             return Err(self.err(
                 &start,
                 format!("the file is larger than {MAX_FILE_BYTES} bytes"),
+            ));
+        }
+        self.total_bytes = self.total_bytes.saturating_add(bytes.len());
+        if self.total_bytes > MAX_TOTAL_BYTES {
+            return Err(self.err(
+                &start,
+                format!("the script and its includes exceed {MAX_TOTAL_BYTES} bytes in all"),
             ));
         }
         let text = std::str::from_utf8(bytes).map_err(|e| {

@@ -10,7 +10,14 @@
 //!   `get-response auto` switches to the tool's T=0 handling.
 //! - What is shown is redacted by [`crate::apdu::redact`], the one rule the trace
 //!   uses, plus any byte that comes from a secret variable, so a PIN put in an odd
-//!   command is hidden too.
+//!   command is hidden too. Every secret value (var file, cryptogram, secret capture or
+//!   `let`) is also registered in the channel's
+//!   [`KnownSecrets`](crate::apdu::redact::KnownSecrets), so the `-v` trace, the
+//!   `--dump` transcript, the report and its JSON hide it wherever it appears, in
+//!   commands and in responses.
+//! - Sizes are bounded: a value built by `let` (which can double itself line after
+//!   line) or an APDU never grows past [`MAX_VALUE_BYTES`], so a script cannot make
+//!   the tool allocate without bound.
 //! - Waiting for cards goes through [`CardEvents`], so `wait-card` on a replay or in a
 //!   unit test passes at once instead of needing a reader.
 
@@ -19,13 +26,17 @@ use super::expect::{explain_mismatch, match_data, PatItem, Resolved, SwPattern};
 use super::report::{Event, ExchangeReport, Failure, JsonPos, Reporter, Session, Summary};
 use super::vars::{VarValue, Vars};
 use super::{Pos, ScriptError};
-use crate::apdu::redact::{self, Redactor, Secrets};
+use crate::apdu::redact::{self, KnownSecrets, Redactor, Secrets};
 use crate::apdu::{Channel, Status, Transport, TransportError};
 use crate::crypto::Algorithm;
 use crate::error::{Error, ExitCode};
 use crate::sam::{Sam, SamError};
 use std::time::Duration;
 use zeroize::Zeroizing;
+
+/// The largest value or APDU a script may build: an extended-length APDU (4 header
+/// bytes, 3 bytes Lc, 65,535 data bytes, 3 bytes Le).
+pub const MAX_VALUE_BYTES: usize = 4 + 3 + 65_535 + 3;
 
 /// How long `wait-card` / `wait-remove` wait when no timeout is written.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(60);
@@ -148,9 +159,21 @@ struct Evaluated {
 }
 
 impl Evaluated {
-    fn push(&mut self, bytes: &[u8], secret: bool) {
+    /// Appends, refusing to grow past [`MAX_VALUE_BYTES`].
+    fn push(&mut self, pos: &Pos, bytes: &[u8], secret: bool) -> Result<(), EvalError> {
+        if self.bytes.len() + bytes.len() > MAX_VALUE_BYTES {
+            return Err(ScriptError::new(
+                pos.clone(),
+                format!(
+                    "the value grows past {MAX_VALUE_BYTES} bytes (the largest APDU); \
+                     a script cannot build more"
+                ),
+            )
+            .into());
+        }
         self.bytes.extend_from_slice(bytes);
         self.secret.extend(std::iter::repeat_n(secret, bytes.len()));
+        Ok(())
     }
     fn any_secret(&self) -> bool {
         self.secret.iter().any(|s| *s)
@@ -194,6 +217,13 @@ pub fn run(script: &Script, ctx: &mut Context<'_, '_>, reporter: &mut dyn Report
             .collect(),
     };
     reporter.begin(&session);
+    // Every secret value given to the run is hidden wherever it appears.
+    let names: Vec<String> = ctx.vars.names().map(str::to_string).collect();
+    for name in names {
+        if let Some(v) = ctx.vars.get(&name).filter(|v| v.secret) {
+            ctx.channel.known_secrets().add(&v.bytes);
+        }
+    }
     let mut r = Run {
         ctx,
         reporter,
@@ -324,6 +354,7 @@ impl Run<'_, '_, '_> {
                 match self.eval_all(value, &mut out) {
                     Ok(()) => {
                         let v = VarValue::new(out.bytes.to_vec(), out.any_secret());
+                        self.remember(&v);
                         self.reporter.event(Event::Let {
                             name: name.clone(),
                             value: v.shown(),
@@ -385,6 +416,13 @@ impl Run<'_, '_, '_> {
         Ok(Flow::Next)
     }
 
+    /// Registers a secret value with the channel, so every layer hides it.
+    fn remember(&self, v: &VarValue) {
+        if v.secret {
+            self.ctx.channel.known_secrets().add(&v.bytes);
+        }
+    }
+
     /// A statement that cannot run because a capture it needs failed earlier.
     fn missing(&mut self, pos: &Pos, what: &str, var: &str) -> Result<(), StopReason> {
         let f = Failure {
@@ -406,11 +444,11 @@ impl Run<'_, '_, '_> {
 
     fn eval(&mut self, v: &Value, out: &mut Evaluated) -> Result<(), EvalError> {
         match &v.kind {
-            ValueKind::Bytes(b) => out.push(b, false),
+            ValueKind::Bytes(b) => out.push(&v.pos, b, false)?,
             ValueKind::Var(name) => match self.ctx.vars.get(name) {
                 Some(val) => {
                     let (bytes, secret) = (val.bytes.clone(), val.secret);
-                    out.push(&bytes, secret);
+                    out.push(&v.pos, &bytes, secret)?;
                 }
                 None => return Err(EvalError::Missing(name.clone())),
             },
@@ -436,7 +474,7 @@ impl Run<'_, '_, '_> {
                         format!("len(): the value is {n} bytes, more than one length byte holds"),
                     )
                 })?;
-                out.push(&[byte], false);
+                out.push(pos, &[byte], false)?;
             }
             Call::Random(n) => {
                 let mut buf = vec![0u8; *n];
@@ -446,7 +484,7 @@ impl Run<'_, '_, '_> {
                         code: ExitCode::Internal,
                     })
                 })?;
-                out.push(&buf, false);
+                out.push(pos, &buf, false)?;
             }
             Call::Cryptogram {
                 app,
@@ -497,7 +535,8 @@ impl Run<'_, '_, '_> {
                     sam.cryptogram(*app, *key_id, alg, &d, &r)
                         .map_err(|e| EvalError::Fatal(sam_error(e)))?,
                 );
-                out.push(&crypt, true);
+                self.ctx.channel.known_secrets().add(&crypt);
+                out.push(pos, &crypt, true)?;
             }
         }
         Ok(())
@@ -558,8 +597,20 @@ impl Run<'_, '_, '_> {
             )
             .into());
         }
+        // The secret parts of this command, for the trace and transcript below.
+        let mut run_start = None;
+        for (i, s) in cmd.secret.iter().chain(std::iter::once(&false)).enumerate() {
+            match (s, run_start) {
+                (true, None) => run_start = Some(i),
+                (false, Some(st)) => {
+                    self.ctx.channel.known_secrets().add(&cmd.bytes[st..i]);
+                    run_start = None;
+                }
+                _ => {}
+            }
+        }
         let secrets = self.redactor.classify(&cmd.bytes);
-        let command = shown_command(&cmd, secrets);
+        let command = shown_command(&cmd, secrets, self.ctx.channel.known_secrets());
         let sent = if self.auto_response {
             self.ctx.channel.transmit(&cmd.bytes)
         } else {
@@ -573,7 +624,10 @@ impl Run<'_, '_, '_> {
         let (data, sw_bytes) = resp.split_at(resp.len() - 2);
         let sw = u16::from_be_bytes([sw_bytes[0], sw_bytes[1]]);
         let status = Status::from(sw);
-        let response = redact::response_hex(&resp, secrets);
+        let hidden = redact::response_mask(&resp, secrets, self.ctx.channel.known_secrets());
+        let response = redact::masked_hex(&resp, &hidden);
+        // A response holding a known secret is explained without its values.
+        let data_secret = secrets.response_data || hidden.iter().any(|h| *h);
         let actual = format!("{response} (SW {status})");
 
         // Check every expectation (or normal processing when none is written).
@@ -599,7 +653,7 @@ impl Run<'_, '_, '_> {
                 PatItem::Capture { name, .. } => Some(name.clone()),
                 _ => None,
             }));
-            match self.check(e, sw, data, secrets.response_data) {
+            match self.check(e, sw, data, data_secret) {
                 Ok(Ok(caps)) => captures.extend(caps),
                 Ok(Err(reason)) => failures.push(Failure {
                     step: self.step_label(),
@@ -622,7 +676,10 @@ impl Run<'_, '_, '_> {
         let mut shown_caps = Vec::new();
         if ok {
             for (name, range) in captures {
-                let v = VarValue::new(data[range].to_vec(), secrets.response_data);
+                // A capture overlapping a hidden byte is secret too.
+                let secret = hidden[range.clone()].iter().any(|h| *h);
+                let v = VarValue::new(data[range].to_vec(), secret);
+                self.remember(&v);
                 shown_caps.push((name.clone(), v.shown()));
                 self.ctx.vars.set(&name, v);
             }
@@ -768,21 +825,14 @@ impl Run<'_, '_, '_> {
     }
 }
 
-/// The command as shown: redacted by the trace's rule, and every byte that came from a
-/// secret value hidden as well.
-fn shown_command(cmd: &Evaluated, secrets: Secrets) -> String {
-    let base = redact::command_hex(&cmd.bytes, secrets);
-    base.split(' ')
-        .enumerate()
-        .map(|(i, tok)| {
-            if cmd.secret.get(i).copied().unwrap_or(false) {
-                ".."
-            } else {
-                tok
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+/// The command as shown: redacted by the trace's rule and the known secrets, and
+/// every byte that came from a secret value hidden as well.
+fn shown_command(cmd: &Evaluated, secrets: Secrets, known: &KnownSecrets) -> String {
+    let mut hide = redact::command_mask(&cmd.bytes, secrets, known);
+    for (h, s) in hide.iter_mut().zip(&cmd.secret) {
+        *h |= *s;
+    }
+    redact::masked_hex(&cmd.bytes, &hide)
 }
 
 #[cfg(test)]

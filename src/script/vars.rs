@@ -10,7 +10,7 @@
 //!
 //! PINs never come from argv (visible in `ps` and shell history): `--var` refuses a
 //! name containing `pin`, and the var file is refused when group or others can read
-//! it, as key files are.
+//! or write it, as key files are.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -74,8 +74,19 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 /// Parses a value as given on the command line or in a var file: hex (spaces and
-/// colons allowed) or a double-quoted ASCII string. Errors never repeat the value.
+/// colons allowed) or a double-quoted ASCII string. Errors never repeat the value,
+/// nor any character of it: a var-file value is secret (see [`parse_value_shown`]).
 pub fn parse_value(text: &str) -> Result<Vec<u8>, String> {
+    parse_value_as(text, true)
+}
+
+/// [`parse_value`] for a value that is not secret (`--var`): an error names the
+/// character that is not hex and its position.
+pub fn parse_value_shown(text: &str) -> Result<Vec<u8>, String> {
+    parse_value_as(text, false)
+}
+
+fn parse_value_as(text: &str, secret: bool) -> Result<Vec<u8>, String> {
     let t = text.trim();
     if let Some(inner) = t.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
         if !inner.is_ascii() {
@@ -83,13 +94,10 @@ pub fn parse_value(text: &str) -> Result<Vec<u8>, String> {
         }
         return Ok(inner.as_bytes().to_vec());
     }
-    let clean: Zeroizing<String> = Zeroizing::new(
-        t.chars()
-            .filter(|c| !c.is_whitespace() && *c != ':')
-            .collect(),
-    );
-    hex::decode(clean.as_bytes())
-        .map_err(|_| "the value is neither hex (whole bytes) nor a \"quoted\" string".into())
+    crate::apdu::hex_input::decode(t).map_err(|e| {
+        let why = if secret { e.hidden() } else { e.to_string() };
+        format!("the value is neither hex (whole bytes) nor a \"quoted\" string: {why}")
+    })
 }
 
 impl Vars {
@@ -131,13 +139,14 @@ impl Vars {
                  by you and pass --var-file FILE, or pipe it in with --var-file -"
             ));
         }
-        let bytes = parse_value(value).map_err(|e| format!("--var {name}: {e}"))?;
+        let bytes = parse_value_shown(value).map_err(|e| format!("--var {name}: {e}"))?;
         self.set(name, VarValue::new(bytes, false));
         Ok(())
     }
 
     /// Adds secret variables from a var file (`-` = standard input): lines
-    /// `NAME = VALUE`, `#` comments. A file group or others can read is refused.
+    /// `NAME = VALUE`, `#` comments. A file group or others can read or write is
+    /// refused ([`crate::secret::check_private_file`]).
     pub fn add_file(&mut self, path: &Path) -> Result<(), String> {
         let shown = path.display().to_string();
         let text = if shown == "-" {
@@ -147,21 +156,8 @@ impl Vars {
                 .map_err(|e| format!("--var-file -: {e}"))?;
             s
         } else {
-            let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                let mode = meta.permissions().mode();
-                if mode & 0o044 != 0 {
-                    return Err(format!(
-                        "{shown}: readable by group or others (mode {:o}); it may hold a \
-                         PIN: run `chmod 600 {shown}`",
-                        mode & 0o777
-                    ));
-                }
-            }
-            #[cfg(not(unix))]
-            let _ = meta;
+            crate::secret::check_private_file(path)
+                .map_err(|why| format!("{shown}: it may hold a PIN and is {why}"))?;
             Zeroizing::new(std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?)
         };
         self.add_text(&shown, &text)

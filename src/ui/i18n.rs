@@ -561,6 +561,7 @@ const PHRASES: &[(&str, &str)] = &[
     ),
     ("the PIN input has no line {}", "密码输入缺少第 {0} 行"),
     ("PIN line {}: {}", "密码第 {0} 行：{1}"),
+    ("PIN file {}: {}", "密码文件 {0}：{1}"),
     ("a PIN is exactly 6 digits 0-9", "密码必须是 6 位数字"),
 ];
 
@@ -660,6 +661,19 @@ pub fn advise_transport(lang: Lang, t: &TransportError) -> Advice {
                 .pick(
                     "Check the reader's cable; `sscard readers` lists the names; fix the reader names in the configuration.",
                     "请检查读卡器连线；用 `sscard readers` 查看名称，并改正配置文件中的读卡器名称。",
+                )
+                .to_string(),
+            detail: d,
+        },
+        TransportError::AmbiguousReader { text, .. } => Advice {
+            title: match lang {
+                Lang::En => format!("'{}' names more than one reader.", subject(text)),
+                Lang::Zh => format!("“{text}”对应多个读卡器。"),
+            },
+            action: lang
+                .pick(
+                    "Give more of the reader's name (`sscard readers` lists them) in the configuration or on the command line.",
+                    "请在配置文件或命令行中写出更完整的读卡器名称（用 `sscard readers` 查看）。",
                 )
                 .to_string(),
             detail: d,

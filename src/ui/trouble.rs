@@ -88,6 +88,7 @@ pub fn of_transport(t: &TransportError) -> Option<Trouble> {
         TransportError::NoService(_) => Some(Trouble::ServiceDown),
         TransportError::NoReaders | TransportError::UnknownReader(_) => Some(Trouble::ReaderGone),
         TransportError::EndlessResponse(_)
+        | TransportError::AmbiguousReader { .. }
         | TransportError::Command(_)
         | TransportError::Replay(_)
         | TransportError::Unsupported(_)

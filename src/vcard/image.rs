@@ -37,6 +37,9 @@ pub const FORMAT: u32 = 1;
 /// Deepest DF nesting accepted (the profiles use 3 levels).
 const MAX_DEPTH: usize = 8;
 
+/// The largest image file read (16 MiB; real images are a few KiB).
+pub const MAX_IMAGE_BYTES: u64 = 16 << 20;
+
 /// A whole card image.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -266,6 +269,11 @@ impl RecordImage {
             _ => return Err("a tagged record needs exactly one of `ascii` and `hex`".into()),
         };
         match (self.len, self.pad) {
+            (Some(len), _) if len > 253 => {
+                return Err(format!(
+                    "`len` {len} is more than a record value holds (253)"
+                ));
+            }
             (Some(len), pad) => {
                 if value.len() > len {
                     return Err(format!(
@@ -337,8 +345,7 @@ pub struct HexBytes(pub Vec<u8>);
 impl TryFrom<String> for HexBytes {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        hex::decode(&compact)
+        crate::apdu::hex_input::decode(&s)
             .map(HexBytes)
             .map_err(|e| format!("expected hex bytes, got {s:?}: {e}"))
     }
@@ -499,10 +506,21 @@ impl CardImage {
     /// Reads and parses an image file (no semantic checks: see
     /// [`super::Card::from_image`]).
     pub fn load(path: &Path) -> Result<CardImage, VcardError> {
-        let bytes = fs::read(path).map_err(|source| VcardError::ReadImage {
+        use std::io::Read;
+        let read_err = |source| VcardError::ReadImage {
             file: path.to_path_buf(),
             source,
-        })?;
+        };
+        // Bounded read: an image is a few KiB; a huge file is refused, not loaded.
+        let mut bytes = Vec::new();
+        fs::File::open(path)
+            .and_then(|f| f.take(MAX_IMAGE_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(read_err)?;
+        if bytes.len() as u64 > MAX_IMAGE_BYTES {
+            return Err(read_err(std::io::Error::other(format!(
+                "larger than {MAX_IMAGE_BYTES} bytes"
+            ))));
+        }
         serde_json::from_slice(&bytes).map_err(|source| VcardError::ParseImage {
             file: path.to_path_buf(),
             source,
