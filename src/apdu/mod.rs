@@ -9,6 +9,7 @@
 
 pub mod atr;
 pub mod catalogue;
+pub mod class;
 pub mod channel;
 pub mod command;
 pub mod redact;

@@ -75,7 +75,7 @@ impl std::fmt::Debug for Card {
 
 /// Instructions of the engine, with the class each belongs to.
 const ISO_INS: [u8; 10] = [0xA4, 0xB2, 0xB0, 0xDC, 0xE2, 0x84, 0x82, 0x88, 0x20, 0xC0];
-const PROPRIETARY_INS: [u8; 3] = [0x5E, 0x1A, 0xFA];
+pub(crate) const PROPRIETARY_INS: [u8; 3] = [0x5E, 0x1A, 0xFA];
 
 impl Card {
     /// Builds a card from an image, checking it (errors name the field; the file is
