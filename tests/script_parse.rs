@@ -93,7 +93,12 @@ const CASES: &[(&str, usize, usize, &str)] = &[
     ("let exit_code = 01\n", 1, 5, "contains 'exit'"),
     ("include reset.apdu\n", 1, 9, "contains 'reset'"),
     ("00 A4 04 00 05 \"reset\"\n", 1, 17, "contains 'reset'"),
-    ("00 A4 00 00\n=> 9000 # then exit\n", 2, 16, "contains 'exit'"),
+    (
+        "00 A4 00 00\n=> 9000 # then exit\n",
+        2,
+        16,
+        "contains 'exit'",
+    ),
     ("wait-card 5 # then reset\n", 1, 20, "contains 'reset'"),
     ("step\n", 1, 5, "needs text"),
     ("echo\n", 1, 5, "needs text"),
@@ -305,7 +310,12 @@ const SCRIPTOR_LINES: &[(&str, &[&str], &[&str], usize)] = &[
     // Any line containing reset (not a column-0 comment) resets and sends nothing of
     // the line.
     ("00 B2 01 04 00 # preset\n", &["reset"], &[], 1),
-    ("  # reset (indented: not a comment to scriptor)\n", &["reset"], &[], 1),
+    (
+        "  # reset (indented: not a comment to scriptor)\n",
+        &["reset"],
+        &[],
+        1,
+    ),
     ("reset now\n", &["reset"], &[], 1),
     ("RESET\nReset # again\n", &["reset", "reset"], &[], 0),
     ("# reset\n#RESET\n", &[], &[], 0),

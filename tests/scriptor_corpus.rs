@@ -73,7 +73,10 @@ fn scriptor_and_sscard_send_the_same_apdus() {
             String::from_utf8_lossy(&out.stderr)
         );
         let by_scriptor = received(&log);
-        assert!(!by_scriptor.is_empty(), "{name}: the card saw nothing from scriptor");
+        assert!(
+            !by_scriptor.is_empty(),
+            "{name}: the card saw nothing from scriptor"
+        );
 
         std::fs::write(&log, "").unwrap();
         let r = bed.run(&["script", "--reader", "0", "--keep-going", path]);
@@ -91,7 +94,13 @@ fn scriptor_and_sscard_send_the_same_apdus() {
             .stdout
             .lines()
             .filter(|l| !l.starts_with('#') && !l.trim().is_empty() && *l != "exit")
-            .map(|l| if l == "reset" { l.to_string() } else { format!("> {l}") })
+            .map(|l| {
+                if l == "reset" {
+                    l.to_string()
+                } else {
+                    format!("> {l}")
+                }
+            })
             .collect();
 
         if by_sscard != by_scriptor {

@@ -75,7 +75,9 @@ fn send_script_and_flows_keep_the_class() {
 
     // Siblings through `send`: SELECT with FCI and the READ RECORD resend (6C0B: the
     // card number record is 11 bytes) in every kind of class.
-    for cla in [0x00u8, 0x01, 0x03, 0x0C, 0x40, 0x4F, 0x6F, 0x80, 0x8D, 0xC0, 0xE5] {
+    for cla in [
+        0x00u8, 0x01, 0x03, 0x0C, 0x40, 0x4F, 0x6F, 0x80, 0x8D, 0xC0, 0xE5,
+    ] {
         std::fs::write(&log, "").unwrap();
         let select = format!("{cla:02X}{SELECT_SSSE}");
         let read = format!("{cla:02X}B2072C05");
@@ -88,7 +90,10 @@ fn send_script_and_flows_keep_the_class() {
         let resend = format!("> {cla:02X} B2 07 2C 0B");
         assert!(lines.contains(&gr), "CLA {cla:02X}: {lines:?}");
         assert!(lines.contains(&resend), "CLA {cla:02X}: {lines:?}");
-        assert!(!lines.iter().any(|l| l == "< 6E 00"), "CLA {cla:02X}: {lines:?}");
+        assert!(
+            !lines.iter().any(|l| l == "< 6E 00"),
+            "CLA {cla:02X}: {lines:?}"
+        );
     }
 
     // `script` with get-response auto, and the same in manual mode written by hand.
@@ -128,7 +133,14 @@ fn a_strict_card_refuses_the_old_behaviour() {
     let mut bed = Bed::start();
     let log = bed.dir.path().join("apdus.log");
     strict_card(&mut bed, &log);
-    let r = bed.run(&["send", "--reader", "0", "--raw", "C0A4000002EF05", "00C0000014"]);
+    let r = bed.run(&[
+        "send",
+        "--reader",
+        "0",
+        "--raw",
+        "C0A4000002EF05",
+        "00C0000014",
+    ]);
     assert_eq!(r.code, 6, "{r:?}");
     assert!(r.stdout.contains("< 6E 00"), "{r:?}");
 }

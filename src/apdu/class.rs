@@ -117,14 +117,26 @@ mod tests {
     fn decodes_both_interindustry_encodings() {
         let c = Class::decode(0x0D);
         assert_eq!(c.kind, ClassKind::FirstInterindustry);
-        assert_eq!((c.channel, c.secure_messaging, c.chaining), (Some(1), Some(0x0C), false));
+        assert_eq!(
+            (c.channel, c.secure_messaging, c.chaining),
+            (Some(1), Some(0x0C), false)
+        );
         let c = Class::decode(0x13);
-        assert_eq!((c.channel, c.secure_messaging, c.chaining), (Some(3), Some(0), true));
+        assert_eq!(
+            (c.channel, c.secure_messaging, c.chaining),
+            (Some(3), Some(0), true)
+        );
         let c = Class::decode(0x6F);
         assert_eq!(c.kind, ClassKind::FurtherInterindustry);
-        assert_eq!((c.channel, c.secure_messaging, c.chaining), (Some(19), Some(0x20), false));
+        assert_eq!(
+            (c.channel, c.secure_messaging, c.chaining),
+            (Some(19), Some(0x20), false)
+        );
         let c = Class::decode(0x50);
-        assert_eq!((c.channel, c.secure_messaging, c.chaining), (Some(4), Some(0), true));
+        assert_eq!(
+            (c.channel, c.secure_messaging, c.chaining),
+            (Some(4), Some(0), true)
+        );
         assert_eq!(Class::decode(0x84).kind, ClassKind::ProprietaryFirst);
         assert_eq!(Class::decode(0xC0).kind, ClassKind::ProprietaryFurther);
         assert_eq!(Class::decode(0xC0).channel, Some(4));

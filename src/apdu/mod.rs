@@ -9,8 +9,8 @@
 
 pub mod atr;
 pub mod catalogue;
-pub mod class;
 pub mod channel;
+pub mod class;
 pub mod command;
 pub mod redact;
 pub mod response;

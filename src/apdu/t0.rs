@@ -202,7 +202,9 @@ mod tests {
     fn get_response_keeps_the_class_of_every_cla() {
         for cla in 0..=0xFFu8 {
             let mut t = T0Layer::new(strict(0x14));
-            let r = t.transmit(&[cla, 0xA4, 0x00, 0x00, 0x02, 0xEF, 0x05]).unwrap();
+            let r = t
+                .transmit(&[cla, 0xA4, 0x00, 0x00, 0x02, 0xEF, 0x05])
+                .unwrap();
             assert_eq!(&r[r.len() - 2..], &[0x90, 0x00], "CLA {cla:02X}");
             assert_eq!(r.len(), 0x14 + 2, "CLA {cla:02X}");
             assert_eq!(t.inner.got[1], get_response(cla, 0x14), "CLA {cla:02X}");
@@ -222,7 +224,8 @@ mod tests {
             for &sm in sms {
                 for chaining in [false, true] {
                     for proprietary in [0x00, 0x80] {
-                        let cla = Class::interindustry(channel, sm, chaining).unwrap() | proprietary;
+                        let cla =
+                            Class::interindustry(channel, sm, chaining).unwrap() | proprietary;
                         if cla == 0xFF {
                             continue; // channel 19, SM, chaining, b8: the PPS byte, no class
                         }
@@ -257,7 +260,9 @@ mod tests {
 
     #[test]
     fn resend_is_the_same_command_in_any_class_and_encoding() {
-        for cla in [0x00u8, 0x01, 0x03, 0x0C, 0x13, 0x40, 0x4F, 0x6F, 0x80, 0x84, 0xC0, 0xE3] {
+        for cla in [
+            0x00u8, 0x01, 0x03, 0x0C, 0x13, 0x40, 0x4F, 0x6F, 0x80, 0x84, 0xC0, 0xE3,
+        ] {
             // Short case 2.
             let cmd = [cla, 0xB0, 0x00, 0x00, 0x10];
             let want = [cla, 0xB0, 0x00, 0x00, 0x08];
@@ -269,7 +274,9 @@ mod tests {
                 [cla, 0xB0, 0x00, 0x00, 0x00, 0x01, 0x00]
             );
             // Extended case 4 stays extended.
-            let cmd = [cla, 0xCB, 0x3F, 0xFF, 0x00, 0x00, 0x02, 0x5C, 0x00, 0x00, 0x00];
+            let cmd = [
+                cla, 0xCB, 0x3F, 0xFF, 0x00, 0x00, 0x02, 0x5C, 0x00, 0x00, 0x00,
+            ];
             assert_eq!(
                 resend_with_le(&cmd, 0x20).unwrap(),
                 [cla, 0xCB, 0x3F, 0xFF, 0x00, 0x00, 0x02, 0x5C, 0x00, 0x00, 0x20]

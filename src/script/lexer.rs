@@ -1,7 +1,8 @@
 //! Characters to tokens: comments, strings, `\` continuation, and exact positions.
 //!
 //! Why a real lexer rather than `split_whitespace`: every error must point at its
-//! file:line:column, comments may stand anywhere (scriptor only knows column 0), `#`
+//! file:line:column, comments may stand anywhere (scriptor only knows column 0; its
+//! other line rules are applied here too, see [`Lines`]), `#`
 //! inside a quoted string is text, and a `\` at the end of a line joins it to the
 //! next (scriptor's continuation) while a `\` anywhere else is a mistake worth naming.
 //! The lexer turns a file into *logical lines*, each a list of tokens that keep the

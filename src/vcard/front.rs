@@ -59,7 +59,8 @@ impl std::str::FromStr for ScriptedAnswer {
             .split_once('=')
             .ok_or_else(|| format!("'{s}': expected CMD=RESP in hex"))?;
         let hex = |t: &str, what: &str| {
-            hex::decode(t.replace(' ', "")).map_err(|e| format!("'{s}': bad hex in the {what}: {e}"))
+            hex::decode(t.replace(' ', ""))
+                .map_err(|e| format!("'{s}': bad hex in the {what}: {e}"))
         };
         let command = hex(c, "command")?;
         let answer = hex(r, "answer")?;
@@ -157,7 +158,11 @@ impl Front {
             Some(a) => a.answer.clone(),
             None if self.strict_class => {
                 let mut own = apdu.to_vec();
-                own[0] = if PROPRIETARY_INS.contains(&ins) { 0x80 } else { 0x00 };
+                own[0] = if PROPRIETARY_INS.contains(&ins) {
+                    0x80
+                } else {
+                    0x00
+                };
                 card.process(&own)
             }
             None => card.process(apdu),
@@ -180,14 +185,19 @@ impl Front {
         if ins == 0xC0 {
             if let Some(want) = self.reply_cla {
                 if cla != want {
-                    log::info!("vcard: GET RESPONSE in class {cla:02X}, the command's is {want:02X}: 6E00");
+                    log::info!(
+                        "vcard: GET RESPONSE in class {cla:02X}, the command's is {want:02X}: 6E00"
+                    );
                     return Some(CLA_NOT_SUPPORTED);
                 }
             }
         }
         if let Some(prev) = self.resend {
             if prev[1..] == header[1..] && prev[0] != cla {
-                log::info!("vcard: resend in class {cla:02X}, the command's is {:02X}: 6E00", prev[0]);
+                log::info!(
+                    "vcard: resend in class {cla:02X}, the command's is {:02X}: 6E00",
+                    prev[0]
+                );
                 return Some(CLA_NOT_SUPPORTED);
             }
         }
