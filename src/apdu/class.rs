@@ -109,6 +109,19 @@ pub fn reply_class(cla: u8) -> u8 {
     }
 }
 
+/// The interindustry class with the same logical channel and secure messaging bits
+/// as the proprietary class `cla` (b5 cleared): `8X`–`BX` → `0X` (b4–b1 kept),
+/// `CX`–`FE` → `4X`–`6X` (b8 cleared). `None` for a class that is not proprietary.
+/// The T=0 layer's fallback for cards that know GET RESPONSE only in the
+/// interindustry class ([`super::t0`]).
+pub fn interindustry_counterpart(cla: u8) -> Option<u8> {
+    match Class::decode(cla).kind {
+        ClassKind::ProprietaryFirst => Some(cla & 0x0F),
+        ClassKind::ProprietaryFurther => Some(cla & 0x6F),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,5 +200,31 @@ mod tests {
         assert_eq!(reply_class(0x80), 0x80);
         assert_eq!(reply_class(0x00), 0x00);
         assert_eq!(reply_class(0x1F), 0x0F);
+    }
+
+    #[test]
+    fn interindustry_counterparts_keep_channel_and_sm() {
+        for cla in 0x80..=0xFEu8 {
+            let alt = interindustry_counterpart(cla).unwrap();
+            let (c, a) = (Class::decode(cla), Class::decode(alt));
+            assert!(
+                matches!(
+                    a.kind,
+                    ClassKind::FirstInterindustry | ClassKind::FurtherInterindustry
+                ),
+                "{cla:02X} -> {alt:02X}"
+            );
+            assert_eq!(a.channel, c.channel, "{cla:02X} -> {alt:02X}");
+            assert_eq!(
+                a.secure_messaging, c.secure_messaging,
+                "{cla:02X} -> {alt:02X}"
+            );
+            assert!(!a.chaining);
+        }
+        for cla in (0x00..=0x7Fu8).chain([0xFF]) {
+            assert_eq!(interindustry_counterpart(cla), None);
+        }
+        assert_eq!(interindustry_counterpart(0x80), Some(0x00));
+        assert_eq!(interindustry_counterpart(0xC0), Some(0x40));
     }
 }

@@ -16,9 +16,13 @@
 //! secure messaging indication and proprietary class (`80`, `C0`, …) are those of the
 //! command. A card relates the two through CLA: a GET RESPONSE in class `00` after a
 //! command in class `C0` gets `6E00` (issue 11 §2), one on another channel asks
-//! another channel.
+//! another channel. One fallback, for cards whose GET RESPONSE exists only in the
+//! interindustry class (many PSAMs document `00 C0` after their `80` commands): when
+//! the GET RESPONSE in a proprietary class is answered `6E00` or `6D00`, it is asked
+//! once more in the interindustry class with the same channel and SM bits
+//! ([`interindustry_counterpart`]), and the rest of that response is fetched there.
 
-use super::class::reply_class;
+use super::class::{interindustry_counterpart, reply_class};
 use super::command::Command;
 use super::transport::{Transport, TransportError};
 
@@ -85,7 +89,8 @@ impl<T: Transport> Transport for T0Layer<T> {
         resp.truncate(resp.len() - 2);
         // The class of the command the data answers (checked to have 4 bytes by
         // Command::parse above when resent; a shorter one cannot get here with data).
-        let cla = command.first().copied().unwrap_or(0);
+        let mut cla = reply_class(command.first().copied().unwrap_or(0));
+        let mut fallback = interindustry_counterpart(cla);
         let mut rounds = 0;
         while sw1 == 0x61 {
             rounds += 1;
@@ -93,7 +98,15 @@ impl<T: Transport> Transport for T0Layer<T> {
                 return Err(TransportError::EndlessResponse(rounds - 1));
             }
             let mut part = self.inner.transmit(&get_response(cla, sw2))?;
-            let (s1, s2) = sw(&part)?;
+            let (mut s1, mut s2) = sw(&part)?;
+            if let (Some(alt), 0x6E | 0x6D, 0x00) = (fallback, s1, s2) {
+                // A card that knows GET RESPONSE only in the interindustry class:
+                // ask once more there, same channel and SM bits, and stay there.
+                part = self.inner.transmit(&get_response(alt, sw2))?;
+                (s1, s2) = sw(&part)?;
+                cla = alt;
+            }
+            fallback = None;
             if s1 == 0x6C {
                 part = self.inner.transmit(&get_response(cla, s2))?;
             }
@@ -291,6 +304,36 @@ mod tests {
         ])));
         let r = t.transmit(&hex::decode("8CB2012C05").unwrap()).unwrap();
         assert_eq!(hex::encode_upper(r), "0A019000");
+    }
+
+    #[test]
+    fn proprietary_get_response_refused_falls_back_to_interindustry() {
+        // A PSAM that knows GET RESPONSE only as 00 C0.
+        let mut t = T0Layer::new(Scripted(VecDeque::from(vec![
+            ("80FA0000081122334455667788", "6108"),
+            ("80C0000008", "6E00"),
+            ("00C0000008", "01020304050607086102"),
+            ("00C0000002", "AABB9000"),
+        ])));
+        let r = t
+            .transmit(&hex::decode("80FA0000081122334455667788").unwrap())
+            .unwrap();
+        assert_eq!(hex::encode_upper(r), "0102030405060708AABB9000");
+        // Further-structure proprietary class: C5 (channel 9) falls back to 45.
+        let mut t = T0Layer::new(Scripted(VecDeque::from(vec![
+            ("C5CA00FF", "6103"),
+            ("C5C0000003", "6D00"),
+            ("45C0000003", "0102039000"),
+        ])));
+        let r = t.transmit(&hex::decode("C5CA00FF").unwrap()).unwrap();
+        assert_eq!(hex::encode_upper(r), "0102039000");
+        // An interindustry class has no fallback: the card's 6E00 is the answer.
+        let mut t = T0Layer::new(Scripted(VecDeque::from(vec![
+            ("01CA00FF", "6103"),
+            ("01C0000003", "6E00"),
+        ])));
+        let r = t.transmit(&hex::decode("01CA00FF").unwrap()).unwrap();
+        assert_eq!(hex::encode_upper(r), "6E00");
     }
 
     struct Endless;

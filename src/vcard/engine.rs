@@ -19,7 +19,8 @@
 //!   supported instruction set are data, so a new card profile is a new image file.
 //!
 //! GET RESPONSE with nothing pending answers `6985` (conditions of use not
-//! satisfied).
+//! satisfied). It is accepted in class `00` and in class `80` (the class of the
+//! proprietary command whose data it fetches, as terminals send it).
 
 use std::path::Path;
 
@@ -217,7 +218,9 @@ impl Card {
         if !(iso || proprietary) || !offered {
             return Err(sw::INS_NOT_SUPPORTED);
         }
-        if (cmd.cla == 0x80) != proprietary {
+        // GET RESPONSE comes in the class of the command it answers: `00`, or `80`
+        // after DES CRYPT (ISO/IEC 7816-4 §5.4.1; the terminal keeps the caller's class).
+        if (cmd.cla == 0x80) != proprietary && cmd.ins != 0xC0 {
             return Err(sw::CLA_NOT_SUPPORTED);
         }
         match cmd.ins {
