@@ -67,7 +67,7 @@ impl Redactor {
     pub fn observe(&mut self, secrets: Secrets, response: &[u8]) {
         let sw1 = response.len().checked_sub(2).map(|i| response[i]);
         let more = sw1 == Some(0x61)
-            || (self.last_ins == INS_GET_RESPONSE && matches!(sw1, Some(0x6C | 0x6D | 0x6E)));
+            || (self.last_ins == INS_GET_RESPONSE && matches!(sw1, Some(0x6C..=0x6E)));
         self.secret_pending = secrets.response_data && more;
     }
 }
