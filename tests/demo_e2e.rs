@@ -7,8 +7,10 @@
 //! proves little: the script runs [`RUNS`] times and every run must exit 0, print the
 //! activation receipt with its transfer id, and show the journal entry COMPLETE.
 //! Nothing is stubbed: the script installs what is missing (a no-op here), builds
-//! sscard (a no-op after `cargo test --release`; a release build otherwise) and starts
-//! its own private pcscd. Needs root, like every end-to-end test here.
+//! sscard (`cargo build --release --bins`: the first run after `cargo test` may take a
+//! minute or two, since the two resolve dependency features differently; later runs
+//! are no-ops) and starts its own private pcscd. Needs root, like every end-to-end
+//! test here.
 
 use std::process::Command;
 
