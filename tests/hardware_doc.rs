@@ -363,6 +363,10 @@ fn vcards() -> Vec<VcardError> {
             addr: V.into(),
             source: io(),
         },
+        VcardError::ApduLog {
+            file: f(),
+            source: io(),
+        },
     ]
 }
 
@@ -375,6 +379,7 @@ fn vcard_index(e: &VcardError) -> usize {
         VcardError::Connect { .. } => 4,
         VcardError::Address { .. } => 5,
         VcardError::Link { .. } => 6,
+        VcardError::ApduLog { .. } => 7,
     }
 }
 

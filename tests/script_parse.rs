@@ -19,7 +19,6 @@ const CASES: &[(&str, usize, usize, &str)] = &[
     ("00 A4 \"abc\n", 1, 7, "unterminated string"),
     ("=> 9000 \"a\\qb\"\n", 1, 11, "unknown escape"),
     ("00 A4 \\ 00\n", 1, 7, "only at its end"),
-    ("00 A4 \\", 1, 8, "file ends"),
     ("00 A4 $ 00\n", 1, 7, "variable name"),
     ("00 84 00 00 08\n=> 9000 $x:0\n", 2, 12, "byte count"),
     ("00 84 00 00 08\n=> 9000 $x:ab\n", 2, 12, "byte count"),
@@ -88,8 +87,19 @@ const CASES: &[(&str, usize, usize, &str)] = &[
         "nest deeper",
     ),
     // --- directives
-    ("reset now\n", 1, 7, "takes nothing after it"),
-    ("exit 1\n", 1, 6, "takes nothing after it"),
+    // --- our own lines that scriptor would take for `reset` / `exit`
+    ("step warm reset\n", 1, 11, "contains 'reset'"),
+    ("echo then EXIT the tool\n", 1, 11, "contains 'exit'"),
+    ("let exit_code = 01\n", 1, 5, "contains 'exit'"),
+    ("include reset.apdu\n", 1, 9, "contains 'reset'"),
+    ("00 A4 04 00 05 \"reset\"\n", 1, 17, "contains 'reset'"),
+    (
+        "00 A4 00 00\n=> 9000 # then exit\n",
+        2,
+        16,
+        "contains 'exit'",
+    ),
+    ("wait-card 5 # then reset\n", 1, 20, "contains 'reset'"),
     ("step\n", 1, 5, "needs text"),
     ("echo\n", 1, 5, "needs text"),
     ("let\n", 1, 4, "let NAME = VALUE"),
@@ -200,21 +210,133 @@ fn scriptor_scripts_parse_unchanged() {
 }
 
 #[test]
-fn our_comments_go_anywhere_and_keywords_stay_whole_lines() {
-    // Indented and trailing comments (scriptor would croak or, for "# preset", reset).
+fn our_comments_go_anywhere() {
+    // Indented and trailing comments: scriptor croaks on them, so they are ours.
     let s = parse_str(
         "c.apdu",
-        "   # indented\n00 A4 00 00 02 3F 00   # select MF, then reset\n=> 9000 # exit code 0\n\
-         # exit codes are documented in the README\n00 B0 00 00 01\n",
+        "   # indented\n00 A4 00 00 02 3F 00   # select MF\n=> 9000 # code 0\n\
+         #reset in a column-0 comment is only a comment\n00 B0 00 00 01\n",
         &mut NoIncludes,
         &[],
     )
     .unwrap();
-    assert_eq!(
-        s.stmts.len(),
-        2,
-        "a comment mentioning exit or reset does nothing"
-    );
+    assert_eq!(kinds(&s), ["apdu", "apdu"]);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+}
+
+fn kinds(s: &sscard::script::ast::Script) -> Vec<&'static str> {
+    s.stmts
+        .iter()
+        .map(|st| match st.kind {
+            StmtKind::Exchange(_) => "apdu",
+            StmtKind::Reset => "reset",
+            StmtKind::Exit => "exit",
+            _ => "other",
+        })
+        .collect()
+}
+
+/// The bytes of each APDU of a script, in hex (all literal here).
+fn apdus(s: &sscard::script::ast::Script) -> Vec<String> {
+    use sscard::script::ast::ValueKind;
+    s.stmts
+        .iter()
+        .filter_map(|st| match &st.kind {
+            StmtKind::Exchange(x) => Some(
+                x.apdu
+                    .iter()
+                    .map(|v| match &v.kind {
+                        ValueKind::Bytes(b) => hex::encode_upper(b),
+                        other => panic!("not literal: {other:?}"),
+                    })
+                    .collect::<String>(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+/// scriptor's own line rules (pcsc-tools `scriptor`, read from its Perl source and
+/// checked against it in tests/scriptor_corpus.rs): (input, statements, APDUs, number
+/// of warnings).
+const SCRIPTOR_LINES: &[(&str, &[&str], &[&str], usize)] = &[
+    // Issue 11 §3: a continuation goes on across a blank line.
+    (
+        "00 A4 04 00 \\\n\n0F 73 78 31 2E 73 68 2E C9 E7 BB E1 B1 A3 D5 CF\n",
+        &["apdu"],
+        &["00A404000F7378312E73682EC9E7BBE1B1A3D5CF"],
+        0,
+    ),
+    // ... across several blank and whitespace-only lines, CRLF ones too.
+    (
+        "00 A4 04 00\\\n\n   \n\t\r\n02 3F 00\r\n",
+        &["apdu"],
+        &["00A40400023F00"],
+        0,
+    ),
+    // ... across column-0 comments (and our indented ones).
+    (
+        "00 A4 \\\n# the P1 P2\n04 00 \\\n  # Lc and data\n02 3F 00\n",
+        &["apdu"],
+        &["00A40400023F00"],
+        0,
+    ),
+    // ... packed hex with the backslash glued on.
+    ("00A40400\\\n\n023F00\n", &["apdu"], &["00A40400023F00"], 0),
+    // A reset inside a continuation: the card is reset, the APDU goes on after it.
+    (
+        "00 A4 04 00 \\\nreset\n02 3F 00\n",
+        &["reset", "apdu"],
+        &["00A40400023F00"],
+        0,
+    ),
+    // exit inside a continuation: the unfinished APDU is never sent.
+    ("00 A4 04 00 \\\nexit\n02 3F 00\n", &["exit"], &[], 1),
+    // The file ends inside a continuation: nothing is sent.
+    ("00 A4 00 00\n00 B0 00 00 \\\n", &["apdu"], &["00A40000"], 1),
+    ("00 B0 00 00 \\\n\n# end\n", &[], &[], 1),
+    // Any line containing exit ends the script, a column-0 comment too; what follows
+    // is not even read (not an error).
+    (
+        "00 A4 00 00\n# exit codes are in the README\n00 B0 00 00 01\nnonsense\n",
+        &["apdu", "exit"],
+        &["00A40000"],
+        1,
+    ),
+    ("00 A4 00 00 # select, then exit\n", &["exit"], &[], 1),
+    ("Exit\n00 A4 00 00\n", &["exit"], &[], 0),
+    ("  EXIT  \n", &["exit"], &[], 0),
+    ("exit 1\n", &["exit"], &[], 1),
+    // Any line containing reset (not a column-0 comment) resets and sends nothing of
+    // the line.
+    ("00 B2 01 04 00 # preset\n", &["reset"], &[], 1),
+    (
+        "  # reset (indented: not a comment to scriptor)\n",
+        &["reset"],
+        &[],
+        1,
+    ),
+    ("reset now\n", &["reset"], &[], 1),
+    ("RESET\nReset # again\n", &["reset", "reset"], &[], 0),
+    ("# reset\n#RESET\n", &[], &[], 0),
+    // Spacing and case: packed, lower case, tabs and runs of spaces (ours), CRLF.
+    (
+        "00a4040002 3f00\n00\tb0  00 00\t01\r\n00B0000001\n",
+        &["apdu", "apdu", "apdu"],
+        &["00A40400023F00", "00B0000001", "00B0000001"],
+        0,
+    ),
+];
+
+#[test]
+fn scriptor_line_rules() {
+    for (text, want_kinds, want_apdus, warnings) in SCRIPTOR_LINES {
+        let s = parse_str("s.txt", text, &mut NoIncludes, &[])
+            .unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        assert_eq!(&kinds(&s), want_kinds, "{text:?}");
+        assert_eq!(&apdus(&s), want_apdus, "{text:?}");
+        assert_eq!(s.warnings.len(), *warnings, "{text:?}: {:?}", s.warnings);
+    }
 }
 
 #[test]

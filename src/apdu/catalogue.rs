@@ -118,7 +118,8 @@ pub fn reload_pin(new: &Pin) -> Command {
     Command::new(0x80, 0x5E, 0x00, 0x00).with_data(new.bcd().to_vec())
 }
 
-/// GET RESPONSE `00 C0 00 00 xx` (§1.3).
+/// GET RESPONSE `00 C0 00 00 xx` (§1.3), for a command of class `00`. The T=0 layer
+/// builds its own in the class of the command it answers ([`super::t0::get_response`]).
 pub fn get_response(len: u8) -> Command {
     Command::new(0x00, 0xC0, 0x00, 0x00).with_le(if len == 0 { 256 } else { len as usize })
 }

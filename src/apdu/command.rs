@@ -108,6 +108,26 @@ impl Command {
 
     /// Encodes the command: short when it fits, extended otherwise.
     pub fn to_bytes(&self) -> Result<Vec<u8>, CommandError> {
+        self.encode(self.needs_extended())
+    }
+
+    /// Encodes the command in the extended form even when the short one would do
+    /// (ISO/IEC 7816-4 §5.1): how a command that arrived extended is sent again.
+    ///
+    /// # Errors
+    /// As [`Command::to_bytes`].
+    pub fn to_bytes_extended(&self) -> Result<Vec<u8>, CommandError> {
+        self.encode(true)
+    }
+
+    /// Whether encoded command bytes use the extended length form: a body after the
+    /// header that starts with `00` and is longer than one byte (a short Lc is never
+    /// `00`; a lone `00` is a short Le of 256).
+    pub fn is_extended_encoding(bytes: &[u8]) -> bool {
+        bytes.len() > 5 && bytes[4] == 0
+    }
+
+    fn encode(&self, extended: bool) -> Result<Vec<u8>, CommandError> {
         if self.data.len() > EXTENDED_MAX {
             return Err(CommandError::DataTooLong(self.data.len()));
         }
@@ -118,7 +138,7 @@ impl Command {
         }
         let mut out = Vec::with_capacity(4 + 3 + self.data.len() + 3);
         out.extend_from_slice(&[self.cla, self.ins, self.p1, self.p2]);
-        if self.needs_extended() {
+        if extended && (!self.data.is_empty() || self.le.is_some()) {
             out.push(0);
             if !self.data.is_empty() {
                 out.extend_from_slice(&(self.data.len() as u16).to_be_bytes());

@@ -10,6 +10,7 @@
 pub mod atr;
 pub mod catalogue;
 pub mod channel;
+pub mod class;
 pub mod command;
 pub mod hex_input;
 pub mod redact;

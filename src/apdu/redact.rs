@@ -31,6 +31,8 @@ pub struct Secrets {
 #[derive(Debug, Default, Clone)]
 pub struct Redactor {
     secret_pending: bool,
+    /// INS of the command last classified.
+    last_ins: u8,
 }
 
 const INS_VERIFY: u8 = 0x20;
@@ -47,6 +49,7 @@ impl Redactor {
     /// Classifies a command before it is sent.
     pub fn classify(&mut self, command: &[u8]) -> Secrets {
         let ins = command.get(1).copied().unwrap_or(0);
+        self.last_ins = ins;
         let command_data = matches!(
             ins,
             INS_VERIFY
@@ -68,9 +71,13 @@ impl Redactor {
     }
 
     /// Notes the status of the response, so a GET RESPONSE after `61xx` of a secret
-    /// response stays secret.
+    /// response stays secret. A GET RESPONSE of a secret that the card refuses without
+    /// handing out the data (`6Cxx` wrong length, `6E00`/`6D00` wrong class, which the
+    /// T=0 layer answers with another GET RESPONSE) leaves the data secret too.
     pub fn observe(&mut self, secrets: Secrets, response: &[u8]) {
-        let more = response.len() >= 2 && response[response.len() - 2] == 0x61;
+        let sw1 = response.len().checked_sub(2).map(|i| response[i]);
+        let more = sw1 == Some(0x61)
+            || (self.last_ins == INS_GET_RESPONSE && matches!(sw1, Some(0x6C..=0x6E)));
         self.secret_pending = secrets.response_data && more;
     }
 }
@@ -298,6 +305,25 @@ mod tests {
         let k2 = known.clone();
         k2.add(&[0x77]);
         assert_eq!(known.len(), 3);
+    }
+
+    #[test]
+    fn a_refused_get_response_keeps_the_cryptogram_secret() {
+        // DES CRYPT in class 80; the GET RESPONSE in class 80 refused (6E00), then a
+        // wrong length (6C08), then the fetch: still secret.
+        let mut r = Redactor::default();
+        let s = r.classify(&hex::decode("80FA0000081122334455667788").unwrap());
+        r.observe(s, &[0x61, 0x08]);
+        for refusal in [[0x6E, 0x00], [0x6C, 0x08]] {
+            let s = r.classify(&[0x80, 0xC0, 0x00, 0x00, 0x10]);
+            assert!(s.response_data);
+            r.observe(s, &refusal);
+        }
+        let s = r.classify(&[0x00, 0xC0, 0x00, 0x00, 0x08]);
+        assert!(
+            s.response_data,
+            "the fetch after refusals must stay redacted"
+        );
     }
 
     #[test]

@@ -79,6 +79,22 @@ pub struct VcardArgs {
     /// Misbehave on purpose, to test terminals (see src/vcard/malice.rs).
     #[arg(long, value_name = "MODE")]
     pub malice: Option<malice::Mode>,
+
+    /// Accept every structured class byte (logical channels 0-19, secure messaging,
+    /// proprietary), but answer 6E00 to a GET RESPONSE or 6Cxx resend whose class is
+    /// not the command's (ISO/IEC 7816-4 §5.4.1; see src/vcard/front.rs).
+    #[arg(long)]
+    pub strict_class: bool,
+
+    /// Answer the command CMD with RESP (hex, status word included) instead of the
+    /// card, e.g. --answer C0A4000002EF05=6114. Repeatable.
+    #[arg(long = "answer", value_name = "CMD=RESP")]
+    pub answers: Vec<crate::vcard::front::ScriptedAnswer>,
+
+    /// Append every APDU received (`> ...`), its answer (`< ...`) and each warm reset
+    /// (`reset`) to FILE, secrets as `..` as in sscard's trace. Created mode 0600.
+    #[arg(long, value_name = "FILE")]
+    pub apdu_log: Option<PathBuf>,
 }
 
 impl VcardArgs {
@@ -103,6 +119,8 @@ impl VcardArgs {
             once: self.once,
             save_to: (!self.no_save).then(|| self.image.clone()),
             count_file: self.count_file.clone(),
+            apdu_log: self.apdu_log.clone(),
+            answers: self.answers.clone(),
         }
     }
 }
@@ -118,6 +136,7 @@ pub fn run(args: &VcardArgs) -> Result<(), VcardError> {
     let behaviour = WireBehaviour {
         timing: args.timing,
         malice: args.malice,
+        strict_class: args.strict_class,
     };
     if !behaviour.timing.is_none() {
         log::info!("vcard: timing model {}", behaviour.timing);

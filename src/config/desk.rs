@@ -184,7 +184,7 @@ mod tests {
             .enumerate()
             .map(|(index, n)| ReaderInfo {
                 index,
-                name: n.to_string(),
+                name: (*n).into(),
                 card_present: false,
                 exclusive: false,
                 atr: None,

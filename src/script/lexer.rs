@@ -1,7 +1,8 @@
 //! Characters to tokens: comments, strings, `\` continuation, and exact positions.
 //!
 //! Why a real lexer rather than `split_whitespace`: every error must point at its
-//! file:line:column, comments may stand anywhere (scriptor only knows column 0), `#`
+//! file:line:column, comments may stand anywhere (scriptor only knows column 0; its
+//! other line rules are applied here too, see [`Lines`]), `#`
 //! inside a quoted string is text, and a `\` at the end of a line joins it to the
 //! next (scriptor's continuation) while a `\` anywhere else is a mistake worth naming.
 //! The lexer turns a file into *logical lines*, each a list of tokens that keep the
@@ -89,12 +90,15 @@ pub struct Token {
 }
 
 /// A logical line: one or more physical lines joined by `\`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Line {
-    /// The tokens, in order.
+    /// The tokens, in order (none for a line that only carries notes).
     pub tokens: Vec<Token>,
     /// The physical lines' text (for the raw text of `step` and `echo`).
     pub physical: Vec<String>,
+    /// Warnings: where scriptor's rules give the line another meaning than it has as
+    /// written (see [`Lines`]).
+    pub notes: Vec<(Pos, String)>,
 }
 
 impl Line {
@@ -142,10 +146,30 @@ pub fn lex(file: &Arc<str>, text: &str) -> Result<Vec<Line>, ScriptError> {
 
 /// The logical lines of a file, lexed one at a time, so that nothing after `exit` is
 /// even looked at (scriptor stops reading there).
+///
+/// scriptor's line rules, from its source (pcsc-tools `scriptor`, the `while` loop),
+/// are applied here, in its order, to every physical line:
+/// 1. a line *containing* `exit` (any case, anywhere, comments included) ends the
+///    script; an APDU still being continued is dropped, never sent;
+/// 2. a blank line is skipped, and so is a line starting with `#` in column 0; inside
+///    a `\` continuation neither ends it: the APDU goes on on the next line;
+/// 3. a line *containing* `reset` (any case) resets the card and sends nothing of
+///    that line; inside a continuation the APDU goes on after the reset;
+/// 4. a line ending in `\` continues on the next one; at the end of the file the
+///    unfinished APDU is dropped.
+///
+/// Where a rule gives a line another meaning than the one it has as written (a
+/// comment or an APDU that contains `exit` or `reset`, `reset now`, an APDU left
+/// unfinished), the [`Line`] carries a note that becomes a warning. A line of our own
+/// syntax (a directive other than `reset`/`exit`, `=>`, `"text"`, `$var`) containing
+/// either word is an error: scriptor would read it as `reset`/`exit`, and it must not
+/// mean two things.
 pub struct Lines<'t> {
     file: Arc<str>,
     physical: std::iter::Enumerate<std::str::Split<'t, char>>,
     done: bool,
+    /// An APDU being continued across a `reset` line, and where its `\` was.
+    partial: Option<(Line, Pos)>,
 }
 
 impl<'t> Lines<'t> {
@@ -156,8 +180,96 @@ impl<'t> Lines<'t> {
             file: file.clone(),
             physical: text.split('\n').enumerate(),
             done: false,
+            partial: None,
         }
     }
+}
+
+/// What scriptor makes of a physical line before it looks at its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScriptorWord {
+    Exit,
+    Reset,
+}
+
+/// Applies scriptor's `exit`/`reset` rules to one physical line: `Ok(None)` when
+/// neither applies, else the keyword line to use instead and, when the line says more
+/// than the bare keyword, the note to give.
+fn scriptor_word(
+    file: &Arc<str>,
+    line_no: usize,
+    raw: &str,
+) -> Result<Option<(ScriptorWord, Line)>, ScriptError> {
+    let lower = raw.to_ascii_lowercase();
+    let (word, at) = if let Some(at) = lower.find("exit") {
+        (ScriptorWord::Exit, at)
+    } else if let Some(at) = lower.find("reset").filter(|_| !raw.starts_with('#')) {
+        (ScriptorWord::Reset, at)
+    } else {
+        return Ok(None);
+    };
+    let name = match word {
+        ScriptorWord::Exit => "exit",
+        ScriptorWord::Reset => "reset",
+    };
+    let col = raw[..at].chars().count() + 1;
+    let pos = Pos {
+        file: file.clone(),
+        line: line_no,
+        col,
+    };
+    let first = lower.split_whitespace().next().unwrap_or("");
+    // Our own syntax before any comment: a string or a variable.
+    let code = raw.split('#').next().unwrap_or("");
+    let ours = !raw.starts_with('#')
+        && ((super::parser::KEYWORDS.contains(&first) && first != "reset" && first != "exit")
+            || first.starts_with("=>")
+            || code.contains('"')
+            || code.contains('$'));
+    if ours {
+        let what = match word {
+            ScriptorWord::Exit => "ends the whole script at any line containing 'exit'",
+            ScriptorWord::Reset => "resets the card at any line containing 'reset'",
+        };
+        return Err(ScriptError::new(
+            pos,
+            format!(
+                "this line contains '{name}': scriptor {what} (comments, names and text \
+                 included), so the line would mean something else there; reword it"
+            ),
+        ));
+    }
+    let trimmed = raw.trim_start();
+    let lead = raw.len() - trimmed.len();
+    let bare = first == name && {
+        let rest = trimmed[name.len()..].trim_start();
+        rest.is_empty() || rest.starts_with('#')
+    };
+    let start = Pos {
+        file: file.clone(),
+        line: line_no,
+        col: raw[..lead].chars().count() + 1,
+    };
+    let mut line = Line {
+        tokens: vec![Token {
+            tok: Tok::Word(name.to_string()),
+            pos: start,
+            phys: 0,
+            span: (lead, raw.len()),
+            chars: name.len(),
+        }],
+        physical: vec![raw.to_string()],
+        notes: Vec::new(),
+    };
+    if !bare {
+        let what = match word {
+            ScriptorWord::Exit => "the script ends here (scriptor stops at any line containing 'exit', comments included)",
+            ScriptorWord::Reset => "the card is reset here and nothing else of the line is sent (scriptor resets at any line containing 'reset' that is not a column-0 comment)",
+        };
+        line.notes
+            .push((pos, format!("this line contains '{name}': {what}")));
+    }
+    Ok(Some((word, line)))
 }
 
 impl Iterator for Lines<'_> {
@@ -167,25 +279,53 @@ impl Iterator for Lines<'_> {
         if self.done {
             return None;
         }
-        let mut line = Line {
-            tokens: Vec::new(),
-            physical: Vec::new(),
+        let (mut line, mut continued_from) = match self.partial.take() {
+            Some((line, pos)) => (line, Some(pos)),
+            None => (Line::default(), None),
         };
-        let mut continued_from: Option<Pos> = None;
         loop {
             let Some((i, raw)) = self.physical.next() else {
                 self.done = true;
                 return continued_from.map(|pos| {
-                    Err(ScriptError::new(
-                        pos,
-                        "the last line ends with '\\' (continued) but the file ends there",
-                    ))
+                    Ok(Line {
+                        notes: vec![(
+                            pos,
+                            "the line ends with '\\' (continued) but the file ends there: \
+                             that APDU is not sent (scriptor drops it too)"
+                                .into(),
+                        )],
+                        ..Line::default()
+                    })
                 });
             };
             let raw = raw.strip_suffix('\r').unwrap_or(raw);
             let line_no = i + 1;
+            match scriptor_word(&self.file, line_no, raw) {
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                Ok(Some((word, mut word_line))) => {
+                    if word == ScriptorWord::Exit {
+                        self.done = true;
+                        if let Some(pos) = continued_from {
+                            word_line.notes.push((
+                                pos,
+                                "this APDU is continued with '\\' but 'exit' comes first: \
+                                 it is not sent (as in scriptor)"
+                                    .into(),
+                            ));
+                        }
+                    } else if let Some(pos) = continued_from {
+                        self.partial = Some((line, pos));
+                    }
+                    return Some(Ok(word_line));
+                }
+                Ok(None) => {}
+            }
             let phys = line.physical.len();
             line.physical.push(raw.to_string());
+            let before = line.tokens.len();
             match lex_physical(&self.file, line_no, phys, raw, &mut line.tokens) {
                 Err(e) => {
                     self.done = true;
@@ -198,6 +338,9 @@ impl Iterator for Lines<'_> {
                         col: raw.chars().count() + 1,
                     });
                 }
+                // A blank or comment line inside a continuation: scriptor skips it
+                // and the APDU goes on (issue 11 §3).
+                Ok(false) if line.tokens.len() == before && continued_from.is_some() => {}
                 Ok(false) => {
                     if !line.tokens.is_empty() {
                         return Some(Ok(line));
@@ -480,7 +623,9 @@ mod tests {
         assert_eq!(e("=> 9000 $x:0").pos.col, 12);
         assert_eq!(e("00 {").pos.col, 4);
         assert_eq!(e("00\u{7}").pos.col, 3);
-        assert!(e("00 \\").message.contains("file ends"));
+        let dangling = lex(&Arc::from("f"), "00 \\").unwrap();
+        assert!(dangling[0].tokens.is_empty());
+        assert!(dangling[0].notes[0].1.contains("file ends"));
         assert!(e(r#""\q""#).message.contains("escape"));
     }
 }

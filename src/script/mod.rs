@@ -8,12 +8,14 @@
 //! reported with its step, what was expected and what came back, and a distinct exit
 //! code. The format is documented for users in `apdu-scripts/README.md`.
 //!
-//! Compatibility: every line scriptor accepts means the same here (hex with or without
-//! spaces, `reset`, `exit`, `#` comments, `\` continuation). Each addition is a line or a
-//! token scriptor refuses outright (it aborts with "ascii_to_array: wrong value"), so no
-//! scriptor script can change meaning. Two scriptor quirks are deliberately *not*
-//! copied: a line merely containing `exit` or `reset` (even inside a comment) stops or
-//! resets the card there, and a comment must start in column 0.
+//! Compatibility: every line scriptor runs means the same here, by scriptor's own rules
+//! (issue 11 §3, [`lexer::Lines`]): a line *containing* `exit` or `reset` ends the
+//! script or resets the card, a `\` continuation goes on across blank and column-0
+//! comment lines, an APDU unfinished at the end of the file is dropped. Each addition
+//! of ours is a line or a token scriptor refuses outright (it aborts with
+//! "ascii_to_array: wrong value"), and one of our lines that scriptor would take for
+//! `exit`/`reset` is an error, so no script can mean two things. Proven against
+//! scriptor itself by `tests/scriptor_corpus.rs`.
 //!
 //! Pipeline, one concern per file:
 //! - [`lexer`]: characters → tokens with file:line:column, `\` continuation, comments.

@@ -293,7 +293,10 @@ impl<'l> Parser<'l> {
                 e.included_from = self.stack.iter().filter_map(|(_, p)| p.clone()).collect();
                 e
             })?;
-            self.line(&line, path)?;
+            self.warnings.extend(line.notes.iter().cloned());
+            if !line.tokens.is_empty() {
+                self.line(&line, path)?;
+            }
             if self.exited {
                 break;
             }

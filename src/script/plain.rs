@@ -136,7 +136,7 @@ mod tests {
 
     #[test]
     fn plain_subset_is_scriptor_safe() {
-        let text = "# exit codes: see README\nstep select (after reset)\nstep read\n\
+        let text = "# codes: see README\nstep select (after the restart)\nstep read\n\
                     00a4 0400 02 3F00\n=> 61xx\nlet le = 00\n00 B2 01 2C $le\n=> 9000 *\n\
                     00 B0 00 00 ${len(\"ab\")}\nwait-card\nreset\nexit\n00 00 00 00\n";
         let s = parse_str("t", text, &mut NoIncludes, &[]).unwrap();
@@ -144,7 +144,7 @@ mod tests {
         assert_eq!(
             plain,
             "# Plain subset written by `sscard script --plain`: APDUs only, no expectations.\n\
-             # step: read\n00 A4 04 00 02 3F 00\n00 B2 01 2C 00\n00 B0 00 00 02\n\
+             # step: select (after the restart)\n# step: read\n00 A4 04 00 02 3F 00\n00 B2 01 2C 00\n00 B0 00 00 02\n\
              # (a wait for a card insertion or removal was left out)\nreset\nexit\n"
         );
     }

@@ -19,7 +19,8 @@
 //!   supported instruction set are data, so a new card profile is a new image file.
 //!
 //! GET RESPONSE with nothing pending answers `6985` (conditions of use not
-//! satisfied).
+//! satisfied). It is accepted in class `00` and in class `80` (the class of the
+//! proprietary command whose data it fetches, as terminals send it).
 
 use std::path::Path;
 
@@ -75,7 +76,7 @@ impl std::fmt::Debug for Card {
 
 /// Instructions of the engine, with the class each belongs to.
 const ISO_INS: [u8; 10] = [0xA4, 0xB2, 0xB0, 0xDC, 0xE2, 0x84, 0x82, 0x88, 0x20, 0xC0];
-const PROPRIETARY_INS: [u8; 3] = [0x5E, 0x1A, 0xFA];
+pub(crate) const PROPRIETARY_INS: [u8; 3] = [0x5E, 0x1A, 0xFA];
 
 impl Card {
     /// Builds a card from an image, checking it (errors name the field; the file is
@@ -217,7 +218,9 @@ impl Card {
         if !(iso || proprietary) || !offered {
             return Err(sw::INS_NOT_SUPPORTED);
         }
-        if (cmd.cla == 0x80) != proprietary {
+        // GET RESPONSE comes in the class of the command it answers: `00`, or `80`
+        // after DES CRYPT (ISO/IEC 7816-4 §5.4.1; the terminal keeps the caller's class).
+        if (cmd.cla == 0x80) != proprietary && cmd.ins != 0xC0 {
             return Err(sw::CLA_NOT_SUPPORTED);
         }
         match cmd.ins {

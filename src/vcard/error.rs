@@ -63,6 +63,14 @@ pub enum VcardError {
         /// Why it does not resolve.
         reason: String,
     },
+    /// The APDU log (`--apdu-log`) cannot be opened.
+    #[error("cannot open the APDU log {}: {source}", file.display())]
+    ApduLog {
+        /// The log file.
+        file: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
     /// The vpcd link failed in a way that is not a card removal.
     #[error("vpcd link to {addr} failed: {source}")]
     Link {

@@ -17,6 +17,8 @@
 //! - [`fault`]: fault injection (removal, mute, delays).
 //! - [`timing`]: the real-card timing model (`--timing real-card`).
 //! - [`malice`]: a malicious card (`--malice MODE`) that terminals must survive.
+//! - [`front`]: a strict class check (`--strict-class`), scripted answers
+//!   (`--answer`) and a log of the APDUs received (`--apdu-log`).
 //! - [`error`]: the error type, [`VcardError`].
 //!
 //! In-process use (tests): `Card::load(path)?`, then `card.power_on()` and
@@ -26,6 +28,7 @@ pub mod capdu;
 pub mod engine;
 pub mod error;
 pub mod fault;
+pub mod front;
 mod fs;
 pub mod image;
 pub mod malice;

@@ -1020,6 +1020,7 @@ fn start(
         once,
         save_to: Some(path.clone()),
         count_file: Some(dir.path().join("count")),
+        ..VpcdConfig::default()
     };
     let p = path.clone();
     let handle = std::thread::spawn(move || {

@@ -35,6 +35,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use super::fault::{Action, FaultPlan};
+use super::front::{Front, ScriptedAnswer};
 use super::malice::{self, Malice, Reply};
 use super::timing::{self, Timing};
 use super::{Card, VcardError};
@@ -59,6 +60,10 @@ pub struct VpcdConfig {
     pub save_to: Option<PathBuf>,
     /// Write the running APDU count here after each APDU.
     pub count_file: Option<PathBuf>,
+    /// Append every APDU received and answered here ([`super::front`]).
+    pub apdu_log: Option<PathBuf>,
+    /// Commands answered from a script instead of the card ([`super::front`]).
+    pub answers: Vec<ScriptedAnswer>,
 }
 
 impl Default for VpcdConfig {
@@ -71,6 +76,8 @@ impl Default for VpcdConfig {
             once: false,
             save_to: None,
             count_file: None,
+            apdu_log: None,
+            answers: Vec::new(),
         }
     }
 }
@@ -92,6 +99,9 @@ pub struct WireBehaviour {
     pub timing: Timing,
     /// A malicious mode ([`super::malice`]), if any.
     pub malice: Option<malice::Mode>,
+    /// Refuse a GET RESPONSE or resend whose class is not the command's, and accept
+    /// every structured class ([`super::front`]).
+    pub strict_class: bool,
 }
 
 /// Runs the card: connects to vpcd (retrying up to the timeout), serves it, and
@@ -121,6 +131,15 @@ pub fn serve_with(
             reason: "resolves to no address".into(),
         });
     }
+    let front = Front::new(
+        behaviour.strict_class,
+        cfg.answers.clone(),
+        cfg.apdu_log.as_deref(),
+    )
+    .map_err(|source| VcardError::ApduLog {
+        file: cfg.apdu_log.clone().unwrap_or_default(),
+        source,
+    })?;
     let mut link = Link {
         cfg,
         plan,
@@ -129,10 +148,12 @@ pub fn serve_with(
         muted_logged: false,
         timing: behaviour.timing,
         malice: behaviour.malice.map(Malice::new),
+        front,
     };
     loop {
         let stream = connect(&addrs, &link.addr, cfg.connect_timeout)?;
         card.power_off();
+        link.front.reset(false);
         if let Some(m) = link.malice.as_mut() {
             m.reset();
         }
@@ -207,6 +228,7 @@ struct Link<'a> {
     muted_logged: bool,
     timing: Timing,
     malice: Option<Malice>,
+    front: Front,
 }
 
 impl Link<'_> {
@@ -249,6 +271,7 @@ impl Link<'_> {
             if let Some(m) = self.malice.as_mut() {
                 m.reset();
             }
+            self.front.reset(code == 0x02);
         }
         match code {
             0x00 => {
@@ -301,7 +324,7 @@ impl Link<'_> {
             }
             Action::Answer | Action::AnswerThenRemove => {}
         }
-        let answer = card.process(apdu);
+        let answer = self.front.process(card, apdu);
         let wrote = card.take_changed();
         if wrote {
             if let Some(path) = &self.cfg.save_to {
