@@ -170,17 +170,22 @@ pub struct Lines<'t> {
     done: bool,
     /// An APDU being continued across a `reset` line, and where its `\` was.
     partial: Option<(Line, Pos)>,
+    /// The file began with a UTF-8 byte order mark. scriptor reads it as part of the
+    /// first line, so a `#` right after it is not in column 0 there: `reset` in that
+    /// line resets the card.
+    bom: bool,
 }
 
 impl<'t> Lines<'t> {
     /// Starts lexing `text`.
     pub fn new(file: &Arc<str>, text: &'t str) -> Self {
-        let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+        let stripped = text.strip_prefix('\u{FEFF}');
         Lines {
             file: file.clone(),
-            physical: text.split('\n').enumerate(),
+            physical: stripped.unwrap_or(text).split('\n').enumerate(),
             done: false,
             partial: None,
+            bom: stripped.is_some(),
         }
     }
 }
@@ -195,15 +200,22 @@ enum ScriptorWord {
 /// Applies scriptor's `exit`/`reset` rules to one physical line: `Ok(None)` when
 /// neither applies, else the keyword line to use instead and, when the line says more
 /// than the bare keyword, the note to give.
+///
+/// `after_bom`: the line is the first of a file that began with a byte order mark,
+/// which scriptor keeps in front of it (so a `#` there is not in column 0).
 fn scriptor_word(
     file: &Arc<str>,
     line_no: usize,
     raw: &str,
+    after_bom: bool,
 ) -> Result<Option<(ScriptorWord, Line)>, ScriptError> {
     let lower = raw.to_ascii_lowercase();
     let (word, at) = if let Some(at) = lower.find("exit") {
         (ScriptorWord::Exit, at)
-    } else if let Some(at) = lower.find("reset").filter(|_| !raw.starts_with('#')) {
+    } else if let Some(at) = lower
+        .find("reset")
+        .filter(|_| after_bom || !raw.starts_with('#'))
+    {
         (ScriptorWord::Reset, at)
     } else {
         return Ok(None);
@@ -300,7 +312,7 @@ impl Iterator for Lines<'_> {
             };
             let raw = raw.strip_suffix('\r').unwrap_or(raw);
             let line_no = i + 1;
-            match scriptor_word(&self.file, line_no, raw) {
+            match scriptor_word(&self.file, line_no, raw, self.bom && i == 0) {
                 Err(e) => {
                     self.done = true;
                     return Some(Err(e));
@@ -553,6 +565,22 @@ mod tests {
 
     fn w(s: &str) -> Tok {
         Tok::Word(s.into())
+    }
+
+    #[test]
+    fn a_byte_order_mark_keeps_a_reset_comment_a_reset_as_in_scriptor() {
+        // scriptor reads the BOM as part of line 1, so its `#` is not in column 0 and
+        // the line resets the card; without a BOM the same line is a comment.
+        let with_bom = lex(&Arc::from("t"), "\u{FEFF}# reset first\n00 A4 00 00 00\n").unwrap();
+        assert_eq!(with_bom.len(), 2);
+        assert_eq!(with_bom[0].tokens[0].tok, w("reset"));
+        assert!(!with_bom[0].notes.is_empty(), "the changed meaning is warned");
+        assert_eq!(toks("# reset first\n00 A4 00 00 00\n"), toks("00 A4 00 00 00\n"));
+        // Only the first line follows the BOM.
+        assert_eq!(
+            toks("\u{FEFF}00 A4 00 00 00\n# reset\n"),
+            vec![vec![w("00"), w("A4"), w("00"), w("00"), w("00")]]
+        );
     }
 
     #[test]
