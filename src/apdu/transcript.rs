@@ -23,7 +23,7 @@
 use super::redact::{self, KnownSecrets, Redactor};
 use super::transport::{Transport, TransportError};
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufWriter, Write};
 use std::path::Path;
 
 /// Records every exchange of the transport below it to a transcript file.
@@ -150,11 +150,29 @@ fn fill(p: &Pattern) -> Vec<u8> {
     p.iter().map(|b| b.unwrap_or(0)).collect()
 }
 
+/// The largest transcript `--replay` reads: 64 MiB, some hundred thousand
+/// exchanges of the largest short APDUs (a `--dump` of one session is far smaller).
+pub const MAX_TRANSCRIPT_BYTES: u64 = 64 << 20;
+
 impl Replay {
-    /// Loads a transcript file.
+    /// Loads a transcript file, at most [`MAX_TRANSCRIPT_BYTES`] long.
+    ///
+    /// # Errors
+    /// The file cannot be read, is longer than the limit (checked while reading, so
+    /// `/dev/zero` or an endless pipe is refused instead of filling memory), or is
+    /// not a transcript.
     pub fn open(path: &Path) -> Result<Self, TransportError> {
-        let file = File::open(path)?;
-        Self::from_reader(BufReader::new(file))
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        File::open(path)?
+            .take(MAX_TRANSCRIPT_BYTES + 1)
+            .read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > MAX_TRANSCRIPT_BYTES {
+            return Err(TransportError::Replay(format!(
+                "the transcript is larger than {MAX_TRANSCRIPT_BYTES} bytes"
+            )));
+        }
+        Self::from_reader(bytes.as_slice())
     }
 
     /// Parses a transcript.
@@ -262,6 +280,14 @@ impl Transport for Replay {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_endless_transcript_is_refused_not_read_whole() {
+        // /dev/zero never ends and has no newline: `lines()` used to grow one line
+        // without bound (issue 16 §3).
+        let e = Replay::open(Path::new("/dev/zero")).err().unwrap();
+        assert!(e.to_string().contains("larger than"), "{e}");
+    }
 
     /// Answers `9000` to everything.
     struct Echo;

@@ -162,12 +162,40 @@ pub fn load(named: Option<&Path>) -> Result<Option<Loaded>, ConfigError> {
         Source::Default(p) if !p.exists() => return Ok(None),
         Source::Default(p) | Source::Named(p) => p,
     };
-    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+    let text = read_bounded(&path).map_err(|source| ConfigError::Read {
         path: path.display().to_string(),
         source,
     })?;
     let config = parse(&path, &text)?;
     Ok(Some(Loaded { path, config }))
+}
+
+/// The largest configuration file read (1 MiB; the documented example is 5 KiB).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// Reads a configuration file as UTF-8, refusing one past [`MAX_CONFIG_BYTES`]
+/// without reading further: `--config /dev/zero` (or a pipe, or a `/proc` file,
+/// whose size the metadata does not give) must not grow memory without bound.
+///
+/// # Errors
+/// The file cannot be opened or read, is larger than the limit, or is not UTF-8.
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_CONFIG_BYTES} bytes"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )
+    })
 }
 
 /// Parses and validates a configuration; relative paths are resolved against the
@@ -266,6 +294,15 @@ mod tests {
 
     fn p(text: &str) -> Result<Config, ConfigError> {
         parse(Path::new("/etc/sscard/sscard.toml"), text)
+    }
+
+    #[test]
+    fn an_endless_configuration_file_is_refused_not_read_whole() {
+        // /dev/zero's metadata says 0 bytes and it never ends (issue 16 §3).
+        let e = load(Some(Path::new("/dev/zero"))).unwrap_err();
+        assert!(matches!(e, ConfigError::Read { .. }), "{e:?}");
+        assert!(e.to_string().contains("larger than"), "{e}");
+        assert_eq!(e.exit_code(), ExitCode::Io);
     }
 
     #[test]

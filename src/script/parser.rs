@@ -72,11 +72,21 @@ pub struct FsLoader;
 
 impl Loader for FsLoader {
     fn load(&mut self, path: &Path) -> Result<Vec<u8>, String> {
+        use std::io::Read;
         let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
         if meta.len() > MAX_FILE_BYTES as u64 {
             return Err(format!("larger than {MAX_FILE_BYTES} bytes"));
         }
-        std::fs::read(path).map_err(|e| e.to_string())
+        // The size in the metadata is 0 for /dev/zero, /proc files and pipes, so the
+        // read itself is bounded too: one byte past the limit is enough to refuse.
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes))
+            .map_err(|e| e.to_string())?;
+        if bytes.len() > MAX_FILE_BYTES {
+            return Err(format!("larger than {MAX_FILE_BYTES} bytes"));
+        }
+        Ok(bytes)
     }
 
     fn identity(&mut self, path: &Path) -> PathBuf {
@@ -1102,6 +1112,21 @@ mod tests {
 
     fn parse(text: &str) -> Result<Script, ScriptError> {
         parse_str("t.apdu", text, &mut NoIncludes, &["given"])
+    }
+
+    #[test]
+    fn an_endless_file_is_refused_without_reading_it_all() {
+        // /dev/zero has size 0 in its metadata and never ends: reading it whole used
+        // to grow without bound (issue 16 §3, a script cannot allocate without bound).
+        let err = FsLoader.load(Path::new("/dev/zero")).unwrap_err();
+        assert!(err.contains("larger than"), "{err}");
+        let e = parse_files(
+            &[PathBuf::from("/dev/zero")],
+            &mut FsLoader,
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("larger than"), "{e}");
     }
 
     #[test]

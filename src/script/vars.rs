@@ -144,21 +144,19 @@ impl Vars {
         Ok(())
     }
 
-    /// Adds secret variables from a var file (`-` = standard input): lines
+    /// Adds secret variables from a var file (`-` = standard input, at most
+    /// [`MAX_VAR_FILE_BYTES`]): lines
     /// `NAME = VALUE`, `#` comments. A file group or others can read or write is
     /// refused ([`crate::secret::check_private_file`]).
     pub fn add_file(&mut self, path: &Path) -> Result<(), String> {
         let shown = path.display().to_string();
         let text = if shown == "-" {
-            let mut s = Zeroizing::new(String::new());
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .map_err(|e| format!("--var-file -: {e}"))?;
-            s
+            read_var_text(std::io::stdin().lock()).map_err(|e| format!("--var-file -: {e}"))?
         } else {
             crate::secret::check_private_file(path)
                 .map_err(|why| format!("{shown}: it may hold a PIN and is {why}"))?;
-            Zeroizing::new(std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?)
+            let file = std::fs::File::open(path).map_err(|e| format!("{shown}: {e}"))?;
+            read_var_text(file).map_err(|e| format!("{shown}: {e}"))?
         };
         self.add_text(&shown, &text)
     }
@@ -187,10 +185,41 @@ impl Vars {
     }
 }
 
+/// The largest var file read: 1 MiB (a var file holds a few PINs and values).
+pub const MAX_VAR_FILE_BYTES: u64 = 1 << 20;
+
+/// Reads a var file's text, refusing one past [`MAX_VAR_FILE_BYTES`] without reading
+/// further (`--var-file -` from an endless pipe, a FIFO, `/dev/zero`). The buffer is
+/// wiped when dropped.
+fn read_var_text(source: impl std::io::Read) -> Result<Zeroizing<String>, String> {
+    let mut bytes = Zeroizing::new(Vec::with_capacity(4096));
+    source
+        .take(MAX_VAR_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_VAR_FILE_BYTES {
+        return Err(format!("larger than {MAX_VAR_FILE_BYTES} bytes"));
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| "stream did not contain valid UTF-8".to_string())?;
+    Ok(Zeroizing::new(text.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn an_endless_var_file_is_refused_not_read_whole() {
+        // What `--var-file -` gets from `< /dev/zero`: no end, no newline (issue 16 §3).
+        let e = read_var_text(std::fs::File::open("/dev/zero").unwrap()).unwrap_err();
+        assert!(e.contains("larger than"), "{e}");
+        assert_eq!(
+            read_var_text(&b"pin = 123456\n"[..]).unwrap().as_str(),
+            "pin = 123456\n"
+        );
+        assert!(read_var_text(&b"pin = \xff\n"[..]).unwrap_err().contains("UTF-8"));
+    }
 
     #[test]
     fn command_line_values() {
