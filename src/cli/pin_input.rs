@@ -3,7 +3,7 @@
 
 use crate::error::{Error, ExitCode};
 use crate::secret::Pin;
-use std::io::{BufRead, IsTerminal};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use zeroize::Zeroizing;
 
@@ -68,24 +68,26 @@ impl PinReader {
             PinSource::Terminal => Vec::new(),
             PinSource::File(path) => {
                 check_source(&self.source)?;
-                let text =
-                    Zeroizing::new(std::fs::read_to_string(path).map_err(|e| Error::Io {
-                        path: path.display().to_string(),
-                        source: e,
-                    })?);
+                let file = std::fs::File::open(path).map_err(|e| Error::Io {
+                    path: path.display().to_string(),
+                    source: e,
+                })?;
+                let text = read_bounded(file).map_err(|e| Error::Io {
+                    path: path.display().to_string(),
+                    source: e,
+                })?;
                 text.lines()
                     .map(|l| Zeroizing::new(l.to_string()))
                     .collect()
             }
             PinSource::Stdin => {
-                let mut v = Vec::new();
-                for line in std::io::stdin().lock().lines() {
-                    v.push(Zeroizing::new(line.map_err(|e| Error::Io {
-                        path: "stdin".into(),
-                        source: e,
-                    })?));
-                }
-                v
+                let text = read_bounded(std::io::stdin().lock()).map_err(|e| Error::Io {
+                    path: "stdin".into(),
+                    source: e,
+                })?;
+                text.lines()
+                    .map(|l| Zeroizing::new(l.to_string()))
+                    .collect()
             }
         };
         self.lines = Some(lines);
@@ -116,5 +118,44 @@ impl PinReader {
             .ok_or_else(|| pin_error(format!("the PIN input has no line {}", self.next + 1)))?;
         self.next += 1;
         Pin::parse(line).map_err(|e| pin_error(format!("PIN line {}: {e}", self.next)))
+    }
+}
+
+/// The most a PIN file (or `--pin-file -`) may hold: 64 KiB, thousands of PIN lines.
+pub const MAX_PIN_FILE_BYTES: u64 = 64 << 10;
+
+/// Reads PIN text, refusing more than [`MAX_PIN_FILE_BYTES`] without reading further
+/// (`--pin-file - < /dev/zero`, a FIFO: memory must not grow without bound). The
+/// buffer is wiped when dropped.
+fn read_bounded(source: impl std::io::Read) -> std::io::Result<Zeroizing<String>> {
+    use std::io::Read;
+    let mut bytes = Zeroizing::new(Vec::with_capacity(256));
+    source
+        .take(MAX_PIN_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_PIN_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_PIN_FILE_BYTES} bytes"
+        )));
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )
+    })?;
+    Ok(Zeroizing::new(text.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endless_pin_source_is_refused_not_read_whole() {
+        // `--pin-file - < /dev/zero` used to read lines without end (issue 16 §3).
+        let e = read_bounded(std::fs::File::open("/dev/zero").unwrap()).unwrap_err();
+        assert!(e.to_string().contains("larger than"), "{e}");
+        assert_eq!(read_bounded(&b"135790\n"[..]).unwrap().as_str(), "135790\n");
     }
 }
