@@ -226,3 +226,22 @@ fn a_panic_is_a_short_bug_report_with_exit_101() {
         assert!(readme.contains(code), "README exit-code table lacks {code}");
     }
 }
+
+/// A full disk (here `/dev/full`) under standard output is a local I/O error (exit
+/// 14) with a message, not a panic (exit 101): std's `println!` panics on a failed
+/// write and the hook used to call that a bug.
+#[test]
+fn a_full_standard_output_is_an_io_error_not_a_bug() {
+    for args in [&["atr", "3B00"][..], &["config", "example"][..]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_sscard"))
+            .args(args)
+            .env("SSCARD_CONFIG", "none")
+            .stdout(std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(14), "{args:?}: {stderr}");
+        assert!(stderr.contains("No space left on device"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("internal error"), "{args:?}: {stderr}");
+    }
+}

@@ -17,7 +17,9 @@
 //! - **Panics** ([`install_panic_hook`]): a panic is a bug. It prints one short line
 //!   asking for a report and exits with [`PANIC_EXIT`] (101, Rust's own code for a
 //!   panic, documented in the README), instead of Rust's backtrace banner. Output cut
-//!   by a closed pipe (`sscard readers | head -1`) is not a bug: [`BROKEN_PIPE_EXIT`].
+//!   by a closed pipe (`sscard readers | head -1`) is not a bug: [`BROKEN_PIPE_EXIT`];
+//!   nor is output that cannot be written (a full disk, `> /dev/full`): exit 14 with
+//!   the I/O error ([`output_failure_exit`]).
 //! - **Signals** ([`exit_on_signal`]): the long-running commands (`wait`,
 //!   `readers --watch`, `info --wait`, `vcard`, `script`) end on SIGINT, SIGTERM or
 //!   SIGHUP with one line on stderr and exit `128 + signal` (130, 143, 129), the shell's
@@ -70,6 +72,23 @@ pub fn is_dumpable() -> Result<bool, nix::Error> {
     nix::sys::prctl::get_dumpable()
 }
 
+/// The exit code for a panic that is std's `println!`/`eprintln!` failing to write
+/// (`failed printing to stdout: ...`), which is no bug of ours: 141 for a reader
+/// that closed the pipe early, 14 (local I/O error) for anything else, such as a
+/// full disk or `> /dev/full`. `None` for every other panic.
+pub fn output_failure_exit(panic_message: &str) -> Option<i32> {
+    if !(panic_message.starts_with("failed printing to stdout")
+        || panic_message.starts_with("failed printing to stderr"))
+    {
+        return None;
+    }
+    if panic_message.contains("Broken pipe") {
+        Some(BROKEN_PIPE_EXIT)
+    } else {
+        Some(crate::error::ExitCode::Io as i32)
+    }
+}
+
 /// Installs the panic hook described in the module doc.
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
@@ -79,8 +98,14 @@ pub fn install_panic_hook() {
             .map(String::as_str)
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("");
-        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
-            std::process::exit(BROKEN_PIPE_EXIT);
+        if let Some(code) = output_failure_exit(msg) {
+            if code != BROKEN_PIPE_EXIT {
+                // The io::Error text after the prefix: no card data in it. stderr may
+                // be the stream that failed, so a failure here is ignored.
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "sscard: error: {msg}");
+            }
+            std::process::exit(code);
         }
         // Only the source location: a message could carry data from the card.
         let at = info
@@ -117,6 +142,25 @@ pub fn exit_on_signal(what: &'static str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_output_is_an_io_error_or_a_closed_pipe_never_a_bug() {
+        assert_eq!(
+            output_failure_exit("failed printing to stdout: No space left on device (os error 28)"),
+            Some(14)
+        );
+        assert_eq!(
+            output_failure_exit("failed printing to stderr: Input/output error (os error 5)"),
+            Some(14)
+        );
+        assert_eq!(
+            output_failure_exit("failed printing to stdout: Broken pipe (os error 32)"),
+            Some(BROKEN_PIPE_EXIT)
+        );
+        assert_eq!(output_failure_exit("index out of bounds: the len is 0"), None);
+        // Card data in a panic message must not pass for a print failure.
+        assert_eq!(output_failure_exit("bad data: failed printing to stdout"), None);
+    }
 
     #[test]
     fn no_core_dumps_turns_dumping_off() {
