@@ -366,6 +366,18 @@ impl<'l> Parser<'l> {
                     ),
                 ));
             }
+            let max = super::runner::MAX_VALUE_BYTES;
+            if bytes.len() > max {
+                // The run would stop here (exit 10); --check says so before.
+                return Err(self.err(
+                    pos,
+                    format!(
+                        "this APDU has {} bytes, past {max} (the largest APDU); \
+                         a script cannot build more",
+                        bytes.len()
+                    ),
+                ));
+            }
             if let Err(e) = crate::apdu::Command::parse(&bytes) {
                 // Sent anyway: testing a card's answer to a malformed APDU is legitimate.
                 self.warnings
@@ -1112,6 +1124,15 @@ mod tests {
 
     fn parse(text: &str) -> Result<Script, ScriptError> {
         parse_str("t.apdu", text, &mut NoIncludes, &["given"])
+    }
+
+    #[test]
+    fn check_refuses_a_literal_apdu_longer_than_the_largest_apdu() {
+        let at_limit = format!("00 A4 00 00 {}\n", "00 ".repeat(super::super::runner::MAX_VALUE_BYTES - 4));
+        assert!(parse(&at_limit).is_ok());
+        let past = format!("00 A4 00 00 {}\n", "00 ".repeat(super::super::runner::MAX_VALUE_BYTES - 3));
+        let e = parse(&past).unwrap_err();
+        assert!(e.to_string().contains("the largest APDU"), "{e}");
     }
 
     #[test]
