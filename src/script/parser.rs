@@ -368,11 +368,17 @@ impl<'l> Parser<'l> {
     fn check_defined(&self, v: &Value) -> Result<(), ScriptError> {
         for (name, pos) in v.vars() {
             if !self.defined.contains(name) {
+                // `--var` refuses names holding "pin" (argv is public): point to the file.
+                let pass = if name.to_ascii_lowercase().contains("pin") {
+                    format!("or put `{name} = ...` in a --var-file FILE (chmod 600)")
+                } else {
+                    format!("or pass --var {name}=... (--var-file FILE for a secret)")
+                };
                 return Err(self.err(
                     pos,
                     format!(
                         "${name} is not defined here: capture it in an earlier '=>' line \
-                         (${name}:8), set it with 'let {name} = ...', or pass --var {name}=..."
+                         (${name}:8), set it with 'let {name} = ...', {pass}"
                     ),
                 ));
             }
