@@ -71,6 +71,12 @@ fn wait_forwarding(
     }
     loop {
         if let Some(status) = child.try_wait()? {
+            // Ctrl-C on a terminal signals the whole process group: the command may
+            // end of its SIGINT before this loop saw ours. It is still a stop by
+            // signal (130), not a command failing with status 130 (which mapped to 1).
+            for sig in signals.pending() {
+                got.get_or_insert(sig);
+            }
             return Ok((status, got));
         }
         for sig in signals.pending() {
