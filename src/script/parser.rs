@@ -912,9 +912,25 @@ impl<'l> Parser<'l> {
         let toks = &line.tokens;
         let arrow = &toks[0];
         if !self.open_exchange {
+            // An APDU line holding the word `reset` (`00 B0 ... # reset it`) is a reset,
+            // as in scriptor: say so, or the error points at the wrong line.
+            let after_reset = match self.script.stmts.last() {
+                Some(Stmt {
+                    pos,
+                    kind: StmtKind::Reset,
+                }) => format!(
+                    " ({}:{} is a reset: a line containing 'reset' anywhere resets the \
+                     card and sends nothing, as in scriptor)",
+                    pos.file, pos.line
+                ),
+                _ => String::new(),
+            };
             return Err(self.err(
                 &arrow.pos,
-                "'=>' must follow an APDU line: it states what that APDU's response must be",
+                format!(
+                    "'=>' must follow an APDU line: it states what that APDU's response \
+                     must be{after_reset}"
+                ),
             ));
         }
         let sw_hint = "after '=>' comes the status word: 4 hex digits with x wildcards, like \
@@ -1115,6 +1131,17 @@ mod tests {
         for k in KEYWORDS {
             assert!(hex::decode(k).is_err(), "{k}");
         }
+    }
+
+    #[test]
+    fn expectation_after_a_reset_line_says_the_line_is_a_reset() {
+        // Line 1 holds 'reset' in a comment: scriptor resets there and sends nothing.
+        let e = parse("00 A4 00 00 02 3F 00 # reset it\n=> 9000\n").unwrap_err();
+        assert_eq!((e.pos.line, e.pos.col), (2, 1));
+        assert!(e.message.contains("t.apdu:1 is a reset"), "{}", e.message);
+        // Not after an APDU: no mention of a reset.
+        let e = parse("=> 9000\n").unwrap_err();
+        assert!(!e.message.contains("reset"), "{}", e.message);
     }
 
     #[test]
