@@ -126,7 +126,10 @@ pub fn run(args: &SendArgs) -> CmdResult {
     };
     if !ok {
         // Without this line exit 6 came with no word on why.
-        let wanted = args.expect.as_deref().unwrap_or("9000 (give --expect SW for another)");
+        let wanted = args
+            .expect
+            .as_deref()
+            .unwrap_or("9000 (give --expect SW for another)");
         eprintln!("sscard: the last status word is {sw:04X}, not the expected {wanted}");
     }
     Ok(if ok {
