@@ -136,6 +136,11 @@ pub fn run(args: &TestbedArgs) -> CmdResult {
         .iter()
         .map(|c| parse_card(c))
         .collect::<Result<Vec<_>, _>>()?;
+    // A typo in an image path used to cost a 10 s wait for a card that never came and
+    // exit 15 (timeout); a bad image is a virtual card failure (16), said at once.
+    for (_, image) in &cards {
+        crate::vcard::engine::Card::load(image).map_err(|e| Error::VirtualCard(e.to_string()))?;
+    }
     let exe = std::env::current_exe().map_err(|e| Error::Io {
         path: "current executable".into(),
         source: e,
