@@ -120,3 +120,25 @@ fn send_names_the_unexpected_status_word() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("last status word"), "{stderr}");
 }
+
+/// `sscard send 00 A4 00 00` without quotes is four 1-byte APDUs; a 1-byte APDU hung
+/// the vpcd reader for every later client. Refused before any reader is touched.
+#[test]
+fn send_refuses_apdus_shorter_than_a_header() {
+    for (args, which) in [
+        (vec!["send", "00", "A4", "00", "00"], "APDU 1: 1 byte(s)"),
+        (vec!["send", "00A40000023F00", "00A4"], "APDU 2: 2 byte(s)"),
+        (vec!["send", "--raw", "00A400"], "APDU 1: 3 byte(s)"),
+    ] {
+        // No pcscd at this socket: the refusal must come first.
+        let out = Command::new(exe())
+            .args(&args)
+            .env("PCSCLITE_CSOCK_NAME", "/nonexistent/pcscd.comm")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(7), "{args:?}: {stderr}");
+        assert!(stderr.contains(which), "{args:?}: {stderr}");
+        assert!(stderr.contains("inside quotes"), "{args:?}: {stderr}");
+    }
+}
