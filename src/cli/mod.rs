@@ -51,6 +51,12 @@ pub enum Command {
     /// Plug a virtual card (an image file) into the vpcd virtual reader until stopped.
     Vcard(vcard::VcardArgs),
     /// Run a command against a private pcscd with virtual cards inserted (needs root).
+    ///
+    /// COMMAND runs with this sscard first on PATH, PCSCLITE_CSOCK_NAME naming the
+    /// private pcscd, and SSCARD_VPCD_PORT0/SSCARD_VPCD_PORT1 the ports of the two
+    /// vpcd slots (plug more cards in with `sscard vcard --port $SSCARD_VPCD_PORT0`).
+    /// Exit status: COMMAND's when it is one of sscard's codes (0-16), else 1; 128 + n
+    /// when stopped by signal n (forwarded to COMMAND).
     Testbed(testbed::TestbedArgs),
     /// Activate a new card: pharmacy dual insert, window, first use; resume or cancel.
     Activate(activate::ActivateArgs),

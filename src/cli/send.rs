@@ -83,6 +83,17 @@ pub fn run(args: &SendArgs) -> CmdResult {
     if let Some(p) = &args.expect {
         sw_matches(p, 0x9000)?;
     }
+    // A command APDU has at least its 4-byte header (ISO/IEC 7816-4 §5.1). Shorter
+    // ones are nearly always `sscard send 00 A4 04 00` typed without quotes (one APDU
+    // per byte); a 1-byte one hung pcscd's vpcd link for every later client.
+    if let Some((i, c)) = commands.iter().enumerate().find(|(_, c)| c.len() < 4) {
+        return Err(Error::InvalidData(format!(
+            "APDU {}: {} byte(s); a command APDU has at least 4 (CLA INS P1 P2). Bytes \
+             written with spaces are one APDU only inside quotes: sscard send '00 A4 04 00 00'",
+            i + 1,
+            c.len()
+        )));
+    }
     let selector = args.reader.clone().unwrap_or(ReaderSelector::Auto);
     let options = ConnectOptions {
         exclusive: args.exclusive,
@@ -124,6 +135,14 @@ pub fn run(args: &SendArgs) -> CmdResult {
         Some(p) => sw_matches(p, sw)?,
         None => sw == 0x9000,
     };
+    if !ok {
+        // Without this line exit 6 came with no word on why.
+        let wanted = args
+            .expect
+            .as_deref()
+            .unwrap_or("9000 (give --expect SW for another)");
+        eprintln!("sscard: the last status word is {sw:04X}, not the expected {wanted}");
+    }
     Ok(if ok {
         ExitCode::Ok
     } else {

@@ -71,6 +71,12 @@ fn wait_forwarding(
     }
     loop {
         if let Some(status) = child.try_wait()? {
+            // Ctrl-C on a terminal signals the whole process group: the command may
+            // end of its SIGINT before this loop saw ours. It is still a stop by
+            // signal (130), not a command failing with status 130 (which mapped to 1).
+            for sig in signals.pending() {
+                got.get_or_insert(sig);
+            }
             return Ok((status, got));
         }
         for sig in signals.pending() {
@@ -130,6 +136,11 @@ pub fn run(args: &TestbedArgs) -> CmdResult {
         .iter()
         .map(|c| parse_card(c))
         .collect::<Result<Vec<_>, _>>()?;
+    // A typo in an image path used to cost a 10 s wait for a card that never came and
+    // exit 15 (timeout); a bad image is a virtual card failure (16), said at once.
+    for (_, image) in &cards {
+        crate::vcard::engine::Card::load(image).map_err(|e| Error::VirtualCard(e.to_string()))?;
+    }
     let exe = std::env::current_exe().map_err(|e| Error::Io {
         path: "current executable".into(),
         source: e,

@@ -390,11 +390,17 @@ impl<'l> Parser<'l> {
     fn check_defined(&self, v: &Value) -> Result<(), ScriptError> {
         for (name, pos) in v.vars() {
             if !self.defined.contains(name) {
+                // `--var` refuses names holding "pin" (argv is public): point to the file.
+                let pass = if name.to_ascii_lowercase().contains("pin") {
+                    format!("or put `{name} = ...` in a --var-file FILE (chmod 600)")
+                } else {
+                    format!("or pass --var {name}=... (--var-file FILE for a secret)")
+                };
                 return Err(self.err(
                     pos,
                     format!(
                         "${name} is not defined here: capture it in an earlier '=>' line \
-                         (${name}:8), set it with 'let {name} = ...', or pass --var {name}=..."
+                         (${name}:8), set it with 'let {name} = ...', {pass}"
                     ),
                 ));
             }
@@ -928,9 +934,25 @@ impl<'l> Parser<'l> {
         let toks = &line.tokens;
         let arrow = &toks[0];
         if !self.open_exchange {
+            // An APDU line holding the word `reset` (`00 B0 ... # reset it`) is a reset,
+            // as in scriptor: say so, or the error points at the wrong line.
+            let after_reset = match self.script.stmts.last() {
+                Some(Stmt {
+                    pos,
+                    kind: StmtKind::Reset,
+                }) => format!(
+                    " ({}:{} is a reset: a line containing 'reset' anywhere resets the \
+                     card and sends nothing, as in scriptor)",
+                    pos.file, pos.line
+                ),
+                _ => String::new(),
+            };
             return Err(self.err(
                 &arrow.pos,
-                "'=>' must follow an APDU line: it states what that APDU's response must be",
+                format!(
+                    "'=>' must follow an APDU line: it states what that APDU's response \
+                     must be{after_reset}"
+                ),
             ));
         }
         let sw_hint = "after '=>' comes the status word: 4 hex digits with x wildcards, like \
@@ -1155,6 +1177,17 @@ mod tests {
         for k in KEYWORDS {
             assert!(hex::decode(k).is_err(), "{k}");
         }
+    }
+
+    #[test]
+    fn expectation_after_a_reset_line_says_the_line_is_a_reset() {
+        // Line 1 holds 'reset' in a comment: scriptor resets there and sends nothing.
+        let e = parse("00 A4 00 00 02 3F 00 # reset it\n=> 9000\n").unwrap_err();
+        assert_eq!((e.pos.line, e.pos.col), (2, 1));
+        assert!(e.message.contains("t.apdu:1 is a reset"), "{}", e.message);
+        // Not after an APDU: no mention of a reset.
+        let e = parse("=> 9000\n").unwrap_err();
+        assert!(!e.message.contains("reset"), "{}", e.message);
     }
 
     #[test]
