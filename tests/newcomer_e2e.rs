@@ -25,7 +25,7 @@ fn ctrl_c_to_the_testbed_process_group_exits_130() {
     let dir = tempfile::tempdir().unwrap();
     let image = image_copy(&dir, "city.json");
     for round in 0..3 {
-        let mut child = Command::new(exe())
+        let child = Command::new(exe())
             .args(["testbed", "--card", &format!("0={image}"), "--"])
             // A command that ends at once on SIGINT, as `sscard wait` does.
             .args([
