@@ -241,12 +241,20 @@ fn a_full_standard_output_is_an_io_error_not_a_bug() {
         let out = Command::new(env!("CARGO_BIN_EXE_sscard"))
             .args(args)
             .env("SSCARD_CONFIG", "none")
-            .stdout(std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap())
+            .stdout(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open("/dev/full")
+                    .unwrap(),
+            )
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(14), "{args:?}: {stderr}");
-        assert!(stderr.contains("No space left on device"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("No space left on device"),
+            "{args:?}: {stderr}"
+        );
         assert!(!stderr.contains("internal error"), "{args:?}: {stderr}");
     }
 }

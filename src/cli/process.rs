@@ -157,9 +157,15 @@ mod tests {
             output_failure_exit("failed printing to stdout: Broken pipe (os error 32)"),
             Some(BROKEN_PIPE_EXIT)
         );
-        assert_eq!(output_failure_exit("index out of bounds: the len is 0"), None);
+        assert_eq!(
+            output_failure_exit("index out of bounds: the len is 0"),
+            None
+        );
         // Card data in a panic message must not pass for a print failure.
-        assert_eq!(output_failure_exit("bad data: failed printing to stdout"), None);
+        assert_eq!(
+            output_failure_exit("bad data: failed printing to stdout"),
+            None
+        );
     }
 
     #[test]

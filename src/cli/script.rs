@@ -327,15 +327,27 @@ fn execute(
             default_wait: Duration::from_secs_f64(args.wait_timeout.clamp(0.0, 86_400.0)),
         },
     };
-    let result = if args.json {
-        let mut r = JsonReporter::new(std::io::stdout());
-        runner::run(script, &mut ctx, &mut r)
+    let (result, lost) = if args.json {
+        let mut r = JsonReporter::new(FirstError::new(std::io::stdout()));
+        let result = runner::run(script, &mut ctx, &mut r);
+        (result, r.into_inner().error)
     } else {
-        let mut r = TextReporter::new(std::io::stdout());
-        runner::run(script, &mut ctx, &mut r)
+        let mut r = TextReporter::new(FirstError::new(std::io::stdout()));
+        let result = runner::run(script, &mut ctx, &mut r);
+        (result, r.into_inner().error)
     };
     if let Some(e) = result.error {
         return Ok(Err(e));
+    }
+    if let Some(e) = lost {
+        // The report (or part of it) is lost: never exit 0 or 9 as if it were there.
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(crate::cli::process::BROKEN_PIPE_EXIT);
+        }
+        return Ok(Err(Error::Io {
+            path: "standard output (the script's report)".into(),
+            source: e,
+        }));
     }
     let code = result.exit_code();
     if let Some(f) = result.summary.failures.first() {
@@ -351,4 +363,66 @@ fn execute(
         );
     }
     Ok(Ok(code))
+}
+
+/// A writer that remembers its first error. The reporters write as the run goes and
+/// must not stop a script half-way over a lost line, but the run's exit status must
+/// say when its report could not be written (`> /dev/full`, a full disk).
+struct FirstError<W: std::io::Write> {
+    inner: W,
+    error: Option<std::io::Error>,
+}
+
+impl<W: std::io::Write> FirstError<W> {
+    fn new(inner: W) -> Self {
+        FirstError { inner, error: None }
+    }
+
+    fn keep<T>(&mut self, r: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &r {
+            if self.error.is_none() {
+                self.error = Some(std::io::Error::new(e.kind(), e.to_string()));
+            }
+        }
+        r
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for FirstError<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let r = self.inner.write(buf);
+        self.keep(r)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let r = self.inner.flush();
+        self.keep(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::script::report::Reporter;
+
+    #[test]
+    fn a_report_that_cannot_be_written_is_remembered() {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let mut r = TextReporter::new(FirstError::new(full));
+        r.event(crate::script::report::Event::Echo {
+            text: "hello".into(),
+        });
+        let e = r.into_inner().error.expect("the lost write is remembered");
+        assert!(e.to_string().contains("No space left"), "{e}");
+        let mut ok = TextReporter::new(FirstError::new(Vec::new()));
+        ok.event(crate::script::report::Event::Echo {
+            text: "hello".into(),
+        });
+        let w = ok.into_inner();
+        assert!(w.error.is_none());
+        assert!(String::from_utf8(w.inner).unwrap().contains("hello"));
+    }
 }

@@ -574,8 +574,14 @@ mod tests {
         let with_bom = lex(&Arc::from("t"), "\u{FEFF}# reset first\n00 A4 00 00 00\n").unwrap();
         assert_eq!(with_bom.len(), 2);
         assert_eq!(with_bom[0].tokens[0].tok, w("reset"));
-        assert!(!with_bom[0].notes.is_empty(), "the changed meaning is warned");
-        assert_eq!(toks("# reset first\n00 A4 00 00 00\n"), toks("00 A4 00 00 00\n"));
+        assert!(
+            !with_bom[0].notes.is_empty(),
+            "the changed meaning is warned"
+        );
+        assert_eq!(
+            toks("# reset first\n00 A4 00 00 00\n"),
+            toks("00 A4 00 00 00\n")
+        );
         // Only the first line follows the BOM.
         assert_eq!(
             toks("\u{FEFF}00 A4 00 00 00\n# reset\n"),

@@ -1150,9 +1150,15 @@ mod tests {
 
     #[test]
     fn check_refuses_a_literal_apdu_longer_than_the_largest_apdu() {
-        let at_limit = format!("00 A4 00 00 {}\n", "00 ".repeat(super::super::runner::MAX_VALUE_BYTES - 4));
+        let at_limit = format!(
+            "00 A4 00 00 {}\n",
+            "00 ".repeat(super::super::runner::MAX_VALUE_BYTES - 4)
+        );
         assert!(parse(&at_limit).is_ok());
-        let past = format!("00 A4 00 00 {}\n", "00 ".repeat(super::super::runner::MAX_VALUE_BYTES - 3));
+        let past = format!(
+            "00 A4 00 00 {}\n",
+            "00 ".repeat(super::super::runner::MAX_VALUE_BYTES - 3)
+        );
         let e = parse(&past).unwrap_err();
         assert!(e.to_string().contains("the largest APDU"), "{e}");
     }
@@ -1163,12 +1169,7 @@ mod tests {
         // to grow without bound (issue 16 §3, a script cannot allocate without bound).
         let err = FsLoader.load(Path::new("/dev/zero")).unwrap_err();
         assert!(err.contains("larger than"), "{err}");
-        let e = parse_files(
-            &[PathBuf::from("/dev/zero")],
-            &mut FsLoader,
-            &[],
-        )
-        .unwrap_err();
+        let e = parse_files(&[PathBuf::from("/dev/zero")], &mut FsLoader, &[]).unwrap_err();
         assert!(e.to_string().contains("larger than"), "{e}");
     }
 

@@ -200,7 +200,8 @@ fn read_var_text(source: impl std::io::Read) -> Result<Zeroizing<String>, String
     if bytes.len() as u64 > MAX_VAR_FILE_BYTES {
         return Err(format!("larger than {MAX_VAR_FILE_BYTES} bytes"));
     }
-    let text = std::str::from_utf8(&bytes).map_err(|_| "stream did not contain valid UTF-8".to_string())?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| "stream did not contain valid UTF-8".to_string())?;
     Ok(Zeroizing::new(text.to_string()))
 }
 
@@ -218,7 +219,9 @@ mod tests {
             read_var_text(&b"pin = 123456\n"[..]).unwrap().as_str(),
             "pin = 123456\n"
         );
-        assert!(read_var_text(&b"pin = \xff\n"[..]).unwrap_err().contains("UTF-8"));
+        assert!(read_var_text(&b"pin = \xff\n"[..])
+            .unwrap_err()
+            .contains("UTF-8"));
     }
 
     #[test]
