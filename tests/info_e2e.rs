@@ -366,7 +366,9 @@ fn city_card_in_every_format() {
     line(t, "Balance", "1234.56 yuan");
     line(t, "Transfer id", "none");
     line(t, "Target card", "none");
-    assert_eq!(stats(&r), 10);
+    line(t, "Transfer counter", "0");
+    // One READ RECORD more than before the transfer protocol: tag 28.
+    assert_eq!(stats(&r), 11);
     let doc = json(&bed, &[]);
     assert_eq!(doc["kind"], "city");
     assert_eq!(doc["profile"], "city-reference");

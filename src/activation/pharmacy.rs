@@ -125,6 +125,8 @@ impl Transfer {
             account: Some(self.account.clone()),
             category: Some(self.category),
             balance_fen: Some(self.balance_fen),
+            counter: None,
+            legacy: false,
             created_at: String::new(),
             updated_at: String::new(),
         }
@@ -138,7 +140,8 @@ impl Context<'_> {
         state: State,
         detail: &str,
     ) -> Result<(), ActivationError> {
-        self.journal
+        let _ = self
+            .journal
             .advance(id, state, &self.terminal, &self.operator, detail)?;
         Ok(())
     }
@@ -262,7 +265,7 @@ fn verify_old_pin(cx: &mut Context, old: &mut OldCard) -> Result<Pin, Activation
 /// FROZEN after the read-back).
 pub fn freeze(cx: &mut Context, old: &mut OldCard, t: &Transfer) -> Result<(), ActivationError> {
     let entry = t.entry(Flow::Pharmacy, State::Freezing, cx);
-    cx.journal.begin(&entry, "old card read, PIN verified")?;
+    let _ = cx.journal.begin(&entry, "old card read, PIN verified")?;
     cx.desk.show(&Msg::Step(Step::Freeze));
     let s = &mut old.session;
     let migrating = s.code("status", "migrating")?;
@@ -286,7 +289,7 @@ pub fn finish_old(
     cx.desk.show(&Msg::Step(Step::FinishOld));
     let s = &mut old.session;
     let migrated = s.code("status", "migrated")?;
-    s.write("target", &Value::Text(new_card.to_string()), cx.sam)?;
+    s.write("target_card", &Value::Text(new_card.to_string()), cx.sam)?;
     s.write("status", &Value::Code(migrated), cx.sam)?;
     if s.read("status")? != Value::Code(migrated) {
         return Err(ActivationError::Inconsistent(
@@ -518,7 +521,7 @@ pub fn run(cx: &mut Context) -> Result<Receipt, ActivationError> {
             return Err(ActivationError::Refused(format!(
                 "the old card was already migrated{}",
                 old.city
-                    .target
+                    .target_card
                     .as_deref()
                     .map(|t| format!(" to card {t}"))
                     .unwrap_or_default()

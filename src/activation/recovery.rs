@@ -59,7 +59,7 @@ pub fn continue_from_old(cx: &mut Context, mut old: OldCard) -> Result<Receipt, 
                 "The old card carries transfer {id}, unknown to this terminal; continuing from the card's own data."
             )));
             let e = t.entry(Flow::Pharmacy, State::Frozen, cx);
-            cx.journal
+            let _ = cx.journal
                 .begin(&e, "recovered from the old card (no journal record here)")?;
             State::Frozen
         }
@@ -97,7 +97,7 @@ fn close_migrated(cx: &mut Context, old: &OldCard) -> Result<Receipt, Activation
     let id = t.hex_id();
     match cx.journal.get(&id)? {
         Some(e) if !e.state.is_final() => {
-            let new_card = old.city.target.clone().or(e.new_card).unwrap_or_default();
+            let new_card = old.city.target_card.clone().or(e.new_card).unwrap_or_default();
             cx.advance(
                 &id,
                 State::Complete,
@@ -109,7 +109,7 @@ fn close_migrated(cx: &mut Context, old: &OldCard) -> Result<Receipt, Activation
         _ => Err(ActivationError::Refused(format!(
             "the old card is migrated{}: there is nothing to resume on it",
             old.city
-                .target
+                .target_card
                 .as_deref()
                 .map(|c| format!(" to card {c}"))
                 .unwrap_or_default()
@@ -251,7 +251,7 @@ pub fn cancel(cx: &mut Context, id: &str) -> Result<(), ActivationError> {
     if entry.is_none() {
         let t = transfer_of(&old)?;
         let e = t.entry(Flow::Pharmacy, State::Cancelling, cx);
-        cx.journal
+        let _ = cx.journal
             .begin(&e, "cancel of a transfer unknown to this terminal")?;
     } else {
         cx.advance(&id, State::Cancelling, "cancelling")?;

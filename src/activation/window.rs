@@ -103,7 +103,7 @@ pub fn run(cx: &mut Context, opts: &WindowOptions) -> Result<Receipt, Activation
     };
     let mut entry = t.entry(opts.flow, State::Crediting, cx);
     entry.new_card = Some(card.card_number.clone());
-    cx.journal
+    let _ = cx.journal
         .begin(&entry, "activating the card (identity document checked)")?;
     cx.desk.show(&Msg::Step(Step::Credit));
     s.write("activation_date", &Value::Date(Some(cx.today)), cx.sam)?;

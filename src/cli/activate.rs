@@ -724,6 +724,8 @@ mod tests {
             account: None,
             category: None,
             balance_fen: None,
+            counter: None,
+            legacy: false,
             created_at: String::new(),
             updated_at: String::new(),
         };
