@@ -12,6 +12,7 @@
 //!   [`session::Session`] (fields by role from the profile), so they hold neither
 //!   screen text nor card layouts.
 
+pub mod core;
 pub mod desk;
 pub mod error;
 pub mod journal;
