@@ -8,7 +8,7 @@
 //! states with terminal and operator.
 //!
 //! Why it guards itself rather than trusting its callers (issue 10):
-//! - **Its own state order.** [`State::may_follow`] is the one table of legal moves;
+//! - **Its own state order.** [`State::may_become`] (the core's) is the one table of legal moves;
 //!   a final state (`COMPLETE`, `CANCELLED`) is final, so a stale process can never
 //!   turn a completed transfer into a cancelled one (issue 10, case 5).
 //! - **One process per transfer.** Every announce holds an exclusive lock
@@ -36,109 +36,19 @@ use std::path::{Path, PathBuf};
 /// 2: adds the transfer counter and the legacy mark.
 pub const SCHEMA_VERSION: i32 = 2;
 
-/// Where a transfer stands.
-///
-/// Pharmacy: `FREEZING → FROZEN → CREDITING → CREDITED → COMPLETE`. Cancel:
-/// `VOIDING → VOIDED → CANCELLING → CANCELLED`. Window and first use:
-/// `CREDITING → CREDITED → COMPLETE`. See [`State::may_follow`] for every legal move.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum State {
-    /// About to freeze the old card (tags 28, 27, 26, then 22 = migrating), bound to N.
-    Freezing,
-    /// The old card is frozen and carries the transfer and N.
-    Frozen,
-    /// About to credit N (or, window flows, to activate the card).
-    Crediting,
-    /// N holds the account and the PIN.
-    Credited,
-    /// Done (the old card marked migrated where it was present).
-    Complete,
-    /// About to write the floor on N (and void a torn credit): the cancel's first half.
-    Voiding,
-    /// N carries the floor: the transfer can never be credited to it.
-    Voided,
-    /// About to return the old card to active.
-    Cancelling,
-    /// The old card is active again; nothing moved.
-    Cancelled,
-}
+/// Where a transfer stands: the core's journal states (spec/activation.md), so that
+/// the order the journal enforces is the one the protocol follows, written once
+/// ([`State::may_become`]). Pharmacy: `FREEZING → FROZEN → CREDITING → CREDITED →
+/// COMPLETE`; cancel: `VOIDING → VOIDED → CANCELLING → CANCELLED`; window and first
+/// use: `CREDITING → CREDITED → COMPLETE`. `COMPLETE` and `CANCELLED` are final.
+pub use super::core::types::JournalState as State;
 
 /// Every state, in declaration order.
-pub const STATES: [State; 9] = [
-    State::Freezing,
-    State::Frozen,
-    State::Crediting,
-    State::Credited,
-    State::Complete,
-    State::Voiding,
-    State::Voided,
-    State::Cancelling,
-    State::Cancelled,
-];
+pub const STATES: [State; 9] = State::ALL;
 
-impl State {
-    /// The name stored in the journal.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Freezing => "FREEZING",
-            State::Frozen => "FROZEN",
-            State::Crediting => "CREDITING",
-            State::Credited => "CREDITED",
-            State::Complete => "COMPLETE",
-            State::Voiding => "VOIDING",
-            State::Voided => "VOIDED",
-            State::Cancelling => "CANCELLING",
-            State::Cancelled => "CANCELLED",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(s: &str) -> Option<State> {
-        STATES.into_iter().find(|st| st.as_str() == s)
-    }
-
-    /// Whether nothing more will happen to this entry.
-    pub fn is_final(self) -> bool {
-        matches!(self, State::Complete | State::Cancelled)
-    }
-
-    /// Whether the state belongs to the cancel (`VOIDING` .. `CANCELLED`).
-    pub fn is_cancel(self) -> bool {
-        matches!(
-            self,
-            State::Voiding | State::Voided | State::Cancelling | State::Cancelled
-        )
-    }
-
-    /// Whether an entry at `self` may move to `next` (spec/activation.md):
-    /// - a final state never moves;
-    /// - a non-final state may be announced again (a retry of the same write);
-    /// - the pharmacy states move forward, skipping allowed (another terminal may
-    ///   have done a step from the cards' own data);
-    /// - any pharmacy state before `COMPLETE` may start the cancel at `VOIDING`;
-    ///   `FREEZING` may also close at `CANCELLED` (the freeze never reached the card);
-    /// - the cancel moves forward one step at a time, except that `VOIDING` may still
-    ///   turn out credited (another terminal credited N before the floor was written)
-    ///   and move to `CREDITED` or `COMPLETE`; from `VOIDED` on, N carries the floor
-    ///   and the transfer can never complete.
-    pub fn may_follow(self, next: State) -> bool {
-        use State::*;
-        if self.is_final() {
-            return false;
-        }
-        if self == next {
-            return true;
-        }
-        match (self, next) {
-            (a, b) if !a.is_cancel() && !b.is_cancel() => b > a,
-            (Freezing, Cancelled) => true,
-            (a, Voiding) if !a.is_cancel() => true,
-            (Voiding, Voided | Credited | Complete) => true,
-            (Voided, Cancelling) => true,
-            (Cancelling, Cancelled) => true,
-            _ => false,
-        }
+impl Serialize for State {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -642,7 +552,7 @@ impl Journal {
 
     /// Moves an entry to `state` (recording who and why); durable when this returns.
     /// Claims the transfer, checks the file, and refuses a move the state order
-    /// forbids ([`State::may_follow`]).
+    /// forbids ([`State::may_become`]).
     ///
     /// # Errors
     /// [`JournalError::NotFound`], [`JournalError::IllegalMove`],
@@ -685,7 +595,7 @@ impl Journal {
             from: "an unknown state",
             to: state.as_str(),
         })?;
-        if !from.may_follow(state) {
+        if !from.may_become(state) {
             return Err(JournalError::IllegalMove {
                 id,
                 from: from.as_str(),
@@ -909,48 +819,48 @@ mod tests {
     #[test]
     fn the_state_order_is_enforced_and_final_is_final() {
         use State::*;
-        // The table itself.
-        for s in STATES {
-            for t in STATES {
-                if s.is_final() {
-                    assert!(!s.may_follow(t), "{s:?} -> {t:?}");
-                }
-            }
-        }
-        assert!(Freezing.may_follow(Frozen));
-        assert!(Frozen.may_follow(Credited), "another desk credited N");
-        assert!(Crediting.may_follow(Crediting), "a retried write is announced again");
-        assert!(!Credited.may_follow(Frozen), "never backwards");
-        assert!(Frozen.may_follow(Voiding));
-        assert!(!Frozen.may_follow(Cancelling), "the floor comes first");
-        assert!(!Frozen.may_follow(Cancelled));
-        assert!(Freezing.may_follow(Cancelled), "a freeze that never took effect");
-        assert!(Voiding.may_follow(Complete), "credited elsewhere before the floor");
-        assert!(!Voided.may_follow(Complete), "the floor bars the credit");
-        assert!(!Voided.may_follow(Cancelled));
-        assert!(Voided.may_follow(Cancelling));
-        assert!(Cancelling.may_follow(Cancelled));
-        assert!(!Complete.may_follow(Cancelling), "issue 10 case 5");
-        // And the journal applies it.
         let dir = tempfile::tempdir().unwrap();
         let mut j = Journal::open(&dir.path().join("j.sqlite")).unwrap();
         let _ = j.begin(&entry("C1"), "").unwrap();
-        for st in [Frozen, Crediting, Credited, Complete] {
+        for st in [Frozen, Crediting, Crediting, Credited, Complete] {
             let _ = j.advance("C1", st, "t", "o", "").unwrap();
         }
+        // Issue 10 case 5: a completed transfer can never become a cancelled one.
         let e = j.advance("C1", Cancelling, "t", "o", "").unwrap_err();
         assert!(matches!(e, JournalError::IllegalMove { .. }), "{e}");
         assert!(e.to_string().contains("is COMPLETE; it cannot become CANCELLING"));
-        assert!(j.advance("C1", Complete, "t", "o", "").is_err());
-        assert_eq!(j.get("C1").unwrap().unwrap().state, Complete);
-        assert_eq!(j.events("C1").unwrap().len(), 5);
-        let _ = j.begin(&entry("C2"), "").unwrap();
-        let _ = j.advance("C2", Frozen, "t", "o", "").unwrap();
-        assert!(j.advance("C2", Cancelling, "t", "o", "").is_err());
-        for st in [Voiding, Voiding, Voided, Cancelling, Cancelled] {
-            let _ = j.advance("C2", st, "t", "o", "").unwrap();
+        for st in State::ALL {
+            assert!(j.advance("C1", st, "t", "o", "").is_err(), "{st:?}");
         }
+        assert_eq!(j.get("C1").unwrap().unwrap().state, Complete);
+        assert_eq!(j.events("C1").unwrap().len(), 6);
+        // Never backwards.
+        let _ = j.begin(&entry("C2"), "").unwrap();
+        let _ = j.advance("C2", Credited, "t", "o", "").unwrap();
         assert!(j.advance("C2", Frozen, "t", "o", "").is_err());
+        assert!(j.advance("C2", Voiding, "t", "o", "").is_err(), "N holds X");
+        // The cancel moves forward only, and ends final.
+        let _ = j.begin(&entry("C3"), "").unwrap();
+        let _ = j.advance("C3", Frozen, "t", "o", "").unwrap();
+        for st in [Voiding, Voiding, Voided, Cancelling, Cancelled] {
+            let _ = j.advance("C3", st, "t", "o", "").unwrap();
+        }
+        assert!(j.advance("C3", Frozen, "t", "o", "").is_err());
+        let _ = j.begin(&entry("C4"), "").unwrap();
+        let _ = j.advance("C4", Voiding, "t", "o", "").unwrap();
+        let _ = j.advance("C4", Voided, "t", "o", "").unwrap();
+        assert!(j.advance("C4", Credited, "t", "o", "").is_err(), "the floor bars it");
+        assert!(j.advance("C4", Voiding, "t", "o", "").is_err());
+        // The stored names are the spec's.
+        let names: Vec<_> = STATES.iter().map(|s| s.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "FREEZING", "FROZEN", "CREDITING", "CREDITED", "COMPLETE", "VOIDING", "VOIDED",
+                "CANCELLING", "CANCELLED"
+            ]
+        );
+        assert_eq!(serde_json::to_string(&Voiding).unwrap(), "\"VOIDING\"");
     }
 
     #[test]
@@ -1073,7 +983,7 @@ mod tests {
         assert_eq!(b.bound_card(), None, "a legacy card number is not a binding");
         assert_eq!(j.events("AA11").unwrap().len(), 2);
         // Cancel follows the new order; resume moves forward.
-        assert!(j.advance("AA11", State::Cancelling, "t", "o", "").is_err());
+        assert!(j.advance("AA11", State::Voided, "t", "o", "").is_err());
         let _ = j.advance("AA11", State::Voiding, "t", "o", "").unwrap();
         // N learnt from the old card binds a legacy entry.
         j.set_new_card("AA11", "X00000043").unwrap();
