@@ -1017,6 +1017,23 @@ pub fn advise_activation(lang: Lang, e: &crate::activation::ActivationError) -> 
             d,
         ),
         A::Refused(reason) => refused(lang, reason, d),
+        A::Refusal(r) => refused(lang, &crate::activation::text::refusal(r), d),
+        A::Stop(s) => Advice {
+            title: match lang {
+                Lang::En => format!("Stopped for safety: {}.", crate::activation::text::stop(s)),
+                Lang::Zh => format!(
+                    "为安全起见已停止：{}。",
+                    phrase(lang, &crate::activation::text::stop(s))
+                ),
+            },
+            action: lang
+                .pick(
+                    "Do not retry on your own: keep the cards and call the technician (`sscard journal list` shows the transfer).",
+                    "请勿自行重试：保留卡片并联系技术人员（`sscard journal list` 可查看该转移）。",
+                )
+                .to_string(),
+            detail: d,
+        },
         A::Timeout(m) => Advice {
             title: match lang {
                 Lang::En => format!("Timed out: {m}."),
