@@ -932,7 +932,7 @@ fn pharmacy(io: &mut Io) -> R<End> {
         same,
         PinPlan::Settled(pin),
         Some(JournalState::Frozen),
-        true,
+        io.env.readers == Readers::Two,
     )
 }
 
