@@ -29,7 +29,7 @@ use sscard::vcard::inproc::{SharedCard, Tear, TearKind};
 use sscard::vcard::Card;
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::rc::Rc;
 
 const BALANCE: u32 = 123_456;
@@ -74,6 +74,8 @@ impl Desk for ScriptDesk {
 struct Hand {
     old: Option<SharedCard>,
     new: Option<SharedCard>,
+    /// How often the holder brings the new card (`None`: whenever asked).
+    new_limit: Option<usize>,
 }
 
 /// One desk: its own journal, one or two readers.
@@ -108,7 +110,7 @@ impl DeskRig {
         let (old_r, new_r) = if self.two { ("O", Some("N")) } else { ("R", None) };
         let hh = h.clone();
         let holder = Box::new(move |cue: &Cue, b: &Bench| {
-            let hand = hh.borrow();
+            let mut hand = hh.borrow_mut();
             match cue {
                 Cue::Insert(Want::OldCard, r) => {
                     if let Some(c) = &hand.old {
@@ -116,6 +118,12 @@ impl DeskRig {
                     }
                 }
                 Cue::Insert(Want::NewCard, r) => {
+                    if hand.new_limit == Some(0) {
+                        return;
+                    }
+                    if let Some(n) = hand.new_limit.as_mut() {
+                        *n -= 1;
+                    }
                     if let Some(c) = &hand.new {
                         b.insert(r, c);
                     }
@@ -284,6 +292,7 @@ fn counts(two: bool) -> (u64, u64) {
     let hand = Hand {
         old: Some(old.clone()),
         new: Some(new.clone()),
+        new_limit: None,
     };
     let (r, lines) = d.run(Start::Pharmacy, &hand);
     assert!(matches!(r, Ok(Outcome::Done(_))), "{r:?} {lines:#?}");
@@ -311,6 +320,7 @@ fn recover_by_resume(old: &SharedCard, new: &SharedCard, two: bool, when: &str) 
     let hand = Hand {
         old: Some(old.clone()),
         new: Some(new.clone()),
+        new_limit: None,
     };
     let (r, lines) = d.run(
         Start::Resume {
@@ -375,6 +385,7 @@ fn recover_by_cancel(
     let hand = Hand {
         old: Some(old.clone()),
         new: Some(new.clone()),
+        new_limit: None,
     };
     let start = || Start::Cancel { id, entry: None };
     let mut tries = 0;
@@ -394,10 +405,17 @@ fn recover_by_cancel(
         Ok(Outcome::Cancelled { .. }) => {
             assert_eq!(place, "old", "{when}: {lines:#?}");
             let n = new_state(new);
-            let f = n.floor.clone().expect("a cancel leaves a floor on N");
-            assert!(f.old_card == "6399000123" && f.counter >= id.counter(), "{when}");
+            if o.status == 1 {
+                // The old card was frozen: N could have been credited elsewhere, so the
+                // cancel barred the transfer on N first.
+                let f = n.floor.clone().unwrap_or_else(|| panic!("{when}: no floor on N"));
+                assert!(f.old_card == "6399000123" && f.counter >= id.counter(), "{when}");
+            }
             assert_eq!(n.transfer, None, "{when}");
             assert_eq!(n.balance, 0, "{when}");
+            let back = old_state(old);
+            assert_eq!((back.status, back.transfer, back.target.as_deref()), (0, None, None), "{when}");
+            assert_eq!(back.counter, o.counter, "{when}: the counter is never lowered");
             // The cancelled transfer can never be credited afterwards.
             let (r, _) = d.run(
                 Start::Resume {
@@ -415,6 +433,10 @@ fn recover_by_cancel(
         Err(ActivationError::Refusal(sscard::activation::core::Refusal::NothingToCancel {
             ..
         })) => assert_eq!(place, "old", "{when}"),
+        // Every write was made (the old card reads migrated): the money is on N.
+        Err(ActivationError::Refusal(sscard::activation::core::Refusal::OldMigrated {
+            ..
+        })) => assert_eq!(place, "X00000019", "{when}"),
         other => panic!("{when}: cancel: {other:?} {lines:#?}"),
     }
     tries + 1
@@ -438,6 +460,7 @@ fn matrix(two: bool) {
                 let hand = Hand {
                     old: Some(old.clone()),
                     new: Some(new.clone()),
+                    new_limit: None,
                 };
                 let (r, lines) = d.run(Start::Pharmacy, &hand);
                 assert!(torn.torn(), "{when}: the tear did not fire");
@@ -468,60 +491,28 @@ fn pharmacy_torn_at_every_apdu_two_readers() {
 }
 
 /// A frozen old card bound to N (one reader, the holder walked away with N), or a
-/// torn credit: then the cancel torn at every APDU of either card, finished on another
-/// desk.
+/// torn credit: then the cancel (void on N, then unfreeze) torn at every APDU of
+/// either card, and finished on another desk.
 #[test]
 fn cancel_and_void_torn_at_every_apdu() {
     let base_old = card("city.json", "old");
     let base_new = card("ssc-2.00.json", "N");
-    // A frozen old card: the holder does not bring N back for the credit.
-    let (old, new) = (copy(&base_old), copy(&base_new));
-    let d = DeskRig::new(false);
-    let hand = Hand {
-        old: Some(old.clone()),
-        new: Some(new.clone()),
-    };
-    // Tear the new card at its first APDU of the credit: count the clean flow.
-    let (_, nb) = counts(false);
-    let _ = nb;
-    // Step 1 reads N; with one reader N is read again for the credit: tear there.
-    let step1 = {
-        let (o, n) = (copy(&base_old), copy(&base_new));
-        let dd = DeskRig::new(false);
-        let h = Hand {
-            old: Some(o.clone()),
-            new: None,
-        };
-        let _ = h;
-        // Count N's APDUs in step 1: a run where N never returns for the credit.
-        let hand1 = Hand {
-            old: Some(o.clone()),
-            new: Some(n.clone()),
-        };
-        n.arm(None);
-        let _ = dd.run(Start::Pharmacy, &hand1);
-        n.apdus()
-    };
-    let _ = step1;
-    let mut frozen_states = Vec::new();
-    // State A: frozen, N untouched (the credit's first APDU torn before it ran).
+    let mut starts = Vec::new();
+    // State A: frozen, bound to N; the holder never brings N back for the credit.
     {
         let (o, n) = (copy(&base_old), copy(&base_new));
-        n.arm(Some(Tear {
-            at: 13,
-            kind: TearKind::Before,
-        }));
         let h = Hand {
             old: Some(o.clone()),
             new: Some(n.clone()),
+            new_limit: Some(1),
         };
-        let _ = d.run(Start::Pharmacy, &h);
-        if old_state(&o).status == 1 {
-            frozen_states.push(("frozen, N untouched", o, n));
-        }
+        let (r, _) = DeskRig::new(false).run(Start::Pharmacy, &h);
+        assert!(matches!(r, Err(ActivationError::Timeout(_))), "{r:?}");
+        assert_eq!(invariants(&o, &[&n], "A"), "frozen");
+        starts.push(("frozen, N untouched", o, n));
     }
-    // State B: a torn credit (N at 00 with X and the balance).
-    for k in 14..40u64 {
+    // State B: a torn credit: N at 00 holding X and the balance.
+    for k in 1..80u64 {
         let (o, n) = (copy(&base_old), copy(&base_new));
         n.arm(Some(Tear {
             at: k,
@@ -530,25 +521,37 @@ fn cancel_and_void_torn_at_every_apdu() {
         let h = Hand {
             old: Some(o.clone()),
             new: Some(n.clone()),
+            new_limit: None,
         };
         let _ = DeskRig::new(false).run(Start::Pharmacy, &h);
         let ns = new_state(&n);
         if ns.status == 0 && ns.transfer.is_some() && ns.balance == BALANCE {
-            frozen_states.push(("torn credit holding the balance", o, n));
+            starts.push(("torn credit holding the balance", o, n));
             break;
         }
     }
-    assert_eq!(frozen_states.len(), 2, "both start states were built");
-    let _ = (old, new, hand);
+    assert_eq!(starts.len(), 2, "both start states were built");
     let mut points = 0;
-    for (what, o0, n0) in &frozen_states {
-        // Count the cancel's APDUs on a clean copy.
+    for (what, o0, n0) in &starts {
+        // The cancel's APDUs on a clean copy.
         let (o, n) = (copy(o0), copy(n0));
         o.arm(None);
         n.arm(None);
-        recover_by_cancel(&o, &n, false, None, what);
+        let d = DeskRig::new(false);
+        let x = sscard::activation::core::TransferId(old_state(&o).transfer.unwrap());
+        o.arm(None);
+        n.arm(None);
+        let (r, lines) = d.run(
+            Start::Cancel { id: x, entry: None },
+            &Hand {
+                old: Some(o.clone()),
+                new: Some(n.clone()),
+                new_limit: None,
+            },
+        );
+        assert!(matches!(r, Ok(Outcome::Cancelled { .. })), "{what}: {r:?} {lines:#?}");
         let (ca, cb) = (o.apdus(), n.apdus());
-        eprintln!("cancel from '{what}': {ca} APDUs to the old card + {cb} to N (plus the resume check)");
+        eprintln!("cancel from '{what}' (one reader): {ca} APDUs to the old card + {cb} to N");
         for (which, total) in [("old", ca), ("new", cb)] {
             for k in 1..=total {
                 for kind in [TearKind::Before, TearKind::After] {
@@ -560,7 +563,9 @@ fn cancel_and_void_torn_at_every_apdu() {
             }
         }
     }
-    eprintln!("cancel/void: {points} tear-off points, each finished on another desk; invariants held at every one");
+    eprintln!(
+        "cancel/void: {points} tear-off points, each finished on another desk; invariants held at every one"
+    );
 }
 
 #[test]
@@ -578,6 +583,7 @@ fn the_freeze_binds_n_and_the_other_genuine_card_is_refused() {
         &Hand {
             old: Some(old.clone()),
             new: Some(n.clone()),
+            new_limit: None,
         },
     );
     assert!(matches!(r, Ok(Outcome::Done(_))), "{r:?}");
@@ -590,6 +596,7 @@ fn the_freeze_binds_n_and_the_other_genuine_card_is_refused() {
         &Hand {
             old: Some(old.clone()),
             new: Some(other.clone()),
+            new_limit: None,
         },
     );
     assert!(r.is_err(), "{r:?} {lines:#?}");
@@ -597,6 +604,3 @@ fn the_freeze_binds_n_and_the_other_genuine_card_is_refused() {
     let m = new_state(&other);
     assert_eq!((m.status, m.balance, m.transfer), (0, 0, None));
 }
-
-#[allow(dead_code)]
-fn unused(_: &Path) {}
