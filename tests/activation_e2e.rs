@@ -345,11 +345,14 @@ fn cancel_after_a_credit_was_announced_needs_the_new_card() {
     let (r, _) = d3.run(&["pharmacy"], &Faults::default(), Strike::None);
     assert_eq!(r.code, 0, "{r:?}");
     let old3 = old_money(&d3.old_img);
-    let (r, _) = d3.run(
-        &["cancel", &hex::encode_upper(old3.transfer)],
-        &Faults::default(),
-        Strike::None,
-    );
+    let id3 = hex::encode_upper(old3.transfer);
+    // This desk's journal says COMPLETE: final is final.
+    let (r, _) = d3.run(&["cancel", &id3], &Faults::default(), Strike::None);
+    assert_eq!(r.code, 12, "{r:?}");
+    assert!(r.stderr.contains("is already COMPLETE"), "{r:?}");
+    // Another desk, no journal entry: the cards say N holds X.
+    d3.journal = d3.bed.dir.path().join("desk-b.sqlite");
+    let (r, _) = d3.run(&["cancel", &id3], &Faults::default(), Strike::None);
     assert_eq!(r.code, 12, "{r:?}");
     assert!(r.stderr.contains("holds transfer"), "{r:?}");
     assert_eq!(new_money(&d3.new_img).balance, BALANCE);
