@@ -260,6 +260,9 @@ impl Job {
                 [one] if one.state >= journal::State::Frozen => {
                     Attempt::Resume(Some(one.id.clone()))
                 }
+                // Nothing journaled by this run: nothing was written to a card (the
+                // freeze is announced before its first write), so start again.
+                [] if matches!(self, Job::Pharmacy) => Attempt::Pharmacy,
                 // Before the freeze, or unclear: the old card says where it stands.
                 _ => Attempt::Resume(None),
             }),
@@ -781,7 +784,8 @@ mod tests {
             updated_at: String::new(),
         };
         use journal::State;
-        assert_eq!(Job::Pharmacy.next(&[]), Some(Attempt::Resume(None)));
+        assert_eq!(Job::Pharmacy.next(&[]), Some(Attempt::Pharmacy));
+        assert_eq!(Job::Resume(None).next(&[]), Some(Attempt::Resume(None)));
         assert_eq!(
             Job::Pharmacy.next(&[entry(State::Freezing)]),
             Some(Attempt::Resume(None))
