@@ -75,7 +75,7 @@ fn a_new_card_pulled_mid_credit_is_finished_from_the_journal() {
         .collect();
     assert_eq!(
         after,
-        ["Insert the new social security card into 'Virtual PCD 00 00'."],
+        ["Insert the new social security card into 'Virtual PCD 00 01'."],
         "{lines:?}"
     );
     assert!(
