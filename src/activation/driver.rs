@@ -279,6 +279,7 @@ fn show(cx: &mut Context, m: &core::Msg) {
             core::Step::SetPin => Msg::Step(Step::ReloadPin),
             core::Step::FinishOld => Msg::Step(Step::FinishOld),
             core::Step::Unfreeze => Msg::Step(Step::Unfreeze),
+            core::Step::Void => Msg::Step(Step::Void),
             other => Msg::Note(super::text::step(*other)),
         },
         M::Note(core::Note::Holder {

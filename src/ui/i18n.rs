@@ -311,6 +311,7 @@ pub fn step(lang: Lang, s: Step) -> &'static str {
         Step::Credit => "正在把医保账户转到新卡…",
         Step::ReloadPin => "正在设置新卡密码…",
         Step::FinishOld => "正在把旧卡标记为已迁移…",
+        Step::Void => "正在新卡上作废本次转移（写入下限）…",
         Step::Unfreeze => "正在恢复旧卡为可用…",
         Step::Done => "完成。",
     };
