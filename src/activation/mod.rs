@@ -17,6 +17,7 @@ pub mod desk;
 pub mod error;
 pub mod journal;
 pub mod log_record;
+pub mod model;
 pub mod new_card;
 pub mod pharmacy;
 pub mod receipt;
