@@ -73,6 +73,22 @@ pub struct Config {
     pub skip: Vec<Violation>,
     /// Breadth first (shortest traces, more memory) instead of depth first.
     pub bfs: bool,
+    /// The flows each desk may start (by desk; a desk not listed, or an empty
+    /// list: every flow).
+    pub flows: Vec<Vec<Kind>>,
+}
+
+/// A flow a desk may start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// `activate pharmacy`.
+    Pharmacy,
+    /// `activate resume` (from the old card, or any unfinished entry).
+    Resume,
+    /// `activate cancel ID` (any unfinished entry, or the id the old card shows).
+    Cancel,
+    /// `activate window`.
+    Window,
 }
 
 impl Config {
@@ -89,6 +105,7 @@ impl Config {
             rules: Rules::spec(),
             skip: Vec::new(),
             bfs: false,
+            flows: Vec::new(),
         }
     }
 
@@ -105,6 +122,7 @@ impl Config {
             rules: Rules::spec(),
             skip: Vec::new(),
             bfs: false,
+            flows: Vec::new(),
         }
     }
 }
@@ -864,6 +882,18 @@ fn starts(w: &World, d: usize) -> Vec<Start> {
     out
 }
 
+fn allowed(cfg: &Config, d: usize, s: &Start) -> bool {
+    let kind = match s {
+        Start::Pharmacy => Kind::Pharmacy,
+        Start::Resume { .. } => Kind::Resume,
+        Start::Cancel { .. } => Kind::Cancel,
+        Start::Window { .. } | Start::FirstUse { .. } => Kind::Window,
+    };
+    cfg.flows
+        .get(d)
+        .is_none_or(|k| k.is_empty() || k.contains(&kind))
+}
+
 fn successors(w: &World, cfg: &Config) -> Vec<(World, Label)> {
     let mut out = Vec::new();
     for d in 0..w.desks.len() {
@@ -901,7 +931,7 @@ fn successors(w: &World, cfg: &Config) -> Vec<(World, Label)> {
                 }
             }
         } else if desk.starts_left > 0 && w.starts_left > 0 {
-            for s in starts(w, d) {
+            for s in starts(w, d).into_iter().filter(|s| allowed(cfg, d, s)) {
                 let mut w2 = w.clone();
                 let desk = &mut w2.desks[d];
                 let e = env(d, desk.readers, desk.starts_left, cfg.rules);
