@@ -956,7 +956,7 @@ fn pharmacy(io: &mut Io) -> R<End> {
         same,
         PinPlan::Settled(pin),
         Some(JournalState::Frozen),
-        true,
+        io.env.readers == Readers::Two,
     )
 }
 
@@ -1127,15 +1127,15 @@ fn credit(
     let mut data = t.data.clone();
     data.new_card = Some(t.n.clone());
     if !(already && done_here) {
-        // The PIN: settled in this run, or asked now, before anything is written.
-        // A card credited elsewhere keeps the PIN it was given there.
-        let reload = !already || state == Some(JournalState::Crediting);
-        let source = match (reload, pin) {
-            (false, _) => None,
-            (true, PinPlan::Settled(s)) => Some(s),
-            (true, PinPlan::Ask) => {
+        // The PIN: settled in this run, or asked now (typed twice), before anything is
+        // written. A card found credited without this journal's CREDITED may have
+        // been torn before its RELOAD PIN: the PIN rule (never left on `123456`)
+        // makes this desk set it again; the log check below keeps the log single.
+        let source = match pin {
+            PinPlan::Settled(s) => s,
+            PinPlan::Ask => {
                 choose_pin(io, Prompt::PinForNewCard)?;
-                Some(PinSource::TypedTwice)
+                PinSource::TypedTwice
             }
         };
         let proof = io.journal(t.id, Flow::Pharmacy, JournalState::Crediting, &data)?;
@@ -1204,14 +1204,9 @@ fn credit(
             };
             io.write(&proof, Which::New, WriteOp::AppendLog(rec))?;
         }
-        match source {
-            Some(s) => {
-                io.step_msg(Step::SetPin);
-                io.authenticate(Which::New, KeyRole::PinReload)?;
-                io.write(&proof, Which::New, WriteOp::ReloadPin(s))?;
-            }
-            None => io.note(Note::PinLeftAsIs),
-        }
+        io.step_msg(Step::SetPin);
+        io.authenticate(Which::New, KeyRole::PinReload)?;
+        io.write(&proof, Which::New, WriteOp::ReloadPin(source))?;
         let back = io.read(Which::New, Session::Same, NEW_BACK)?;
         if ssc_status(&back)? != SscStatus::Active
             || transfer(&back, Role::Ssc(SscRole::TransferId))? != Some(t.id)
@@ -1432,26 +1427,18 @@ fn cancel(io: &mut Io, x: TransferId, entry: Option<&JournalEntry>) -> R<End> {
     }
     // 1. N holds X: refuse the cancel, finish instead.
     if new.status == SscStatus::Active && new.transfer == Some(x) {
-        let proof = io.journal(x, Flow::Pharmacy, JournalState::Credited, &data)?;
-        if io.env.readers == Readers::Two {
-            let session = if old_read.is_some() {
-                Session::Same
-            } else {
-                Session::Fresh
-            };
-            let old = read_old(io, Purpose::Identify, session)?;
-            if old.status == CityStatus::Migrating && old.transfer == Some(x) {
-                io.step_msg(Step::FinishOld);
-                io.authenticate(Which::Old, KeyRole::Write)?;
-                io.set(
-                    &proof,
-                    Role::City(CityRole::Status),
-                    FieldValue::CityStatus(CityStatus::Migrated),
-                )?;
-            }
-        }
-        io.journal(x, Flow::Pharmacy, JournalState::Complete, &data)?;
-        return refuse(Refusal::CancelAfterCredit { id: x, new_card: n });
+        // Finish what a torn credit may have left (log record, PIN), and step 4 when
+        // the old card read in this run is still in its reader.
+        let t = Transfer {
+            id: x,
+            data: data.clone(),
+            n: n.clone(),
+        };
+        let old_here = io.env.readers == Readers::Two && old_read.is_some();
+        return match credit(io, &t, Some(new), PinPlan::Ask, state, old_here)? {
+            End::Done(_) => refuse(Refusal::CancelAfterCredit { id: x, new_card: n }),
+            other => Ok(other),
+        };
     }
     if state == Some(JournalState::Credited) {
         // This journal saw N credited, yet N does not hold X.

@@ -114,7 +114,7 @@ impl Config {
         Config {
             desks: vec![Readers::One, Readers::One],
             starts_per_desk: 2,
-            starts_total: 3,
+            starts_total: 2,
             tears: 1,
             crashes: 1,
             moves: u8::MAX,
