@@ -20,6 +20,7 @@ pub mod error;
 pub mod journal;
 pub mod driver;
 pub mod log_record;
+pub mod model;
 pub mod receipt;
 pub mod session;
 pub mod slots;

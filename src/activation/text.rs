@@ -107,7 +107,6 @@ pub fn note(n: &Note) -> String {
             "The card is on the initial PIN 123456: the holder chooses a new PIN (typed twice)."
                 .into()
         }
-        Note::PinLeftAsIs => "The new card's PIN was already set; left as it is.".into(),
         Note::CitizenIdInvalid => "That citizen ID fails its check digit; type it again.".into(),
         Note::CitizenIdMismatch => {
             "The citizen ID typed differs from the card's; type it again from the identity document."

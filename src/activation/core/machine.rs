@@ -360,6 +360,30 @@ impl Core {
         }
     }
 
+    /// The output of the last step again (what to do now), without feeding anything.
+    pub fn peek(&self) -> Next {
+        let mut io = Io {
+            env: &self.env,
+            inputs: &self.inputs,
+            pos: 0,
+            show: Vec::new(),
+            jseq: 0,
+            last_proof: None,
+            journal: None,
+        };
+        let action = match run(&mut io, &self.start) {
+            Ok(end) => Action::End(end),
+            Err(e) => match *e {
+                Exit::Suspend(a) => a,
+                Exit::End(e) => Action::End(e),
+            },
+        };
+        Next {
+            show: io.show,
+            action,
+        }
+    }
+
     /// Whether the flow ended.
     pub fn ended(&self) -> bool {
         self.ended
@@ -391,7 +415,7 @@ struct Io<'a> {
     journal: Option<(TransferId, JournalState)>,
 }
 
-impl Io<'_> {
+impl<'a> Io<'a> {
     fn live(&self) -> bool {
         self.pos == self.inputs.len()
     }
@@ -410,11 +434,11 @@ impl Io<'_> {
         self.show(Msg::Step(s));
     }
 
-    fn input(&mut self, make: impl FnOnce() -> Action) -> R<Input> {
+    fn input(&mut self, make: impl FnOnce() -> Action) -> R<&'a Input> {
         match self.inputs.get(self.pos) {
             Some(i) => {
                 self.pos += 1;
-                Ok(i.clone())
+                Ok(i)
             }
             None => Err(Box::new(Exit::Suspend(make()))),
         }
@@ -428,7 +452,7 @@ impl Io<'_> {
         })
     }
 
-    fn read(&mut self, which: Which, session: Session, roles: &'static [Role]) -> R<Fields> {
+    fn read(&mut self, which: Which, session: Session, roles: &'static [Role]) -> R<&'a Fields> {
         match self.input(|| {
             Action::Card(CardOp::Read {
                 which,
@@ -437,15 +461,15 @@ impl Io<'_> {
             })
         })? {
             Input::Read(f) => Ok(f),
-            Input::Fault(f) => self.fault(which, f),
+            Input::Fault(f) => self.fault(which, *f),
             _ => stop(Stop::DriverMisuse),
         }
     }
 
     fn genuine(&mut self, which: Which) -> R<bool> {
         match self.input(|| Action::Card(CardOp::CheckGenuine { which }))? {
-            Input::Genuine(g) => Ok(g),
-            Input::Fault(f) => self.fault(which, f),
+            Input::Genuine(g) => Ok(*g),
+            Input::Fault(f) => self.fault(which, *f),
             _ => stop(Stop::DriverMisuse),
         }
     }
@@ -457,10 +481,10 @@ impl Io<'_> {
             Input::Auth(AuthOutcome::WrongKey { tries_left }) => stop(Stop::WrongKey {
                 which,
                 key,
-                tries_left,
+                tries_left: *tries_left,
             }),
             Input::Auth(AuthOutcome::Blocked) => stop(Stop::KeyBlocked { which, key }),
-            Input::Fault(f) => self.fault(which, f),
+            Input::Fault(f) => self.fault(which, *f),
             _ => stop(Stop::DriverMisuse),
         }
     }
@@ -479,7 +503,7 @@ impl Io<'_> {
             Input::Journaled(p) if p.seq() == seq && p.id() == id && p.state() == state => {
                 self.journal = Some((id, state));
                 self.last_proof = Some(p.clone());
-                Ok(p)
+                Ok(p.clone())
             }
             Input::JournalFailed => stop(Stop::JournalFailed),
             _ => stop(Stop::DriverMisuse),
@@ -488,7 +512,7 @@ impl Io<'_> {
 
     fn lookup(&mut self, id: TransferId) -> R<Option<JournalEntry>> {
         match self.input(|| Action::LookupJournal(id))? {
-            Input::Entry(e) if e.as_ref().is_none_or(|e| e.id == id) => Ok(e),
+            Input::Entry(e) if e.as_ref().is_none_or(|e| e.id == id) => Ok(e.clone()),
             _ => stop(Stop::DriverMisuse),
         }
     }
@@ -503,7 +527,7 @@ impl Io<'_> {
         };
         match self.input(|| Action::Card(CardOp::Write(w)))? {
             Input::Written => Ok(()),
-            Input::Fault(f) => self.fault(which, f),
+            Input::Fault(f) => self.fault(which, *f),
             _ => stop(Stop::DriverMisuse),
         }
     }
@@ -514,14 +538,14 @@ impl Io<'_> {
 
     fn ask_pin(&mut self, prompt: Prompt) -> R<PinEntry> {
         match self.input(|| Action::AskPin(prompt))? {
-            Input::PinEntered(p) => Ok(p),
+            Input::PinEntered(p) => Ok(*p),
             _ => stop(Stop::DriverMisuse),
         }
     }
 
     fn ask_line(&mut self, prompt: Prompt) -> R<Option<String>> {
         match self.input(|| Action::AskLine(prompt))? {
-            Input::Line(l) => Ok(l),
+            Input::Line(l) => Ok(l.clone()),
             _ => stop(Stop::DriverMisuse),
         }
     }
@@ -534,14 +558,14 @@ impl Io<'_> {
                 spend_last_try,
             })
         })? {
-            Input::Pin(p) => Ok(p),
-            Input::Fault(f) => self.fault(which, f),
+            Input::Pin(p) => Ok(*p),
+            Input::Fault(f) => self.fault(which, *f),
             _ => stop(Stop::DriverMisuse),
         }
     }
 
     /// Tells the desk which card to insert (both reader layouts) and opens it.
-    fn open(&mut self, which: Which, purpose: Purpose, roles: &'static [Role]) -> R<Fields> {
+    fn open(&mut self, which: Which, purpose: Purpose, roles: &'static [Role]) -> R<&'a Fields> {
         self.note(Note::Insert { which, purpose });
         self.read(which, Session::Fresh, roles)
     }
@@ -1103,15 +1127,15 @@ fn credit(
     let mut data = t.data.clone();
     data.new_card = Some(t.n.clone());
     if !(already && done_here) {
-        // The PIN: settled in this run, or asked now, before anything is written.
-        // A card credited elsewhere keeps the PIN it was given there.
-        let reload = !already || state == Some(JournalState::Crediting);
-        let source = match (reload, pin) {
-            (false, _) => None,
-            (true, PinPlan::Settled(s)) => Some(s),
-            (true, PinPlan::Ask) => {
+        // The PIN: settled in this run, or asked now (typed twice), before anything is
+        // written. A card found credited without this journal's CREDITED may have
+        // been torn before its RELOAD PIN: the PIN rule (never left on `123456`)
+        // makes this desk set it again; the log check below keeps the log single.
+        let source = match pin {
+            PinPlan::Settled(s) => s,
+            PinPlan::Ask => {
                 choose_pin(io, Prompt::PinForNewCard)?;
-                Some(PinSource::TypedTwice)
+                PinSource::TypedTwice
             }
         };
         let proof = io.journal(t.id, Flow::Pharmacy, JournalState::Crediting, &data)?;
@@ -1180,14 +1204,9 @@ fn credit(
             };
             io.write(&proof, Which::New, WriteOp::AppendLog(rec))?;
         }
-        match source {
-            Some(s) => {
-                io.step_msg(Step::SetPin);
-                io.authenticate(Which::New, KeyRole::PinReload)?;
-                io.write(&proof, Which::New, WriteOp::ReloadPin(s))?;
-            }
-            None => io.note(Note::PinLeftAsIs),
-        }
+        io.step_msg(Step::SetPin);
+        io.authenticate(Which::New, KeyRole::PinReload)?;
+        io.write(&proof, Which::New, WriteOp::ReloadPin(source))?;
         let back = io.read(Which::New, Session::Same, NEW_BACK)?;
         if ssc_status(&back)? != SscStatus::Active
             || transfer(&back, Role::Ssc(SscRole::TransferId))? != Some(t.id)
@@ -1408,26 +1427,18 @@ fn cancel(io: &mut Io, x: TransferId, entry: Option<&JournalEntry>) -> R<End> {
     }
     // 1. N holds X: refuse the cancel, finish instead.
     if new.status == SscStatus::Active && new.transfer == Some(x) {
-        let proof = io.journal(x, Flow::Pharmacy, JournalState::Credited, &data)?;
-        if io.env.readers == Readers::Two {
-            let session = if old_read.is_some() {
-                Session::Same
-            } else {
-                Session::Fresh
-            };
-            let old = read_old(io, Purpose::Identify, session)?;
-            if old.status == CityStatus::Migrating && old.transfer == Some(x) {
-                io.step_msg(Step::FinishOld);
-                io.authenticate(Which::Old, KeyRole::Write)?;
-                io.set(
-                    &proof,
-                    Role::City(CityRole::Status),
-                    FieldValue::CityStatus(CityStatus::Migrated),
-                )?;
-            }
-        }
-        io.journal(x, Flow::Pharmacy, JournalState::Complete, &data)?;
-        return refuse(Refusal::CancelAfterCredit { id: x, new_card: n });
+        // Finish what a torn credit may have left (log record, PIN), and step 4 when
+        // the old card read in this run is still in its reader.
+        let t = Transfer {
+            id: x,
+            data: data.clone(),
+            n: n.clone(),
+        };
+        let old_here = io.env.readers == Readers::Two && old_read.is_some();
+        return match credit(io, &t, Some(new), PinPlan::Ask, state, old_here)? {
+            End::Done(_) => refuse(Refusal::CancelAfterCredit { id: x, new_card: n }),
+            other => Ok(other),
+        };
     }
     if state == Some(JournalState::Credited) {
         // This journal saw N credited, yet N does not hold X.

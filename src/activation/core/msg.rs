@@ -108,8 +108,6 @@ pub enum Note {
     PinInitialRefused,
     /// The old card's PIN is `123456`: the holder chooses the new card's PIN.
     ChoosePinBecauseInitial,
-    /// The new card's PIN was left as it is (the credit happened elsewhere).
-    PinLeftAsIs,
     /// The typed citizen ID fails its check digit: asked again.
     CitizenIdInvalid,
     /// The typed citizen ID is not the card's: asked again.

@@ -482,7 +482,7 @@ impl JournalState {
             (false, false) => next > self,
             // A void torn before its floor, and N credited meanwhile from the old
             // card: the cancel is refused and the transfer finished instead.
-            (false, true) => self == Voiding && next == Credited,
+            (false, true) => self == Voiding && matches!(next, Crediting | Credited),
         }
     }
 }
@@ -548,6 +548,8 @@ mod tests {
         assert!(Voided.may_become(Cancelling));
         assert!(!Voided.may_become(Credited));
         assert!(Voiding.may_become(Credited));
+        assert!(Voiding.may_become(Crediting));
+        assert!(!Voided.may_become(Crediting));
         for s in JournalState::ALL {
             assert_eq!(JournalState::parse(s.as_str()), Some(s));
             if s.is_final() {
