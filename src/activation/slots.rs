@@ -29,10 +29,13 @@ pub enum Cue {
     Remove(String),
 }
 
+/// Reader names and the card each holds.
+type Shelf = Vec<(String, Option<SharedCard>)>;
+
 /// In-process readers: named slots holding shared virtual cards.
 #[derive(Clone, Default)]
 pub struct Bench {
-    slots: Arc<Mutex<Vec<(String, Option<SharedCard>)>>>,
+    slots: Arc<Mutex<Shelf>>,
 }
 
 impl Bench {
@@ -45,7 +48,7 @@ impl Bench {
         }
     }
 
-    fn with<R>(&self, f: impl FnOnce(&mut Vec<(String, Option<SharedCard>)>) -> R) -> R {
+    fn with<R>(&self, f: impl FnOnce(&mut Shelf) -> R) -> R {
         f(&mut self.slots.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
@@ -161,11 +164,7 @@ impl Slots {
 
     /// Whether a card is in `reader`; with `want` and a wait, the holder is cued (or
     /// the reader watched up to the timeout).
-    fn card_present(
-        &mut self,
-        reader: &str,
-        wait: Option<Want>,
-    ) -> Result<bool, ActivationError> {
+    fn card_present(&mut self, reader: &str, wait: Option<Want>) -> Result<bool, ActivationError> {
         match &mut self.backend {
             Backend::Pcsc(w) => {
                 let t = if wait.is_some() {
@@ -219,9 +218,7 @@ impl Slots {
             }
             Backend::Bench(b, _) => match b.card_in(reader) {
                 Some(c) => Box::new(c.connect(reader)?),
-                None => {
-                    return Err(crate::apdu::TransportError::NoCard(reader.to_string()).into())
-                }
+                None => return Err(crate::apdu::TransportError::NoCard(reader.to_string()).into()),
             },
         };
         Ok(match &self.dump {
