@@ -16,6 +16,8 @@
 //! - [`vpcd`]: the connector to the vpcd reader driver.
 //! - [`fault`]: fault injection (removal, mute, delays).
 //! - [`timing`]: the real-card timing model (`--timing real-card`).
+//! - [`inproc`]: an in-process [`Transport`](crate::apdu::Transport) with tear-off
+//!   injection, for the fast test tier (no pcscd).
 //! - [`malice`]: a malicious card (`--malice MODE`) that terminals must survive.
 //! - [`error`]: the error type, [`VcardError`].
 //!
@@ -28,6 +30,7 @@ pub mod error;
 pub mod fault;
 mod fs;
 pub mod image;
+pub mod inproc;
 pub mod malice;
 mod psam;
 pub mod security;
