@@ -22,7 +22,14 @@ fn pharmacy_with_one_reader_moves_account_and_pin() {
     let order: Vec<_> = lines
         .iter()
         .filter(|l| l.starts_with("Insert") || l.starts_with("Remove"))
-        .map(|l| l.split(" into").next().unwrap().split(" from").next().unwrap())
+        .map(|l| {
+            l.split(" into")
+                .next()
+                .unwrap()
+                .split(" from")
+                .next()
+                .unwrap()
+        })
         .collect();
     assert_eq!(
         order,

@@ -130,7 +130,9 @@ fn retries_are_bounded_and_giving_up_keeps_the_failures_exit_code() {
     // issue 10), two recoveries, then the timeout's code.
     assert_eq!(r.code, 15, "{r:?}");
     assert_eq!(
-        r.stderr.matches("Insert the new social security card").count(),
+        r.stderr
+            .matches("Insert the new social security card")
+            .count(),
         3,
         "{r:?}"
     );
@@ -149,7 +151,10 @@ fn retries_are_bounded_and_giving_up_keeps_the_failures_exit_code() {
             .contains("sscard: error: timed out: no card was inserted into 'Virtual PCD 00 00'"),
         "{r:?}"
     );
-    assert!(!r.stderr.contains("Insert the old city medical card"), "{r:?}");
+    assert!(
+        !r.stderr.contains("Insert the old city medical card"),
+        "{r:?}"
+    );
 }
 
 #[test]

@@ -25,7 +25,8 @@ fn other_card(d: &Desk) -> PathBuf {
 
 /// The try counter of key `kid` in the DF04 of an SSC image.
 fn key_tries(img: &Path, kid: &str) -> u64 {
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(img).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(img).unwrap()).unwrap();
     let mut stack = vec![&v["mf"]];
     while let Some(df) = stack.pop() {
         for k in df["keys"].as_array().into_iter().flatten() {
@@ -60,7 +61,11 @@ fn spendable_on(d: &Desk, n: &Path, m: Option<&Path>, when: &str) -> &'static st
             "{when}: M holds money it cannot spend: {mm:?}"
         );
     }
-    assert_eq!(on.len(), 1, "{when}: spendable on {on:?}: old {old:?} N {nn:?} M {mm:?}");
+    assert_eq!(
+        on.len(),
+        1,
+        "{when}: spendable on {on:?}: old {old:?} N {nn:?} M {mm:?}"
+    );
     on[0]
 }
 
@@ -82,7 +87,10 @@ fn case_1_cancel_after_another_desk_credited_is_refused() {
     );
     assert_eq!(r.code, 15, "desk A times out waiting for N: {r:?}");
     let old = old_money(&d.old_img);
-    assert_eq!((old.status, old.extra.as_slice()), (0x01, &b"X00000019"[..]));
+    assert_eq!(
+        (old.status, old.extra.as_slice()),
+        (0x01, &b"X00000019"[..])
+    );
     assert_eq!(new_money(&d.new_img).status, 0x00, "N untouched at step 1");
     let id = id_of(&d);
     let a = d.journal.clone();
@@ -99,7 +107,10 @@ fn case_1_cancel_after_another_desk_credited_is_refused() {
     assert_eq!(r.code, 12, "{r:?}");
     assert!(r.stderr.contains("holds transfer"), "{r:?}");
     assert_eq!(old_money(&d.old_img).status, 0x01);
-    assert_eq!(spendable_on(&d, &d.new_img.clone(), None, "case 1, end"), "N");
+    assert_eq!(
+        spendable_on(&d, &d.new_img.clone(), None, "case 1, end"),
+        "N"
+    );
     assert_invariants(&d.old_img, &d.new_img, "case 1");
 }
 
@@ -131,18 +142,28 @@ fn case_2_torn_credit_window_refuses_and_cancel_voids() {
     );
     assert_eq!(r.code, 12, "window refuses a torn credit: {r:?}");
     assert!(r.stderr.contains("unfinished transfer"), "{r:?}");
-    assert_eq!(before, std::fs::read(&d.new_img).unwrap(), "window wrote nothing");
+    assert_eq!(
+        before,
+        std::fs::read(&d.new_img).unwrap(),
+        "window wrote nothing"
+    );
     let (r, _) = d.run(&["cancel", &id], &Faults::default(), Strike::None);
     assert_eq!(r.code, 0, "{r:?}");
     let n = new_money(&d.new_img);
     assert_eq!((n.status, n.balance, n.transfer), (0x00, 0, [0; 16]));
     let logs = log_records(&d.new_img);
     assert_eq!(logs.iter().map(|l| l[0]).collect::<Vec<_>>(), [0x03]);
-    assert_eq!(spendable_on(&d, &d.new_img.clone(), None, "case 2, end"), "old");
+    assert_eq!(
+        spendable_on(&d, &d.new_img.clone(), None, "case 2, end"),
+        "old"
+    );
     // And the cancelled transfer never credits N afterwards (the floor).
     let (r, _) = d.run(&["resume", &id], &Faults::default(), Strike::None);
     assert_ne!(r.code, 0, "{r:?}");
-    assert_eq!(spendable_on(&d, &d.new_img.clone(), None, "case 2, resume"), "old");
+    assert_eq!(
+        spendable_on(&d, &d.new_img.clone(), None, "case 2, resume"),
+        "old"
+    );
 }
 
 /// While the money is frozen on the old card (no new card can spend it).
@@ -183,7 +204,11 @@ fn case_3_cancel_with_the_other_card_is_refused() {
     d.new_img = n_img.clone();
     let (r, _) = d.run(&["resume"], &Faults::default(), Strike::None);
     assert_eq!(r.code, 0, "{r:?}");
-    assert_eq!(log_records(&n_img).len(), 1, "the log record completed once");
+    assert_eq!(
+        log_records(&n_img).len(),
+        1,
+        "the log record completed once"
+    );
     let (r, _) = d.run(&["cancel", &id], &Faults::default(), Strike::None);
     assert_eq!(r.code, 12, "{r:?}");
     assert_eq!(spendable_on(&d, &n_img, Some(&m_img), "case 3"), "N");
@@ -199,7 +224,10 @@ fn case_4_the_old_card_names_n_and_m_gets_nothing() {
     assert_eq!(r.code, 0, "{r:?}");
     let n_img = d.new_img.clone();
     let old = old_money(&d.old_img);
-    assert_eq!((old.status, old.extra.as_slice()), (0x01, &b"X00000019"[..]));
+    assert_eq!(
+        (old.status, old.extra.as_slice()),
+        (0x01, &b"X00000019"[..])
+    );
     let m_img = other_card(&d);
     d.journal = desk_b(&d);
     d.new_img = m_img.clone();
@@ -242,7 +270,10 @@ fn case_5_one_process_per_transfer() {
     let mut seen = String::new();
     loop {
         let mut line = String::new();
-        assert!(err.read_line(&mut line).unwrap() > 0, "cancel ended: {seen}");
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "cancel ended: {seen}"
+        );
         seen.push_str(&line);
         if line.contains("Insert the new social security card") {
             break;
@@ -256,7 +287,10 @@ fn case_5_one_process_per_transfer() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let resume = d.bed.run(&args);
     assert_eq!(resume.code, 13, "{resume:?}");
-    assert!(resume.stderr.contains("in use by another sscard process"), "{resume:?}");
+    assert!(
+        resume.stderr.contains("in use by another sscard process"),
+        "{resume:?}"
+    );
     assert!(!resume.stderr.contains("no card"), "{resume:?}");
     assert_eq!(before_old, std::fs::read(&d.old_img).unwrap());
     assert_eq!(before_new, std::fs::read(&d.new_img).unwrap());
@@ -323,15 +357,26 @@ fn case_6_a_wrong_medical_key_stops_before_any_freeze_without_retry() {
     assert_ne!(r.code, 0, "{r:?}");
     assert_eq!(key_tries(&d.new_img, "0C"), 4, "one try, no retry: {r:?}");
     let old = old_money(&d.old_img);
-    assert_eq!((old.status, old.transfer), (0x00, [0; 16]), "nothing frozen");
-    let (r, _) = d.run(&["resume", "--retries", "3"], &Faults::default(), Strike::None);
+    assert_eq!(
+        (old.status, old.transfer),
+        (0x00, [0; 16]),
+        "nothing frozen"
+    );
+    let (r, _) = d.run(
+        &["resume", "--retries", "3"],
+        &Faults::default(),
+        Strike::None,
+    );
     assert_ne!(r.code, 0, "{r:?}");
     assert_eq!(key_tries(&d.new_img, "0C"), 4, "resume spends no try");
     assert_eq!(spendable_on(&d, &d.new_img.clone(), None, "case 6"), "old");
     // A duplicated line (second one wrong) is refused by the key file, or behaves as
     // above; either way no card is frozen.
-    std::fs::write(&d.keys, format!("{keys}\nssc.0C = 0C0C0C0C0C0C0C0CC0C0C0C0C0C0C03C\n"))
-        .unwrap();
+    std::fs::write(
+        &d.keys,
+        format!("{keys}\nssc.0C = 0C0C0C0C0C0C0C0CC0C0C0C0C0C0C03C\n"),
+    )
+    .unwrap();
     let (r, _) = d.run(&["pharmacy"], &Faults::default(), Strike::None);
     assert_ne!(r.code, 0, "{r:?}");
     assert!(key_tries(&d.new_img, "0C") >= 3);
@@ -357,10 +402,18 @@ fn case_7_a_removed_or_replaced_journal_stops_the_flow() {
         );
         let (r, _) = d.run(&["pharmacy"], &Faults::default(), strike);
         assert_eq!(r.code, 13, "replace={replace}: {r:?}");
-        let what = if replace { "was replaced" } else { "was deleted" };
+        let what = if replace {
+            "was replaced"
+        } else {
+            "was deleted"
+        };
         assert!(r.stderr.contains(what), "{r:?}");
         let n = new_money(&d.new_img);
-        assert_eq!((n.status, n.balance, n.transfer), (0x00, 0, [0; 16]), "N untouched");
+        assert_eq!(
+            (n.status, n.balance, n.transfer),
+            (0x00, 0, [0; 16]),
+            "N untouched"
+        );
         assert_eq!(old_money(&d.old_img).status, 0x01);
         d.journal = desk_b(&d);
         let (r, _) = d.run(&["resume"], &Faults::default(), Strike::None);
@@ -394,7 +447,13 @@ fn a_torn_cancel_is_finished_on_another_desk() {
     d.journal = desk_b(&d);
     let (r, _) = d.run(&["cancel", &id], &Faults::default(), Strike::None);
     assert_eq!(r.code, 0, "{r:?}");
-    assert_eq!(spendable_on(&d, &d.new_img.clone(), None, "finished cancel"), "old");
+    assert_eq!(
+        spendable_on(&d, &d.new_img.clone(), None, "finished cancel"),
+        "old"
+    );
     let old = old_money(&d.old_img);
-    assert_eq!((old.transfer, old.extra.as_slice()), ([0; 16], &b"         "[..]));
+    assert_eq!(
+        (old.transfer, old.extra.as_slice()),
+        ([0; 16], &b"         "[..])
+    );
 }

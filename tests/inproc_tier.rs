@@ -107,7 +107,11 @@ impl DeskRig {
         let readers: &[&str] = if self.two { &["O", "N"] } else { &["R"] };
         let bench = Bench::new(readers);
         let h = Rc::new(RefCell::new(hand.clone()));
-        let (old_r, new_r) = if self.two { ("O", Some("N")) } else { ("R", None) };
+        let (old_r, new_r) = if self.two {
+            ("O", Some("N"))
+        } else {
+            ("R", None)
+        };
         let hh = h.clone();
         let holder = Box::new(move |cue: &Cue, b: &Bench| {
             let mut hand = hh.borrow_mut();
@@ -408,14 +412,27 @@ fn recover_by_cancel(
             if o.status == 1 {
                 // The old card was frozen: N could have been credited elsewhere, so the
                 // cancel barred the transfer on N first.
-                let f = n.floor.clone().unwrap_or_else(|| panic!("{when}: no floor on N"));
-                assert!(f.old_card == "6399000123" && f.counter >= id.counter(), "{when}");
+                let f = n
+                    .floor
+                    .clone()
+                    .unwrap_or_else(|| panic!("{when}: no floor on N"));
+                assert!(
+                    f.old_card == "6399000123" && f.counter >= id.counter(),
+                    "{when}"
+                );
             }
             assert_eq!(n.transfer, None, "{when}");
             assert_eq!(n.balance, 0, "{when}");
             let back = old_state(old);
-            assert_eq!((back.status, back.transfer, back.target.as_deref()), (0, None, None), "{when}");
-            assert_eq!(back.counter, o.counter, "{when}: the counter is never lowered");
+            assert_eq!(
+                (back.status, back.transfer, back.target.as_deref()),
+                (0, None, None),
+                "{when}"
+            );
+            assert_eq!(
+                back.counter, o.counter,
+                "{when}: the counter is never lowered"
+            );
             // The cancelled transfer can never be credited afterwards.
             let (r, _) = d.run(
                 Start::Resume {
@@ -427,9 +444,9 @@ fn recover_by_cancel(
             assert!(r.is_err(), "{when}: resume after cancel: {r:?}");
             assert_eq!(invariants(old, &[new], when), "old");
         }
-        Err(ActivationError::Refusal(
-            sscard::activation::core::Refusal::CancelAfterCredit { .. },
-        )) => assert_eq!(place, "X00000019", "{when}"),
+        Err(ActivationError::Refusal(sscard::activation::core::Refusal::CancelAfterCredit {
+            ..
+        })) => assert_eq!(place, "X00000019", "{when}"),
         Err(ActivationError::Refusal(sscard::activation::core::Refusal::NothingToCancel {
             ..
         })) => assert_eq!(place, "old", "{when}"),
@@ -549,7 +566,10 @@ fn cancel_and_void_torn_at_every_apdu() {
                 new_limit: None,
             },
         );
-        assert!(matches!(r, Ok(Outcome::Cancelled { .. })), "{what}: {r:?} {lines:#?}");
+        assert!(
+            matches!(r, Ok(Outcome::Cancelled { .. })),
+            "{what}: {r:?} {lines:#?}"
+        );
         let (ca, cb) = (o.apdus(), n.apdus());
         eprintln!("cancel from '{what}' (one reader): {ca} APDUs to the old card + {cb} to N");
         for (which, total) in [("old", ca), ("new", cb)] {

@@ -149,7 +149,10 @@ fn tool_killed_at_every_journal_state_and_pcscd_restarted() {
         let mut d = Desk::new(two_readers);
         // Issue 10: the new card is checked first, so the kill points follow the freeze.
         let mut points = vec![
-            ("before FREEZING (new card checked)", "Proving the desk's medical write key"),
+            (
+                "before FREEZING (new card checked)",
+                "Proving the desk's medical write key",
+            ),
             ("FREEZING", "Freezing the old card"),
             ("FROZEN", "The old card is frozen, bound to the new card"),
             ("CREDITING", "Moving the medical account"),

@@ -14,10 +14,9 @@
 //! the desk ([`recovery`]): which failures a desk may retry and how.
 
 use super::core::{
-    self, Action, AuthOutcome, CardFault, CardOp, CityRole, CityStatus, Core, End, Env,
-    FieldValue, Fields, Input, JournalEntry, JournalWrite, KeyRole, LogHead, PinEntry, PinOutcome,
-    PinSource, Prompt, Readers, Role, SscRole, SscStatus, Start, TransferData, TransferId, Which,
-    WriteOp,
+    self, Action, AuthOutcome, CardFault, CardOp, CityRole, CityStatus, Core, End, Env, FieldValue,
+    Fields, Input, JournalEntry, JournalWrite, KeyRole, LogHead, PinEntry, PinOutcome, PinSource,
+    Prompt, Readers, Role, SscRole, SscStatus, Start, TransferData, TransferId, Which, WriteOp,
 };
 use super::desk::{Desk, Msg, Step, Want};
 use super::error::ActivationError;
@@ -117,9 +116,7 @@ fn fault_of(e: &ActivationError) -> CardFault {
     }
     match e {
         ActivationError::Card(CardError::Transport(t)) => transport(t),
-        ActivationError::Card(CardError::Status { status, .. }) => {
-            CardFault::Status(status.code())
-        }
+        ActivationError::Card(CardError::Status { status, .. }) => CardFault::Status(status.code()),
         ActivationError::Card(CardError::AuthRefused { status, .. }) => {
             CardFault::Status(status.code())
         }
@@ -588,7 +585,11 @@ fn open<'p>(cx: &mut Context<'p>, run: &mut Run<'p>, which: Which) -> Result<(),
 }
 
 /// Refuses a profile (or card) without a record the transfer protocol needs.
-fn gap(profile: &Profile, has: impl FnMut(&str) -> bool, what: &str) -> Result<(), ActivationError> {
+fn gap(
+    profile: &Profile,
+    has: impl FnMut(&str) -> bool,
+    what: &str,
+) -> Result<(), ActivationError> {
     if let Some((role, why)) = crate::profile::roles::activation_gap(profile.kind, has) {
         return Err(ActivationError::Refused(format!(
             "the {what} (profile {}) has no {role} record: {why}. It follows a layout older \
@@ -669,9 +670,7 @@ fn open_new<'p>(cx: &mut Context, opened: Opened<'p>) -> Result<Card<'p>, Activa
                 .or(profile.alg)
                 .and_then(Algorithm::from_id)
         })
-        .ok_or_else(|| {
-            CardError::invalid("new card", "no key algorithm (FCI or generation)")
-        })?;
+        .ok_or_else(|| CardError::invalid("new card", "no key algorithm (FCI or generation)"))?;
     s.diversifier = diversifier_of(profile, &f)?;
     let key_app = profile
         .key_app()

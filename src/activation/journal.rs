@@ -620,7 +620,9 @@ impl Journal {
     /// [`JournalError::InUse`], [`JournalError::Removed`], [`JournalError::Replaced`].
     pub fn set_new_card(&mut self, id: &str, new_card: &str) -> Result<(), JournalError> {
         let id = id.to_ascii_uppercase();
-        let e = self.get(&id)?.ok_or_else(|| JournalError::NotFound(id.clone()))?;
+        let e = self
+            .get(&id)?
+            .ok_or_else(|| JournalError::NotFound(id.clone()))?;
         match e.new_card.as_deref() {
             Some(b) if b == new_card => return Ok(()),
             Some(b) if !e.legacy => {
@@ -828,7 +830,9 @@ mod tests {
         // Issue 10 case 5: a completed transfer can never become a cancelled one.
         let e = j.advance("C1", Cancelling, "t", "o", "").unwrap_err();
         assert!(matches!(e, JournalError::IllegalMove { .. }), "{e}");
-        assert!(e.to_string().contains("is COMPLETE; it cannot become CANCELLING"));
+        assert!(e
+            .to_string()
+            .contains("is COMPLETE; it cannot become CANCELLING"));
         for st in State::ALL {
             assert!(j.advance("C1", st, "t", "o", "").is_err(), "{st:?}");
         }
@@ -849,15 +853,25 @@ mod tests {
         let _ = j.begin(&entry("C4"), "").unwrap();
         let _ = j.advance("C4", Voiding, "t", "o", "").unwrap();
         let _ = j.advance("C4", Voided, "t", "o", "").unwrap();
-        assert!(j.advance("C4", Credited, "t", "o", "").is_err(), "the floor bars it");
+        assert!(
+            j.advance("C4", Credited, "t", "o", "").is_err(),
+            "the floor bars it"
+        );
         assert!(j.advance("C4", Voiding, "t", "o", "").is_err());
         // The stored names are the spec's.
         let names: Vec<_> = STATES.iter().map(|s| s.as_str()).collect();
         assert_eq!(
             names,
             [
-                "FREEZING", "FROZEN", "CREDITING", "CREDITED", "COMPLETE", "VOIDING", "VOIDED",
-                "CANCELLING", "CANCELLED"
+                "FREEZING",
+                "FROZEN",
+                "CREDITING",
+                "CREDITED",
+                "COMPLETE",
+                "VOIDING",
+                "VOIDED",
+                "CANCELLING",
+                "CANCELLED"
             ]
         );
         assert_eq!(serde_json::to_string(&Voiding).unwrap(), "\"VOIDING\"");
@@ -915,9 +929,7 @@ mod tests {
         let _ = j.begin(&entry("F1"), "").unwrap();
         j.check_file().unwrap();
         std::fs::remove_file(&path).unwrap();
-        let e = j
-            .advance("F1", State::Frozen, "t", "o", "")
-            .unwrap_err();
+        let e = j.advance("F1", State::Frozen, "t", "o", "").unwrap_err();
         assert!(matches!(e, JournalError::Removed { .. }), "{e}");
         assert!(e.to_string().contains("was deleted"));
         // Replaced: another journal now sits at the path.
@@ -927,9 +939,7 @@ mod tests {
         let other = dir.path().join("other.sqlite");
         drop(Journal::open(&other).unwrap());
         std::fs::rename(&other, &path2).unwrap();
-        let e = k
-            .advance("F2", State::Frozen, "t", "o", "")
-            .unwrap_err();
+        let e = k.advance("F2", State::Frozen, "t", "o", "").unwrap_err();
         assert!(matches!(e, JournalError::Replaced { .. }), "{e}");
         let e = k.begin(&entry("F3"), "").unwrap_err();
         assert!(matches!(e, JournalError::Replaced { .. }), "{e}");
@@ -977,10 +987,18 @@ mod tests {
         assert_eq!(a.state, State::Frozen);
         assert!(a.legacy);
         assert_eq!(a.counter, None);
-        assert_eq!(a.bound_card(), None, "no N: a cancel reads the old card first");
+        assert_eq!(
+            a.bound_card(),
+            None,
+            "no N: a cancel reads the old card first"
+        );
         let b = j.get("BB22").unwrap().unwrap();
         assert_eq!(b.new_card.as_deref(), Some("X00000019"));
-        assert_eq!(b.bound_card(), None, "a legacy card number is not a binding");
+        assert_eq!(
+            b.bound_card(),
+            None,
+            "a legacy card number is not a binding"
+        );
         assert_eq!(j.events("AA11").unwrap().len(), 2);
         // Cancel follows the new order; resume moves forward.
         assert!(j.advance("AA11", State::Voided, "t", "o", "").is_err());

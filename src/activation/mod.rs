@@ -16,9 +16,9 @@
 
 pub mod core;
 pub mod desk;
+pub mod driver;
 pub mod error;
 pub mod journal;
-pub mod driver;
 pub mod log_record;
 pub mod model;
 pub mod receipt;
@@ -26,5 +26,5 @@ pub mod session;
 pub mod slots;
 pub mod text;
 
-pub use error::ActivationError;
 pub use driver::{Context, Outcome};
+pub use error::ActivationError;

@@ -161,11 +161,7 @@ impl Slots {
 
     /// Whether a card is in `reader`; with `want` and a wait, the holder is cued (or
     /// the reader watched up to the timeout).
-    fn card_present(
-        &mut self,
-        reader: &str,
-        wait: Option<Want>,
-    ) -> Result<bool, ActivationError> {
+    fn card_present(&mut self, reader: &str, wait: Option<Want>) -> Result<bool, ActivationError> {
         match &mut self.backend {
             Backend::Pcsc(w) => {
                 let t = if wait.is_some() {
@@ -219,9 +215,7 @@ impl Slots {
             }
             Backend::Bench(b, _) => match b.card_in(reader) {
                 Some(c) => Box::new(c.connect(reader)?),
-                None => {
-                    return Err(crate::apdu::TransportError::NoCard(reader.to_string()).into())
-                }
+                None => return Err(crate::apdu::TransportError::NoCard(reader.to_string()).into()),
             },
         };
         Ok(match &self.dump {

@@ -126,7 +126,9 @@ pub fn note(n: &Note) -> String {
 /// A prompt.
 pub fn prompt(p: Prompt) -> String {
     match p {
-        Prompt::OldPin { tries_left: Some(n) } => {
+        Prompt::OldPin {
+            tries_left: Some(n),
+        } => {
             format!("Holder: enter the old card's PIN ({n} tries left): ")
         }
         Prompt::OldPin { tries_left: None } => "Holder: enter the old card's PIN: ".into(),

@@ -69,13 +69,12 @@ impl CityCard {
     /// the card (or its profile) lacks a record the protocol needs. The text says which
     /// record and why (spec/activation.md).
     pub fn activation_gap(&self) -> Option<String> {
-        let (role, why) = crate::profile::roles::activation_gap(crate::profile::Kind::City, |r| {
-            match r {
+        let (role, why) =
+            crate::profile::roles::activation_gap(crate::profile::Kind::City, |r| match r {
                 "target_card" => self.has_target_record,
                 "transfer_counter" => self.transfer_counter.is_some(),
                 _ => self.fields.get(r).is_some(),
-            }
-        })?;
+            })?;
         Some(format!(
             "the old card {} (profile {}) has no {role} record: {why}. It follows a layout \
              older than the transfer protocol; the bureau must update the card (or the \

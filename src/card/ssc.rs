@@ -378,7 +378,9 @@ pub fn read_ssc_with(
         terminal: fields.text("activation_terminal")?,
         transfer_id: fields.raw_array("transfer_id")?,
         transfer_floor: match fields.get("transfer_floor") {
-            Some(_) => Some(super::transfer::Floor::decode(fields.raw("transfer_floor")?)?),
+            Some(_) => Some(super::transfer::Floor::decode(
+                fields.raw("transfer_floor")?,
+            )?),
             None => None,
         },
     };

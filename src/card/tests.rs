@@ -243,10 +243,7 @@ fn old_layouts_are_read_and_refused_for_activation() {
     assert_eq!(b.genuine, Some(true));
     assert_ne!(a.card_number, b.card_number);
     assert_ne!(a.card_id, b.card_id);
-    assert_eq!(
-        a.holder.unwrap().citizen_id,
-        b.holder.unwrap().citizen_id
-    );
+    assert_eq!(a.holder.unwrap().citizen_id, b.holder.unwrap().citizen_id);
 }
 
 #[test]

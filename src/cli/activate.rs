@@ -19,11 +19,11 @@
 
 use super::pin_input::{PinReader, PinSource};
 use super::CmdResult;
+use crate::activation::core::{Start, TransferId};
+use crate::activation::driver::{self, Outcome, Recovery};
 use crate::activation::journal::{self, Flow, Journal};
 use crate::activation::receipt::Receipt;
 use crate::activation::slots::Slots;
-use crate::activation::core::{Start, TransferId};
-use crate::activation::driver::{self, Outcome, Recovery};
 use crate::activation::{ActivationError, Context};
 use crate::config::{self, Config};
 use crate::error::{Error, ExitCode};
@@ -493,11 +493,7 @@ fn touched(
 
 fn attempt(cx: &mut Context, what: &Attempt) -> Result<Option<Receipt>, ActivationError> {
     let entry = |cx: &Context, id: &str| -> Result<_, ActivationError> {
-        Ok(cx
-            .journal
-            .get(id)?
-            .as_ref()
-            .and_then(driver::journal_entry))
+        Ok(cx.journal.get(id)?.as_ref().and_then(driver::journal_entry))
     };
     let parse = |id: &str| {
         TransferId::parse(id).ok_or_else(|| {

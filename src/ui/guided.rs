@@ -561,7 +561,10 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("Step 1 of 10"), "{s}");
-        assert!(s.contains("▶ 1. Insert the new social security card"), "{s}");
+        assert!(
+            s.contains("▶ 1. Insert the new social security card"),
+            "{s}"
+        );
         assert!(s.contains("terminal 639900000001 · operator demo"), "{s}");
         assert!(!s.contains('\x1b'), "no color: {s:?}");
         d.show(&Msg::Step(Step::ReadOld));
@@ -571,7 +574,10 @@ mod tests {
             card: "6399000123".into(),
         });
         let s = d.screen();
-        assert!(s.contains("✔ 1. Insert the new social security card"), "{s}");
+        assert!(
+            s.contains("✔ 1. Insert the new social security card"),
+            "{s}"
+        );
         assert!(
             s.contains("Holder 张三 · Citizen ID 111111********1110"),
             "{s}"

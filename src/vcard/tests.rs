@@ -1158,4 +1158,3 @@ fn vpcd_mute_and_reinsert() {
         Err(VcardError::Connect { .. })
     ));
 }
-
