@@ -23,6 +23,9 @@ pub mod proof;
 pub mod types;
 
 #[cfg(test)]
+mod tests;
+
+#[cfg(test)]
 pub(crate) use machine::Mutation;
 pub use machine::{
     Action, AuthOutcome, CardOp, Core, End, Env, Input, Next, PinEntry, PinOutcome, Rules, Session,

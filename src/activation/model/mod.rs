@@ -96,8 +96,8 @@ impl Config {
     pub fn full() -> Config {
         Config {
             desks: vec![Readers::One, Readers::Two],
-            starts_per_desk: 3,
-            starts_total: 4,
+            starts_per_desk: 2,
+            starts_total: 3,
             tears: 1,
             crashes: 1,
             moves: u8::MAX,

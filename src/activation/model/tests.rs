@@ -14,6 +14,7 @@ fn mutated(m: Mutation, flows: [&[Kind]; 2], tears: u8) -> Config {
     cfg.flows = flows.iter().map(|f| f.to_vec()).collect();
     cfg.tears = tears;
     cfg.crashes = 0;
+    cfg.starts_total = 3;
     cfg
 }
 
