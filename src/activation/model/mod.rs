@@ -497,7 +497,7 @@ impl World {
                             prefix: rec.transfer.map(|t| t.prefix()).unwrap_or([0; 8]),
                         };
                         if rec.kind == LOG_TRANSFER_IN
-                            && n.log.iter().any(|l| *l == head)
+                            && n.log.contains(&head)
                             && self.ghost.seen.is_none()
                         {
                             self.ghost.seen = Some(Violation::AppliedTwice);
@@ -1136,8 +1136,8 @@ fn dfs(cfg: &Config) -> Report {
     let mut seen: HashSet<u64> = HashSet::new();
     seen.insert(fingerprint(&init));
     // The stack: successors left to visit, and the label that led to the frame.
-    let mut stack: Vec<(std::vec::IntoIter<(World, Label)>, Option<Label>)> =
-        vec![(successors(&init, cfg).into_iter(), None)];
+    type Frame = (std::vec::IntoIter<(World, Label)>, Option<Label>);
+    let mut stack: Vec<Frame> = vec![(successors(&init, cfg).into_iter(), None)];
     let (mut states, mut transitions, mut max_depth) = (1u64, 0u64, 0usize);
     let mut truncated = false;
     let mut violation = None;
