@@ -99,7 +99,7 @@ impl Config {
             starts_per_desk: 2,
             starts_total: 3,
             tears: 1,
-            crashes: 1,
+            crashes: 0,
             moves: u8::MAX,
             max_states: u64::MAX,
             rules: Rules::spec(),
