@@ -624,3 +624,39 @@ fn the_freeze_binds_n_and_the_other_genuine_card_is_refused() {
     let m = new_state(&other);
     assert_eq!((m.status, m.balance, m.transfer), (0, 0, None));
 }
+
+#[test]
+fn cards_of_the_layout_before_the_transfer_protocol_are_refused_with_the_reason() {
+    for (old_name, new_name, record) in [
+        (
+            "broken/city-no-counter.json",
+            "ssc-2.00.json",
+            "transfer_counter",
+        ),
+        ("city.json", "broken/ssc-no-floor.json", "transfer_floor"),
+    ] {
+        let (old, new) = (card(old_name, "old"), card(new_name, "N"));
+        let before = (old.image().to_json(), new.image().to_json());
+        for two in [false, true] {
+            let (r, lines) = DeskRig::new(two).run(
+                Start::Pharmacy,
+                &Hand {
+                    old: Some(old.clone()),
+                    new: Some(new.clone()),
+                    new_limit: None,
+                },
+            );
+            let msg = match r {
+                Err(e @ ActivationError::Refused(_)) => e.to_string(),
+                other => panic!("{old_name}/{new_name}: {other:?} {lines:#?}"),
+            };
+            assert!(msg.contains(&format!("no {record} record")), "{msg}");
+            assert!(msg.contains("older than the transfer protocol"), "{msg}");
+            assert_eq!(
+                before,
+                (old.image().to_json(), new.image().to_json()),
+                "nothing written"
+            );
+        }
+    }
+}

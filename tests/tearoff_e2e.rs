@@ -24,7 +24,10 @@ fn recover(d: &mut Desk, when: &str) -> usize {
         return 1;
     }
     assert_invariants(&d.old_img, &d.new_img, &format!("{when}, after resume"));
-    if r.code == 12 && r.stderr.contains("the old card was already migrated") {
+    if r.code == 12
+        && (r.stderr.contains("the old card was already migrated")
+            || r.stderr.contains("is already COMPLETE"))
+    {
         // The fault struck after the last card write: nothing was left to do.
         return 1;
     }

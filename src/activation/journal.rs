@@ -451,15 +451,18 @@ impl Journal {
             .truncate(false)
             .open(&lock)
             .map_err(io)?;
-        match f.try_lock() {
+        // flock(2) (through rustix; `File::try_lock` needs Rust 1.89, the MSRV is 1.85):
+        // exclusive, non-blocking, released by the kernel when the process ends.
+        use rustix::fs::{flock, FlockOperation};
+        match flock(&f, FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
                 let holder = std::fs::read_to_string(&lock)
                     .ok()
                     .and_then(|t| t.trim().parse().ok());
                 return Err(JournalError::InUse { id, holder });
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+            Err(e) => return Err(io(e.into())),
         }
         use std::io::{Seek, Write};
         f.set_len(0).map_err(io)?;

@@ -29,10 +29,13 @@ pub enum Cue {
     Remove(String),
 }
 
+/// Reader names and the card each holds.
+type Shelf = Vec<(String, Option<SharedCard>)>;
+
 /// In-process readers: named slots holding shared virtual cards.
 #[derive(Clone, Default)]
 pub struct Bench {
-    slots: Arc<Mutex<Vec<(String, Option<SharedCard>)>>>,
+    slots: Arc<Mutex<Shelf>>,
 }
 
 impl Bench {
@@ -45,7 +48,7 @@ impl Bench {
         }
     }
 
-    fn with<R>(&self, f: impl FnOnce(&mut Vec<(String, Option<SharedCard>)>) -> R) -> R {
+    fn with<R>(&self, f: impl FnOnce(&mut Shelf) -> R) -> R {
         f(&mut self.slots.lock().unwrap_or_else(|p| p.into_inner()))
     }
 

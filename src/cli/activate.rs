@@ -9,8 +9,9 @@
 //! - **Recovery at the desk.** A pulled card, a reset, a bad contact, a stopped pcscd,
 //!   an unplugged reader or a card that did not come in time are not the end of a
 //!   transfer: the desk gets one plain instruction and the flow goes on through
-//!   [`recovery::resume`], which continues from the old card or the journal (a run that
-//!   stopped before the freeze finds the old card still active and starts again).
+//!   `resume`, which continues from the old card or the journal (a run that journaled
+//!   nothing starts again). Which failures allow that is decided in one place,
+//!   [`driver::recovery`] (typed errors, no matching on text; never after a wrong key).
 //!   This is safe because the flows keep the money invariants after a fault at any
 //!   APDU and `resume` applies a transfer at most once. Attempts are bounded
 //!   (`--retries`, 3 on the guided screen, 0 in plain mode so scripts see the fault);
