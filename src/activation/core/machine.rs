@@ -776,7 +776,7 @@ fn read_new(io: &mut Io, purpose: Purpose) -> R<NewCard> {
     io.step_msg(Step::CheckNew);
     let f = io.open(Which::New, purpose, NEW_ROLES)?;
     let genuine = io.genuine(Which::New)?;
-    let card = NewCard::parse(&f, genuine)?;
+    let card = NewCard::parse(f, genuine)?;
     io.note(card.holder());
     if !card.genuine {
         return refuse(Refusal::NotGenuine { which: Which::New });
@@ -791,7 +791,7 @@ fn read_old(io: &mut Io, purpose: Purpose, session: Session) -> R<OldCard> {
     } else {
         io.read(Which::Old, Session::Same, OLD_ROLES)?
     };
-    let old = OldCard::parse(&f)?;
+    let old = OldCard::parse(f)?;
     io.note(Note::Holder {
         name: old.name.clone(),
         citizen_id: old.citizen_id.clone(),
@@ -938,10 +938,10 @@ fn pharmacy(io: &mut Io) -> R<End> {
     )?;
     let back = io.read(Which::Old, Session::Same, OLD_BACK)?;
     let bound = io.env.rules.broken(Mutation::FreezeBindsNothing)
-        || text(&back, Role::City(CityRole::TargetCard))? == t.n;
-    if city_status(&back)? != CityStatus::Migrating
-        || transfer(&back, Role::City(CityRole::TransferId))? != Some(x)
-        || number(&back, Role::City(CityRole::TransferCounter))? != n1
+        || text(back, Role::City(CityRole::TargetCard))? == t.n;
+    if city_status(back)? != CityStatus::Migrating
+        || transfer(back, Role::City(CityRole::TransferId))? != Some(x)
+        || number(back, Role::City(CityRole::TransferCounter))? != n1
         || !bound
     {
         return stop(Stop::ReadBack { which: Which::Old });
@@ -1208,9 +1208,9 @@ fn credit(
         io.authenticate(Which::New, KeyRole::PinReload)?;
         io.write(&proof, Which::New, WriteOp::ReloadPin(source))?;
         let back = io.read(Which::New, Session::Same, NEW_BACK)?;
-        if ssc_status(&back)? != SscStatus::Active
-            || transfer(&back, Role::Ssc(SscRole::TransferId))? != Some(t.id)
-            || number(&back, Role::Ssc(SscRole::Balance))? != t.data.balance_fen
+        if ssc_status(back)? != SscStatus::Active
+            || transfer(back, Role::Ssc(SscRole::TransferId))? != Some(t.id)
+            || number(back, Role::Ssc(SscRole::Balance))? != t.data.balance_fen
         {
             return stop(Stop::ReadBack { which: Which::New });
         }
@@ -1226,7 +1226,7 @@ fn credit(
             FieldValue::CityStatus(CityStatus::Migrated),
         )?;
         let back = io.read(Which::Old, Session::Same, OLD_BACK)?;
-        if city_status(&back)? != CityStatus::Migrated {
+        if city_status(back)? != CityStatus::Migrated {
             return stop(Stop::ReadBack { which: Which::Old });
         }
         true
@@ -1414,7 +1414,7 @@ fn cancel(io: &mut Io, x: TransferId, entry: Option<&JournalEntry>) -> R<End> {
     io.step_msg(Step::CheckNew);
     let f = io.open(Which::New, Purpose::Void, NEW_ROLES)?;
     let genuine = io.genuine(Which::New)?;
-    let new = NewCard::parse(&f, genuine)?;
+    let new = NewCard::parse(f, genuine)?;
     io.note(new.holder());
     if new.number != n {
         return refuse(Refusal::WrongNewCard {
@@ -1493,8 +1493,8 @@ fn cancel(io: &mut Io, x: TransferId, entry: Option<&JournalEntry>) -> R<End> {
     }
     let back = io.read(Which::New, Session::Same, NEW_BACK)?;
     let floor_ok = io.env.rules.broken(Mutation::CancelWritesNoFloor)
-        || floor(&back)?.is_some_and(|f| f.old_card == old_card && f.counter >= x.counter());
-    if !floor_ok || transfer(&back, Role::Ssc(SscRole::TransferId))? == Some(x) {
+        || floor(back)?.is_some_and(|f| f.old_card == old_card && f.counter >= x.counter());
+    if !floor_ok || transfer(back, Role::Ssc(SscRole::TransferId))? == Some(x) {
         return stop(Stop::ReadBack { which: Which::New });
     }
     io.journal(x, Flow::Pharmacy, JournalState::Voided, &data)?;
@@ -1558,8 +1558,8 @@ fn unfreeze(
             FieldValue::Text(String::new()),
         )?;
         let back = io.read(Which::Old, Session::Same, OLD_BACK)?;
-        if city_status(&back)? != CityStatus::Active
-            || transfer(&back, Role::City(CityRole::TransferId))?.is_some()
+        if city_status(back)? != CityStatus::Active
+            || transfer(back, Role::City(CityRole::TransferId))?.is_some()
         {
             return stop(Stop::ReadBack { which: Which::Old });
         }
@@ -1601,7 +1601,7 @@ fn window(io: &mut Io, flow: Flow, typed: Option<&str>, verify_pin: bool) -> R<E
     io.step_msg(Step::CheckNew);
     let f = io.open(Which::New, Purpose::Activate, NEW_ROLES)?;
     let genuine = io.genuine(Which::New)?;
-    let card = NewCard::parse(&f, genuine)?;
+    let card = NewCard::parse(f, genuine)?;
     io.note(card.holder());
     if flow == Flow::Window {
         while typed.as_deref() != Some(card.citizen_id.as_str()) {
@@ -1684,7 +1684,7 @@ fn window(io: &mut Io, flow: Flow, typed: Option<&str>, verify_pin: bool) -> R<E
         io.write(&proof, Which::New, WriteOp::ChangePin)?;
     }
     let back = io.read(Which::New, Session::Same, NEW_BACK)?;
-    if ssc_status(&back)? != SscStatus::Active {
+    if ssc_status(back)? != SscStatus::Active {
         return stop(Stop::ReadBack { which: Which::New });
     }
     io.journal(id, flow, JournalState::Credited, &data)?;

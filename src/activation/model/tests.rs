@@ -22,7 +22,7 @@ fn mutated(m: Mutation, flows: [&[Kind]; 2], tears: u8) -> Config {
 fn spec_rules_hold_on_two_desks_and_two_new_cards() {
     let cfg = Config::small();
     let r = check(&cfg);
-    println!("spec rules, {cfg:?}\\n{r}");
+    println!("spec rules, {cfg:?}\n{r}");
     assert!(r.violation.is_none(), "{r}");
     assert!(!r.truncated, "{r}");
     assert!(r.states > 10_000, "{r}");
