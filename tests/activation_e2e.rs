@@ -17,12 +17,31 @@ fn pharmacy_with_one_reader_moves_account_and_pin() {
     let mut d = Desk::new(false);
     let (r, lines) = d.run(&["pharmacy"], &Faults::default(), Strike::None);
     assert_eq!(r.code, 0, "{r:?}");
-    // The desk was told to swap the cards, in this order.
+    // The desk was told to swap the cards, in this order (issue 10: the new card is
+    // checked first, so one reader takes three insertions: new, old, new).
     let order: Vec<_> = lines
         .iter()
         .filter(|l| l.starts_with("Insert") || l.starts_with("Remove"))
+        .map(|l| {
+            l.split(" into")
+                .next()
+                .unwrap()
+                .split(" from")
+                .next()
+                .unwrap()
+        })
         .collect();
-    assert_eq!(order.len(), 3, "{order:?}");
+    assert_eq!(
+        order,
+        [
+            "Insert the new social security card",
+            "Remove the new social security card",
+            "Insert the old city medical card",
+            "Remove the old city medical card",
+            "Insert the new social security card"
+        ],
+        "{lines:#?}"
+    );
     let receipt = json(&r.stdout);
     assert_eq!(receipt["flow"], "pharmacy");
     assert_eq!(receipt["citizen_id_masked"], "111111********1110");
@@ -37,6 +56,8 @@ fn pharmacy_with_one_reader_moves_account_and_pin() {
     let new = new_money(&d.new_img);
     assert_eq!(old.status, 0x01, "one reader: the old card stays frozen");
     assert_eq!(hex::encode_upper(old.transfer), id);
+    assert_eq!(old.extra, b"X00000019", "the freeze binds N");
+    assert_eq!(&old.transfer[..4], &[0, 0, 0, 1], "X = counter 1 || random");
     assert_eq!(new.status, 0x01);
     assert_eq!(new.balance, BALANCE);
     assert_eq!(hex::encode_upper(new.transfer), id);
@@ -100,10 +121,8 @@ fn pharmacy_with_two_readers_marks_the_old_card_migrated() {
     );
     let (r, _) = d.run(&["pharmacy"], &Faults::default(), Strike::None);
     assert_eq!(r.code, 12, "{r:?}");
-    assert!(
-        r.stderr.contains("already migrated to card X00000019"),
-        "{r:?}"
-    );
+    // The new card is checked first (issue 10): it is already active.
+    assert!(r.stderr.contains("the new card is already active"), "{r:?}");
     assert_eq!(before.0, std::fs::read(&d.old_img).unwrap());
     assert_eq!(before.1, std::fs::read(&d.new_img).unwrap());
     // Export for other systems.
@@ -133,25 +152,18 @@ fn new_card_of_another_person_is_refused_and_the_transfer_can_be_cancelled() {
     let new_before = std::fs::read(&d.new_img).unwrap();
     let (r, _) = d.run(&["pharmacy"], &Faults::default(), Strike::None);
     assert_eq!(r.code, 12, "{r:?}");
-    assert!(r.stderr.contains("belongs to another person"), "{r:?}");
+    assert!(r.stderr.contains("belong to different people"), "{r:?}");
     assert_eq!(
         new_before,
         std::fs::read(&d.new_img).unwrap(),
         "nothing written to the new card"
     );
+    // Issue 10: the new card is checked before anything is frozen, so there is
+    // nothing to cancel: the old card was never touched.
     let old = old_money(&d.old_img);
-    assert_eq!(
-        old.status, 0x01,
-        "the old card was frozen before the new card was read"
-    );
-    assert_invariants(&d.old_img, &d.new_img, "after refusal");
-    // FROZEN and no credit announced: cancel needs only the old card.
-    let id = hex::encode_upper(old.transfer);
-    let (r, _) = d.run(&["cancel", &id], &Faults::default(), Strike::None);
-    assert_eq!(r.code, 0, "{r:?}");
-    let old = old_money(&d.old_img);
-    assert_eq!(old.status, 0x00);
+    assert_eq!(old.status, 0x00, "nothing frozen");
     assert_eq!(old.transfer, [0; 16]);
+    assert_invariants(&d.old_img, &d.new_img, "after refusal");
 }
 
 #[test]
@@ -205,10 +217,9 @@ fn new_card_active_with_another_transfer_is_refused() {
     let new_before = std::fs::read(&d.new_img).unwrap();
     let (r, _) = d.run(&["pharmacy"], &Faults::default(), Strike::None);
     assert_eq!(r.code, 12, "{r:?}");
-    assert!(
-        r.stderr.contains("already active with another transfer"),
-        "{r:?}"
-    );
+    // Checked first (issue 10): an active new card is refused before the old card is touched.
+    assert!(r.stderr.contains("the new card is already active"), "{r:?}");
+    assert_eq!(old_money(&d.old_img).status, 0x00, "the old card untouched");
     assert_eq!(new_before, std::fs::read(&d.new_img).unwrap());
 }
 
@@ -216,25 +227,33 @@ fn new_card_active_with_another_transfer_is_refused() {
 fn window_and_first_use_activate_the_new_card_only() {
     for flow in ["window", "first-use"] {
         let mut d = Desk::new(false);
-        let (r, _) = d.run(
-            &[flow, "--citizen-id", "11010519491231002X"],
-            &Faults::default(),
-            Strike::None,
-        );
-        assert_eq!(r.code, 12, "{flow}: {r:?}");
-        assert!(r.stderr.contains("does not match"), "{r:?}");
-        let (r, _) = d.run(
-            &[flow, "--citizen-id", "111111198101011111"],
-            &Faults::default(),
-            Strike::None,
-        );
-        assert_eq!(r.code, 12, "{flow}: bad check digit: {r:?}");
-        assert_eq!(new_money(&d.new_img).status, 0x00);
-        let (r, _) = d.run(
-            &[flow, "--citizen-id", "111111198101011110"],
-            &Faults::default(),
-            Strike::None,
-        );
+        // Window: the operator's typed ID must pass its check digit and be the card's.
+        // First use takes no typed ID (the hospital's system starts it; the card's own
+        // data is checked).
+        let id: &[&str] = if flow == "window" {
+            &["--citizen-id", "111111198101011110"]
+        } else {
+            &[]
+        };
+        if flow == "window" {
+            let (r, _) = d.run(
+                &[flow, "--citizen-id", "11010519491231002X"],
+                &Faults::default(),
+                Strike::None,
+            );
+            assert_eq!(r.code, 12, "{flow}: {r:?}");
+            assert!(r.stderr.contains("is not the card's"), "{r:?}");
+            let (r, _) = d.run(
+                &[flow, "--citizen-id", "111111198101011111"],
+                &Faults::default(),
+                Strike::None,
+            );
+            assert_eq!(r.code, 12, "{flow}: bad check digit: {r:?}");
+            assert_eq!(new_money(&d.new_img).status, 0x00);
+        }
+        let mut args = vec![flow];
+        args.extend_from_slice(id);
+        let (r, _) = d.run(&args, &Faults::default(), Strike::None);
         assert_eq!(r.code, 0, "{flow}: {r:?}");
         assert_eq!(json(&r.stdout)["flow"], flow);
         let new = new_money(&d.new_img);
@@ -243,11 +262,7 @@ fn window_and_first_use_activate_the_new_card_only() {
         let logs = log_records(&d.new_img);
         assert_eq!(logs.len(), 1);
         assert_eq!(logs[0][0], 0x02);
-        let (r, _) = d.run(
-            &[flow, "--citizen-id", "111111198101011110"],
-            &Faults::default(),
-            Strike::None,
-        );
+        let (r, _) = d.run(&args, &Faults::default(), Strike::None);
         assert_eq!(r.code, 12, "{flow}: already active: {r:?}");
         assert_eq!(log_records(&d.new_img).len(), 1);
     }
@@ -275,15 +290,20 @@ fn another_terminal_recovers_from_the_old_cards_own_data() {
     assert_invariants(&d.old_img, &d.new_img, "after recovery");
 }
 
+/// Cancel always needs N, the new card the old card names (issue 10; behaviour
+/// changed from the old spec, where a `FROZEN` entry cancelled with the old card
+/// alone): it writes the floor on N first (void), then unfreezes the old card. A torn
+/// credit (N at `00` holding X) is voided; a completed credit refuses the cancel.
 #[test]
 fn cancel_after_a_credit_was_announced_needs_the_new_card() {
     let mut d = Desk::new(true);
-    // Pull the new card at its first credit write (APDU 17: after detection, the
-    // reads, INTERNAL and EXTERNAL AUTHENTICATE): CREDITING is journaled, nothing
-    // reached the card.
+    // Two readers: N's APDUs 1-21 are step 1 (detection 2, identity 4, holder 3,
+    // INTERNAL AUTHENTICATE 2, DF04 and the medical area 7, the log head 1, the key
+    // proof 2); APDU 22 is the credit's first write (tag 26). Pulled before it:
+    // CREDITING is journaled, nothing reached N.
     let faults = Faults {
         old: vec![],
-        new: vec!["--remove-before".into(), "17".into(), "--once".into()],
+        new: vec!["--remove-before".into(), "22".into(), "--once".into()],
     };
     let (r, _) = d.run(&["pharmacy"], &faults, Strike::None);
     assert_eq!(r.code, 5, "{r:?}");
@@ -297,13 +317,14 @@ fn cancel_after_a_credit_was_announced_needs_the_new_card() {
     );
     let (r, _) = d.run(&["cancel", &id], &Faults::default(), Strike::None);
     assert_eq!(r.code, 0, "{r:?}");
-    assert!(r.stderr.contains("new card must show"), "{r:?}");
+    assert!(r.stderr.contains("Voiding the transfer"), "{r:?}");
     assert_eq!(old_money(&d.old_img).status, 0x00);
-    // Once the new card holds the transfer, cancel is refused.
+    assert_invariants(&d.old_img, &d.new_img, "after cancel");
+    // The torn credit: pulled before APDU 23, N holds X at 00; cancel voids it.
     let mut d2 = Desk::new(true);
     let faults = Faults {
         old: vec![],
-        new: vec!["--remove-before".into(), "24".into(), "--once".into()],
+        new: vec!["--remove-before".into(), "23".into(), "--once".into()],
     };
     let (r, _) = d2.run(&["pharmacy"], &faults, Strike::None);
     assert_eq!(r.code, 5, "{r:?}");
@@ -311,20 +332,36 @@ fn cancel_after_a_credit_was_announced_needs_the_new_card() {
     assert_eq!(
         new_money(&d2.new_img).transfer,
         old2.transfer,
-        "tag 26 was written"
+        "tag 26 was written first"
     );
     let (r, _) = d2.run(
         &["cancel", &hex::encode_upper(old2.transfer)],
         &Faults::default(),
         Strike::None,
     );
+    assert_eq!(r.code, 0, "{r:?}");
+    let n = new_money(&d2.new_img);
+    assert_eq!((n.status, n.balance, n.transfer), (0x00, 0, [0; 16]));
+    let logs = log_records(&d2.new_img);
+    assert_eq!(logs.len(), 1, "one void record");
+    assert_eq!(logs[0][0], 0x03);
+    assert_eq!(old_money(&d2.old_img).status, 0x00);
+    assert_invariants(&d2.old_img, &d2.new_img, "after void");
+    // A completed credit (one reader: the old card stays frozen): cancel is refused.
+    let mut d3 = Desk::new(false);
+    let (r, _) = d3.run(&["pharmacy"], &Faults::default(), Strike::None);
+    assert_eq!(r.code, 0, "{r:?}");
+    let old3 = old_money(&d3.old_img);
+    let id3 = hex::encode_upper(old3.transfer);
+    // This desk's journal says COMPLETE: final is final.
+    let (r, _) = d3.run(&["cancel", &id3], &Faults::default(), Strike::None);
+    assert_eq!(r.code, 12, "{r:?}");
+    assert!(r.stderr.contains("is already COMPLETE"), "{r:?}");
+    // Another desk, no journal entry: the cards say N holds X.
+    d3.journal = d3.bed.dir.path().join("desk-b.sqlite");
+    let (r, _) = d3.run(&["cancel", &id3], &Faults::default(), Strike::None);
     assert_eq!(r.code, 12, "{r:?}");
     assert!(r.stderr.contains("holds transfer"), "{r:?}");
-    assert_eq!(
-        old_money(&d2.old_img).status,
-        0x01,
-        "the old card stays frozen"
-    );
-    assert_invariants(&d2.old_img, &d2.new_img, "after refused cancel");
-    assert_invariants(&d.old_img, &d.new_img, "after cancel");
+    assert_eq!(new_money(&d3.new_img).balance, BALANCE);
+    assert_invariants(&d3.old_img, &d3.new_img, "after refused cancel");
 }

@@ -117,6 +117,9 @@ struct Script {
     /// Fault flags for the first insertion of the old and the new card.
     old_fault: Vec<&'static str>,
     new_fault: Vec<&'static str>,
+    /// Which insertion of the new card gets `new_fault` (1: the check of step 1;
+    /// 2: the credit, with one reader since issue 10).
+    new_fault_at: usize,
     /// Insert the old card once when the new one is asked for.
     wrong_card_first: bool,
     /// PINs typed at successive prompts; the last one repeats.
@@ -210,6 +213,7 @@ fn play(
     let mut seen: Vec<String> = Vec::new();
     let mut old_fault = Some(s.old_fault.clone());
     let mut new_fault = Some(s.new_fault.clone());
+    let mut new_insertions = 0usize;
     let mut wrong_card = s.wrong_card_first;
     let mut pins = s.pins.iter();
     let mut last_pin = "135790";
@@ -265,7 +269,13 @@ fn play(
                 wrong_card = false;
                 (d.old_img.clone(), Vec::new())
             } else {
-                (d.new_img.clone(), new_fault.take().unwrap_or_default())
+                new_insertions += 1;
+                let flags = if new_insertions == s.new_fault_at {
+                    new_fault.take().unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                (d.new_img.clone(), flags)
             };
             d.bed.insert(0, &img, &flags);
             in_reader = true;
@@ -338,6 +348,7 @@ fn guided_pharmacy_in_english_recovers_from_a_pulled_card_wrong_card_and_pin_typ
         // The old card leaves the reader at its 4th APDU, while it is being read.
         old_fault: vec!["--remove-before", "4", "--once"],
         new_fault: vec![],
+        new_fault_at: 1,
         wrong_card_first: true,
         // Five digits, then a wrong PIN, then the right one.
         pins: vec!["12345", "246802", "135790"],
@@ -354,8 +365,10 @@ fn guided_pharmacy_in_english_recovers_from_a_pulled_card_wrong_card_and_pin_typ
             "➜ Insert the old city medical card into 'Virtual PCD 00 00'.",
             "Waiting for a card in 'Virtual PCD 00 00' · ",
             " s left",
-            "Step 1 of 8",
-            "▶ 1. Insert the old medical card",
+            // Issue 10: the new card first (checked), then the old card, then the new
+            // card again: ten stages with one reader.
+            "Step 1 of 10",
+            "▶ 1. Insert the new social security card",
             // Pulled too early: a plain instruction, then the flow goes on.
             "⚠ The old city medical card was taken out too early. Put it back into 'Virtual PCD 00 00'",
             "(Recovering: attempt 1 of 3.)",
@@ -363,16 +376,17 @@ fn guided_pharmacy_in_english_recovers_from_a_pulled_card_wrong_card_and_pin_typ
             "➜ Holder: enter the old card's PIN (5 tries left):",
             "⚠ The PIN is 6 digits. Ask the holder to enter it again.",
             "⚠ Wrong PIN: 4 tries left.",
-            "✔ 3. Holder enters the PIN",
-            // The swap, with the wrong card first.
+            "✔ 5. Holder enters the PIN",
+            // The swaps, with the wrong card first.
+            "▶ 3. Swap the cards: new card out, old card in",
             "➜ Remove the old city medical card from 'Virtual PCD 00 00'.",
-            "▶ 5. Swap the cards: old card out, new card in",
+            "▶ 7. Swap the cards: old card out, new card in",
             "⚠ This is not the new social security card: the reader holds a city medical card. Please swap the cards.",
             "➜ Take the card out of 'Virtual PCD 00 00'.",
             "Holder 张三 · Citizen ID 111111********1110",
             "Old card 6399000123 → New card X00000019",
             // The receipt.
-            "✔ All 8 steps done",
+            "✔ All 10 steps done",
             "✔ Activation complete",
             "Amount moved  1234.56 yuan",
             "Old card      6399000123 (frozen; cannot pay)",
@@ -405,8 +419,11 @@ fn guided_pharmacy_in_chinese_from_lang_continues_after_the_new_card_is_pulled_m
     let script = Script {
         words: &ZH,
         old_fault: vec![],
-        // The new card leaves at its 21st APDU: in the middle of the credit writes.
+        // The new card's second insertion (the credit) leaves at its 21st APDU: in the
+        // middle of the credit writes (after detection, the reads and EXTERNAL
+        // AUTHENTICATE).
         new_fault: vec!["--remove-before", "21", "--once"],
+        new_fault_at: 2,
         wrong_card_first: false,
         // The old PIN; after the pull the frozen old card cannot check it, so the
         // holder enters it twice: first mistyped twice differently, then right.
@@ -427,21 +444,19 @@ fn guided_pharmacy_in_chinese_from_lang_continues_after_the_new_card_is_pulled_m
             "终端 639900000001 · 操作员 desk-7",
             "➜ 请将旧医保卡插入读卡器“Virtual PCD 00 00”。",
             "等待插卡：读卡器“Virtual PCD 00 00” · 剩余 ",
-            "第 1 步，共 8 步",
-            "▶ 1. 插入旧医保卡",
+            "第 1 步，共 10 步",
+            "▶ 1. 插入新社保卡",
             "➜ 请持卡人输入旧卡密码（还可尝试 5 次）：",
-            "✔ 3. 持卡人输入密码",
+            "✔ 5. 持卡人输入密码",
             "➜ 请从读卡器“Virtual PCD 00 00”取出旧医保卡。",
             "等待取卡：读卡器“Virtual PCD 00 00”",
             "➜ 请将新社保卡插入读卡器“Virtual PCD 00 00”。",
             // Pulled mid-credit: one instruction, recovery from the journal.
             "⚠ 新社保卡被过早取出。请放回读卡器“Virtual PCD 00 00”，屏幕提示取出前不要拔卡。",
             "（正在恢复：第 1 次，共 3 次）",
-            "i 旧卡已冻结，无法验证密码：请持卡人输入两次密码。",
             "➜ 请持卡人输入旧卡密码（将设为新卡密码）：",
-            "⚠ 两次输入的密码不一致，请持卡人重新输入两次。",
             "持卡人 张三 · 身份证号 111111********1110",
-            "✔ 全部 8 步已完成",
+            "✔ 全部 10 步已完成",
             "✔ 办理完成",
             "转移金额",
             "1234.56 元",
@@ -494,7 +509,9 @@ fn plain_ui_in_a_terminal_prints_the_english_lines() {
     ];
     let tmux = Tmux::start(d.bed.dir.path().join("tmux.sock"), &envs, &command);
     let deadline = Instant::now() + Duration::from_secs(60);
-    let (mut old_in, mut pulled, mut new_in) = (false, false, false);
+    // Issue 10: one reader takes the new card (checked), the old card (frozen), the
+    // new card again (credited); the holder follows each instruction once.
+    let (mut inserted, mut removed) = (0usize, 0usize);
     let screen = loop {
         assert!(Instant::now() < deadline, "stuck: {}", tmux.screen());
         std::thread::sleep(Duration::from_millis(100));
@@ -502,24 +519,22 @@ fn plain_ui_in_a_terminal_prints_the_english_lines() {
         if exit_code(&screen).is_some() {
             break screen;
         }
-        if !old_in && screen.contains("Insert the old city medical card into 'Virtual PCD 00 00'.")
-        {
-            d.bed.insert(0, &d.old_img.clone(), &[]);
-            old_in = true;
-        }
-        if old_in
-            && !pulled
-            && screen.contains("Remove the old city medical card from 'Virtual PCD 00 00'.")
-        {
+        let inserts: Vec<(usize, bool)> = screen
+            .match_indices("Insert the ")
+            .map(|(i, _)| (i, screen[i..].starts_with("Insert the old")))
+            .collect();
+        let removes = screen.matches("Remove the ").count();
+        if removes > removed {
             d.bed.pull(0);
-            pulled = true;
-        }
-        if pulled
-            && !new_in
-            && screen.contains("Insert the new social security card into 'Virtual PCD 00 00'.")
-        {
-            d.bed.insert(0, &d.new_img.clone(), &[]);
-            new_in = true;
+            removed += 1;
+        } else if inserts.len() > inserted && removed == inserted {
+            let img = if inserts[inserted].1 {
+                d.old_img.clone()
+            } else {
+                d.new_img.clone()
+            };
+            d.bed.insert(0, &img, &[]);
+            inserted += 1;
         }
     };
     drop(tmux);

@@ -169,7 +169,7 @@ fn ssc_2_00_in_every_format() {
     line(t, "Balance", "0.00 yuan");
     line(t, "Activation date", "none");
     // The fewest APDUs the layout allows (detection included).
-    assert_eq!(stats(&r), 24, "{r:?}");
+    assert_eq!(stats(&r), 25, "{r:?}");
 
     let doc = json(&bed, &[]);
     assert_card(
@@ -221,7 +221,7 @@ fn ssc_1_00_holder_by_tag_in_its_own_numbering() {
     assert_eq!(r.code, 0, "{r:?}");
     line(&r.stdout, "Spec version", "1.00 (3DES)");
     line(&r.stdout, "Name", "张三");
-    assert_eq!(stats(&r), 23);
+    assert_eq!(stats(&r), 24);
     let doc = json(&bed, &[]);
     assert_card(
         &doc,
@@ -252,7 +252,7 @@ fn ssc_3_00_without_and_with_a_key_file() {
     line(&r.stdout, "Spec version", "3.00 (SM4)");
     line(&r.stdout, "Note:", "EXTERNAL AUTHENTICATE with key 0A");
     assert!(!r.stdout.contains("张三"), "{r:?}");
-    assert_eq!(stats(&r), 17);
+    assert_eq!(stats(&r), 18);
     let doc = json(&bed, &[]);
     assert_card(
         &doc,
@@ -276,7 +276,7 @@ fn ssc_3_00_without_and_with_a_key_file() {
     let r = info(&bed, &["--keys", keys, "--verify-card", "--stats"]);
     assert_eq!(r.code, 0, "{r:?}");
     line(&r.stdout, "Genuine", "yes");
-    assert_eq!(stats(&r), 28);
+    assert_eq!(stats(&r), 29);
     let doc = json(&bed, &["--keys", keys, "--verify-card"]);
     assert_card(
         &doc,
@@ -328,7 +328,7 @@ fn ssc_3_00_with_the_psam_in_the_second_reader() {
     line(&r.stdout, "Name", "张三");
     line(&r.stdout, "Genuine", "yes");
     line(&r.stdout, "SAM", "PSAM in Virtual PCD 00 01");
-    assert_eq!(stats(&r), 28);
+    assert_eq!(stats(&r), 29);
     // PSAM: SELECT + READ BINARY, then 3 APDUs per cryptogram (0A, 01).
     assert!(r.stderr.contains("8 APDUs with the PSAM"), "{r:?}");
     let doc = json(&bed, &["--sam-reader", "1"]);
@@ -366,7 +366,9 @@ fn city_card_in_every_format() {
     line(t, "Balance", "1234.56 yuan");
     line(t, "Transfer id", "none");
     line(t, "Target card", "none");
-    assert_eq!(stats(&r), 10);
+    line(t, "Transfer counter", "0");
+    // One READ RECORD more than before the transfer protocol: tag 28.
+    assert_eq!(stats(&r), 11);
     let doc = json(&bed, &[]);
     assert_eq!(doc["kind"], "city");
     assert_eq!(doc["profile"], "city-reference");
@@ -594,7 +596,7 @@ fn another_city_is_a_profile_file() {
     assert_eq!(doc["city"]["name"], "张三");
     let r = info(&bed, &["--profile", p, "--stats"]);
     line(&r.stdout, "Other city medical card", "profile city-other");
-    assert_eq!(stats(&r), 10);
+    assert_eq!(stats(&r), 11);
     // A broken profile file is refused before any card is read.
     std::fs::write(&profile_path, "{\"format\": 1}").unwrap();
     let r = info(&bed, &["--profile", p]);

@@ -101,10 +101,20 @@ fn no_pin_key_or_cryptogram_in_logs_journal_receipt_or_dump() {
         assert_eq!(r.code, 0, "{r:?}");
         outputs.push(r);
         d.reset();
-        // Pull the new card in the middle of its credit writes.
-        let faults = Faults {
-            old: vec![],
-            new: vec!["--remove-before".into(), "20".into(), "--once".into()],
+        // A card pulled after the freeze (issue 10: the new card is checked first, so
+        // with two readers N's APDU 22 is the first credit write; with one reader the
+        // old card's read-back after its freeze starts at APDU 20).
+        let pull = |n: &str| vec!["--remove-before".into(), n.into(), "--once".into()];
+        let faults = if two_readers {
+            Faults {
+                old: vec![],
+                new: pull("24"),
+            }
+        } else {
+            Faults {
+                old: pull("22"),
+                new: vec![],
+            }
         };
         let (r, _) = d.run(
             &["pharmacy", "-vv", "--dump", &dump_arg],

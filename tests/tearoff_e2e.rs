@@ -1,7 +1,11 @@
-//! The tear-off matrix of issue 4: the pharmacy flow with a card pulled at every APDU
-//! (one reader and two readers), the tool killed at every journal state, and pcscd
-//! restarted mid-flow; after each fault and after recovery the invariants of
-//! spec/activation.md are checked on the cards' persistent state.
+//! The tear-off matrix of issue 4, pcscd tier: the pharmacy flow with a card pulled at
+//! every APDU of its first insertion (one reader and two readers), the tool killed at
+//! every journal state, and pcscd restarted mid-flow; after each fault and after
+//! recovery the invariants of spec/activation.md are checked on the cards' persistent
+//! state. Issue 10 moved the exhaustive matrix (every APDU of every insertion, torn
+//! before or after, resume and cancel recoveries, the cancel and void paths) to the
+//! in-process tier (`tests/inproc_tier.rs`), which runs it in seconds; this tier keeps
+//! the end-to-end coverage through pcscd.
 //!
 //! Each case prints one line; the totals are printed at the end of each test
 //! (`cargo test --release --test tearoff_e2e -- --nocapture` shows them).
@@ -20,7 +24,10 @@ fn recover(d: &mut Desk, when: &str) -> usize {
         return 1;
     }
     assert_invariants(&d.old_img, &d.new_img, &format!("{when}, after resume"));
-    if r.code == 12 && r.stderr.contains("the old card is migrated") {
+    if r.code == 12
+        && (r.stderr.contains("the old card was already migrated")
+            || r.stderr.contains("is already COMPLETE"))
+    {
         // The fault struck after the last card write: nothing was left to do.
         return 1;
     }
@@ -143,9 +150,14 @@ fn tool_killed_at_every_journal_state_and_pcscd_restarted() {
             "one reader"
         };
         let mut d = Desk::new(two_readers);
+        // Issue 10: the new card is checked first, so the kill points follow the freeze.
         let mut points = vec![
+            (
+                "before FREEZING (new card checked)",
+                "Proving the desk's medical write key",
+            ),
             ("FREEZING", "Freezing the old card"),
-            ("FROZEN", "Reading and checking the new card"),
+            ("FROZEN", "The old card is frozen, bound to the new card"),
             ("CREDITING", "Moving the medical account"),
             ("before CREDITED", "Setting the new card's PIN"),
             ("COMPLETE", "Done."),

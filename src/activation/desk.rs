@@ -35,6 +35,8 @@ pub enum Step {
     ReloadPin,
     /// Marking the old card migrated.
     FinishOld,
+    /// Voiding the transfer on the new card: its floor (cancel).
+    Void,
     /// Returning the old card to active (cancel).
     Unfreeze,
     /// Done.
@@ -97,6 +99,7 @@ pub fn step_english(s: Step) -> &'static str {
         Step::Credit => "Moving the medical account to the new card...",
         Step::ReloadPin => "Setting the new card's PIN...",
         Step::FinishOld => "Marking the old card as migrated...",
+        Step::Void => "Voiding the transfer on the new card (writing its floor)...",
         Step::Unfreeze => "Returning the old card to active...",
         Step::Done => "Done.",
     }

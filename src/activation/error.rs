@@ -26,6 +26,12 @@ pub enum ActivationError {
     /// A card answered something the flow cannot continue from safely.
     #[error("stopped for safety: {0}")]
     Inconsistent(String),
+    /// The protocol refused (spec/activation.md); nothing was written for it.
+    #[error("refused: {}", super::text::refusal(.0))]
+    Refusal(super::core::Refusal),
+    /// The protocol stopped for safety.
+    #[error("stopped for safety: {}", super::text::stop(.0))]
+    Stop(super::core::Stop),
 }
 
 impl From<ActivationError> for Error {
@@ -46,6 +52,23 @@ impl From<ActivationError> for Error {
                 message: format!("stopped for safety: {m}"),
                 code: ExitCode::CardStatus,
             },
+            e @ ActivationError::Refusal(_) => Error::Other {
+                message: e.to_string(),
+                code: ExitCode::Refused,
+            },
+            ActivationError::Stop(s) => {
+                let code = match &s {
+                    super::core::Stop::WrongKey { .. } | super::core::Stop::KeyBlocked { .. } => {
+                        ExitCode::Keys
+                    }
+                    super::core::Stop::JournalFailed => ExitCode::Journal,
+                    _ => ExitCode::CardStatus,
+                };
+                Error::Other {
+                    message: format!("stopped for safety: {}", super::text::stop(&s)),
+                    code,
+                }
+            }
         }
     }
 }

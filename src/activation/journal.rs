@@ -6,66 +6,49 @@
 //! The journal never holds a PIN, key or cryptogram; it holds what a supervisor needs
 //! to find the money: card numbers, account, balance, transfer id and the history of
 //! states with terminal and operator.
+//!
+//! Why it guards itself rather than trusting its callers (issue 10):
+//! - **Its own state order.** [`State::may_become`] (the core's) is the one table of legal moves;
+//!   a final state (`COMPLETE`, `CANCELLED`) is final, so a stale process can never
+//!   turn a completed transfer into a cancelled one (issue 10, case 5).
+//! - **One process per transfer.** Every announce holds an exclusive lock
+//!   (`flock`) on `<journal>.locks/<ID>`, released when the process ends however it
+//!   ends; a second process is refused with [`JournalError::InUse`], a refusal of its
+//!   own, never mistaken for an absent card.
+//! - **Its file removed or replaced.** Before every announce the path's device and
+//!   inode are compared with the file opened at [`Journal::open`]; records written to
+//!   an unlinked file would be lost, so the journal refuses ([`JournalError::Removed`],
+//!   [`JournalError::Replaced`]) and nothing further is written to a card.
+//! - **Old journals.** Schema 1 (before the transfer protocol bound each transfer to
+//!   one new card at the freeze) is migrated in place; its entries are marked
+//!   [`Entry::legacy`], and [`Entry::bound_card`] is `None` for them, so a cancel
+//!   reads the old card first instead of trusting a card number recorded for another
+//!   purpose.
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-/// Journal schema version (PRAGMA user_version).
-pub const SCHEMA_VERSION: i32 = 1;
+/// Journal schema version (PRAGMA user_version). 1: before the transfer protocol;
+/// 2: adds the transfer counter and the legacy mark.
+pub const SCHEMA_VERSION: i32 = 2;
 
-/// Where a transfer stands. The order is the order of the pharmacy flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum State {
-    /// About to freeze the old card (write tag 26, then 22 = migrating).
-    Freezing,
-    /// The old card is frozen and carries the transfer.
-    Frozen,
-    /// About to credit the new card (or, window flows, to activate it).
-    Crediting,
-    /// The new card holds the account and the PIN.
-    Credited,
-    /// Done (the old card marked migrated where it was present).
-    Complete,
-    /// About to return the old card to active.
-    Cancelling,
-    /// The old card is active again; nothing moved.
-    Cancelled,
-}
+/// Where a transfer stands: the core's journal states (spec/activation.md), so that
+/// the order the journal enforces is the one the protocol follows, written once
+/// ([`State::may_become`]). Pharmacy: `FREEZING → FROZEN → CREDITING → CREDITED →
+/// COMPLETE`; cancel: `VOIDING → VOIDED → CANCELLING → CANCELLED`; window and first
+/// use: `CREDITING → CREDITED → COMPLETE`. `COMPLETE` and `CANCELLED` are final.
+pub use super::core::types::JournalState as State;
 
-impl State {
-    /// The name stored in the journal.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Freezing => "FREEZING",
-            State::Frozen => "FROZEN",
-            State::Crediting => "CREDITING",
-            State::Credited => "CREDITED",
-            State::Complete => "COMPLETE",
-            State::Cancelling => "CANCELLING",
-            State::Cancelled => "CANCELLED",
-        }
-    }
+/// Every state, in declaration order.
+pub const STATES: [State; 9] = State::ALL;
 
-    /// Parses a stored name.
-    pub fn parse(s: &str) -> Option<State> {
-        [
-            State::Freezing,
-            State::Frozen,
-            State::Crediting,
-            State::Credited,
-            State::Complete,
-            State::Cancelling,
-            State::Cancelled,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
-    }
-
-    /// Whether nothing more will happen to this entry.
-    pub fn is_final(self) -> bool {
-        matches!(self, State::Complete | State::Cancelled)
+impl Serialize for State {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -119,7 +102,8 @@ pub struct Entry {
     pub holder_name: String,
     /// The old card's number (pharmacy).
     pub old_card: Option<String>,
-    /// The new card's number, once known.
+    /// N: the new card's number. Schema 2 entries record it at `FREEZING` (the card
+    /// the transfer is bound to); see [`Entry::bound_card`].
     pub new_card: Option<String>,
     /// The medical account number.
     pub account: Option<String>,
@@ -127,10 +111,29 @@ pub struct Entry {
     pub category: Option<u8>,
     /// The balance moved, in fen.
     pub balance_fen: Option<u32>,
+    /// The old card's transfer counter after the freeze (the first 4 bytes of the
+    /// transfer id); `None` for window flows and legacy entries.
+    pub counter: Option<u32>,
+    /// Written by a journal of schema 1 (before the transfer protocol): its
+    /// `new_card` is not a binding.
+    pub legacy: bool,
     /// When the entry was created (RFC 3339, local time).
     pub created_at: String,
     /// When the state last changed.
     pub updated_at: String,
+}
+
+impl Entry {
+    /// N, the new card this transfer is bound to, as far as this journal knows:
+    /// `None` for legacy entries (their card number was recorded at the credit, not
+    /// bound at the freeze), so a cancel must read the old card first.
+    pub fn bound_card(&self) -> Option<&str> {
+        if self.legacy {
+            None
+        } else {
+            self.new_card.as_deref()
+        }
+    }
 }
 
 /// One state change in an entry's history.
@@ -148,6 +151,19 @@ pub struct Event {
     pub detail: String,
 }
 
+/// The receipt of a durable announce: the entry `id` is at `state`, on disk. The
+/// activation core turns it into its `Announced` proof, which a card write needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "an announce is made for the card write that follows it"]
+pub struct Recorded {
+    /// The entry.
+    pub id: String,
+    /// The state now on disk.
+    pub state: State,
+    /// The event's sequence number in the journal.
+    pub seq: i64,
+}
+
 /// Journal failures.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -159,10 +175,10 @@ pub enum JournalError {
         /// The failure.
         source: rusqlite::Error,
     },
-    /// The journal directory cannot be created.
+    /// The journal directory or a lock file cannot be created.
     #[error("journal {path}: {source}")]
     Io {
-        /// The journal file.
+        /// The file.
         path: String,
         /// The failure.
         source: std::io::Error,
@@ -178,12 +194,59 @@ pub enum JournalError {
         /// Its schema version.
         found: i32,
     },
+    /// A move the state order forbids (a final state is final).
+    #[error("journal entry {id} is {from}; it cannot become {to}")]
+    IllegalMove {
+        /// The entry.
+        id: String,
+        /// Its state.
+        from: &'static str,
+        /// The state asked for.
+        to: &'static str,
+    },
+    /// An entry created twice.
+    #[error("journal entry {0} already exists")]
+    Exists(String),
+    /// N, once recorded, never changes.
+    #[error("journal entry {id} is bound to new card {bound}, not {asked}")]
+    Rebind {
+        /// The entry.
+        id: String,
+        /// The card recorded.
+        bound: String,
+        /// The card asked for.
+        asked: String,
+    },
+    /// Another process of this terminal works on the transfer.
+    #[error("transfer {id} is in use by another sscard process{} on this terminal; wait for it to finish (this is not a missing card)", holder.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    InUse {
+        /// The transfer.
+        id: String,
+        /// The process holding it, when it said.
+        holder: Option<u32>,
+    },
+    /// The journal file was deleted after it was opened.
+    #[error("journal {path} was deleted while this process had it open; nothing more is written to a card (records would be lost). Restore the file from backup or ask the supervisor")]
+    Removed {
+        /// The journal file.
+        path: String,
+    },
+    /// The journal path now names another file.
+    #[error("journal {path} was replaced by another file while this process had it open; nothing more is written to a card. Ask the supervisor which journal is the terminal's")]
+    Replaced {
+        /// The journal file.
+        path: String,
+    },
 }
 
 /// The journal.
 pub struct Journal {
     conn: Connection,
     path: PathBuf,
+    /// The database file as opened, to notice removal or replacement.
+    file: File,
+    /// Transfers this process holds (lock files with an exclusive `flock`).
+    claims: HashMap<String, File>,
 }
 
 /// The default journal path: `$SSCARD_JOURNAL`, else `/var/lib/sscard/journal.sqlite`
@@ -213,19 +276,61 @@ fn insert_event(
     terminal: &str,
     operator: &str,
     detail: &str,
-) -> rusqlite::Result<usize> {
+) -> rusqlite::Result<i64> {
     tx.execute(
         "INSERT INTO events (id, state, at, terminal, operator, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![id, state.as_str(), at, terminal, operator, detail],
-    )
+    )?;
+    Ok(tx.last_insert_rowid())
 }
 
 fn now() -> String {
     chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
 }
 
+const SCHEMA_2: &str = "CREATE TABLE IF NOT EXISTS entries (
+        id TEXT PRIMARY KEY,
+        flow TEXT NOT NULL,
+        state TEXT NOT NULL,
+        terminal TEXT NOT NULL,
+        operator TEXT NOT NULL,
+        citizen_id TEXT NOT NULL,
+        holder_name TEXT NOT NULL,
+        old_card TEXT,
+        new_card TEXT,
+        account TEXT,
+        category INTEGER,
+        balance_fen INTEGER,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        counter INTEGER,
+        legacy INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE IF NOT EXISTS events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL REFERENCES entries(id),
+        state TEXT NOT NULL,
+        at TEXT NOT NULL,
+        terminal TEXT NOT NULL,
+        operator TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS events_by_id ON events(id);
+    PRAGMA user_version = 2;";
+
+/// Schema 1 to 2: the counter column, and every existing entry marked legacy.
+const MIGRATE_1_TO_2: &str = "ALTER TABLE entries ADD COLUMN counter INTEGER;
+    ALTER TABLE entries ADD COLUMN legacy INTEGER NOT NULL DEFAULT 0;
+    UPDATE entries SET legacy = 1;
+    PRAGMA user_version = 2;";
+
 impl Journal {
-    /// Opens (creating if needed) the journal at `path`.
+    /// Opens (creating if needed) the journal at `path`, migrating a schema 1 file.
+    ///
+    /// # Errors
+    /// [`JournalError::Io`] when the directory cannot be made, [`JournalError::Sql`]
+    /// when the file is not a journal, [`JournalError::TooNew`] when a newer sscard
+    /// wrote it.
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
         let p = path.display().to_string();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -238,55 +343,39 @@ impl Journal {
             path: p.clone(),
             source,
         };
-        let conn = Connection::open(path).map_err(sql)?;
+        let mut conn = Connection::open(path).map_err(sql)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(sql)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(sql)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(sql)?;
-        let version: i32 = conn
+        let file = File::open(path).map_err(|source| JournalError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let version: i32 = tx
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(sql)?;
-        if version > SCHEMA_VERSION {
-            return Err(JournalError::TooNew {
-                path: p,
-                found: version,
-            });
+        match version {
+            v if v > SCHEMA_VERSION => {
+                return Err(JournalError::TooNew {
+                    path: p,
+                    found: version,
+                })
+            }
+            1 => tx.execute_batch(MIGRATE_1_TO_2).map_err(sql)?,
+            _ => tx.execute_batch(SCHEMA_2).map_err(sql)?,
         }
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS entries (
-                id TEXT PRIMARY KEY,
-                flow TEXT NOT NULL,
-                state TEXT NOT NULL,
-                terminal TEXT NOT NULL,
-                operator TEXT NOT NULL,
-                citizen_id TEXT NOT NULL,
-                holder_name TEXT NOT NULL,
-                old_card TEXT,
-                new_card TEXT,
-                account TEXT,
-                category INTEGER,
-                balance_fen INTEGER,
-                created_at TEXT NOT NULL,
-                updated_at TEXT NOT NULL
-            );
-            CREATE TABLE IF NOT EXISTS events (
-                seq INTEGER PRIMARY KEY AUTOINCREMENT,
-                id TEXT NOT NULL REFERENCES entries(id),
-                state TEXT NOT NULL,
-                at TEXT NOT NULL,
-                terminal TEXT NOT NULL,
-                operator TEXT NOT NULL,
-                detail TEXT NOT NULL
-            );
-            CREATE INDEX IF NOT EXISTS events_by_id ON events(id);
-            PRAGMA user_version = 1;",
-        )
-        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
         Ok(Journal {
             conn,
             path: path.to_path_buf(),
+            file,
+            claims: HashMap::new(),
         })
     }
 
@@ -302,22 +391,134 @@ impl Journal {
         &self.path
     }
 
-    /// Records a new entry in its first state; durable when this returns.
-    pub fn begin(&mut self, entry: &Entry, detail: &str) -> Result<(), JournalError> {
+    /// Checks that the path still names the file opened at [`Journal::open`].
+    ///
+    /// # Errors
+    /// [`JournalError::Removed`] or [`JournalError::Replaced`].
+    pub fn check_file(&self) -> Result<(), JournalError> {
+        let path = self.path.display().to_string();
+        let held = self.file.metadata().map_err(|source| JournalError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let now = match std::fs::metadata(&self.path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(JournalError::Removed { path })
+            }
+            Err(source) => return Err(JournalError::Io { path, source }),
+        };
+        if (now.dev(), now.ino()) != (held.dev(), held.ino()) {
+            return Err(JournalError::Replaced { path });
+        }
+        if held.nlink() == 0 {
+            return Err(JournalError::Removed { path });
+        }
+        Ok(())
+    }
+
+    /// The lock file of transfer `id`.
+    fn lock_path(&self, id: &str) -> PathBuf {
+        let mut dir = self.path.clone().into_os_string();
+        dir.push(".locks");
+        PathBuf::from(dir).join(id)
+    }
+
+    /// Claims transfer `id` for this process (an exclusive `flock` on its lock file,
+    /// released when the journal is dropped or the process ends). Claiming a transfer
+    /// this journal already holds does nothing.
+    ///
+    /// # Errors
+    /// [`JournalError::InUse`] when another process holds it; [`JournalError::Io`]
+    /// when the lock file cannot be made.
+    pub fn claim(&mut self, id: &str) -> Result<(), JournalError> {
+        let id = id.to_ascii_uppercase();
+        if self.claims.contains_key(&id) {
+            return Ok(());
+        }
+        let lock = self.lock_path(&id);
+        let io = |source| JournalError::Io {
+            path: lock.display().to_string(),
+            source,
+        };
+        if let Some(dir) = lock.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock)
+            .map_err(io)?;
+        // flock(2) (through rustix; `File::try_lock` needs Rust 1.89, the MSRV is 1.85):
+        // exclusive, non-blocking, released by the kernel when the process ends.
+        use rustix::fs::{flock, FlockOperation};
+        match flock(&f, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
+                let holder = std::fs::read_to_string(&lock)
+                    .ok()
+                    .and_then(|t| t.trim().parse().ok());
+                return Err(JournalError::InUse { id, holder });
+            }
+            Err(e) => return Err(io(e.into())),
+        }
+        use std::io::{Seek, Write};
+        f.set_len(0).map_err(io)?;
+        f.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+        write!(f, "{}", std::process::id()).map_err(io)?;
+        self.claims.insert(id, f);
+        Ok(())
+    }
+
+    /// Releases transfer `id` (another process may then work on it).
+    pub fn release(&mut self, id: &str) {
+        self.claims.remove(&id.to_ascii_uppercase());
+    }
+
+    /// Whether this journal holds transfer `id`.
+    pub fn holds(&self, id: &str) -> bool {
+        self.claims.contains_key(&id.to_ascii_uppercase())
+    }
+
+    /// Records a new entry in its first state; durable when this returns. Claims the
+    /// transfer and checks the file first.
+    ///
+    /// # Errors
+    /// [`JournalError::Exists`] when the entry is already there (use
+    /// [`Journal::advance`]), [`JournalError::InUse`], [`JournalError::Removed`],
+    /// [`JournalError::Replaced`], [`JournalError::Sql`].
+    pub fn begin(&mut self, entry: &Entry, detail: &str) -> Result<Recorded, JournalError> {
+        let id = entry.id.to_ascii_uppercase();
+        self.claim(&id)?;
+        self.check_file()?;
         let at = now();
         let path = self.path.display().to_string();
         let err = |source| JournalError::Sql {
             path: path.clone(),
             source,
         };
-        let tx = self.conn.transaction().map_err(err)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let exists: Option<String> = tx
+            .query_row("SELECT id FROM entries WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(err)?;
+        if exists.is_some() {
+            return Err(JournalError::Exists(id));
+        }
         tx.execute(
             "INSERT INTO entries (id, flow, state, terminal, operator, citizen_id, holder_name,
-                old_card, new_card, account, category, balance_fen, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)
-             ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                old_card, new_card, account, category, balance_fen, created_at, updated_at,
+                counter, legacy)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, 0)",
             params![
-                entry.id,
+                id,
                 entry.flow.as_str(),
                 entry.state.as_str(),
                 entry.terminal,
@@ -329,13 +530,14 @@ impl Journal {
                 entry.account,
                 entry.category,
                 entry.balance_fen,
-                at
+                at,
+                entry.counter,
             ],
         )
         .map_err(err)?;
-        insert_event(
+        let seq = insert_event(
             &tx,
-            &entry.id,
+            &id,
             entry.state,
             &at,
             &entry.terminal,
@@ -343,10 +545,22 @@ impl Journal {
             detail,
         )
         .map_err(err)?;
-        tx.commit().map_err(err)
+        tx.commit().map_err(err)?;
+        Ok(Recorded {
+            id,
+            state: entry.state,
+            seq,
+        })
     }
 
     /// Moves an entry to `state` (recording who and why); durable when this returns.
+    /// Claims the transfer, checks the file, and refuses a move the state order
+    /// forbids ([`State::may_become`]).
+    ///
+    /// # Errors
+    /// [`JournalError::NotFound`], [`JournalError::IllegalMove`],
+    /// [`JournalError::InUse`], [`JournalError::Removed`], [`JournalError::Replaced`],
+    /// [`JournalError::Sql`].
     pub fn advance(
         &mut self,
         id: &str,
@@ -354,32 +568,80 @@ impl Journal {
         terminal: &str,
         operator: &str,
         detail: &str,
-    ) -> Result<(), JournalError> {
+    ) -> Result<Recorded, JournalError> {
+        let id = id.to_ascii_uppercase();
+        self.claim(&id)?;
+        self.check_file()?;
         let at = now();
         let path = self.path.display().to_string();
         let err = |source| JournalError::Sql {
             path: path.clone(),
             source,
         };
-        let tx = self.conn.transaction().map_err(err)?;
-        let n = tx
-            .execute(
-                "UPDATE entries SET state = ?2, updated_at = ?3 WHERE id = ?1",
-                params![id, state.as_str(), at],
-            )
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(err)?;
-        if n == 0 {
-            return Err(JournalError::NotFound(id.to_string()));
+        let current: Option<String> = tx
+            .query_row(
+                "SELECT state FROM entries WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)?;
+        let Some(current) = current else {
+            return Err(JournalError::NotFound(id));
+        };
+        let from = State::parse(&current).ok_or_else(|| JournalError::IllegalMove {
+            id: id.clone(),
+            from: "an unknown state",
+            to: state.as_str(),
+        })?;
+        if !from.may_become(state) {
+            return Err(JournalError::IllegalMove {
+                id,
+                from: from.as_str(),
+                to: state.as_str(),
+            });
         }
-        insert_event(&tx, id, state, &at, terminal, operator, detail).map_err(err)?;
-        tx.commit().map_err(err)
+        tx.execute(
+            "UPDATE entries SET state = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, state.as_str(), at],
+        )
+        .map_err(err)?;
+        let seq = insert_event(&tx, &id, state, &at, terminal, operator, detail).map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(Recorded { id, state, seq })
     }
 
-    /// Records the new card's number on an entry.
+    /// Records N, the new card of an entry. Once recorded it never changes: the
+    /// transfer is bound to that card.
+    ///
+    /// # Errors
+    /// [`JournalError::Rebind`] when another card is recorded, [`JournalError::NotFound`],
+    /// [`JournalError::InUse`], [`JournalError::Removed`], [`JournalError::Replaced`].
     pub fn set_new_card(&mut self, id: &str, new_card: &str) -> Result<(), JournalError> {
+        let id = id.to_ascii_uppercase();
+        let e = self
+            .get(&id)?
+            .ok_or_else(|| JournalError::NotFound(id.clone()))?;
+        match e.new_card.as_deref() {
+            Some(b) if b == new_card => return Ok(()),
+            Some(b) if !e.legacy => {
+                return Err(JournalError::Rebind {
+                    id,
+                    bound: b.to_string(),
+                    asked: new_card.to_string(),
+                })
+            }
+            _ => {}
+        }
+        self.claim(&id)?;
+        self.check_file()?;
         self.conn
             .execute(
-                "UPDATE entries SET new_card = ?2 WHERE id = ?1",
+                "UPDATE entries SET new_card = ?2, legacy = 0 WHERE id = ?1",
                 params![id, new_card],
             )
             .map_err(|e| self.sql(e))?;
@@ -389,10 +651,17 @@ impl Journal {
     fn row_to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
         let state: String = r.get(2)?;
         let flow: String = r.get(1)?;
+        let legacy: i64 = r.get(15)?;
         Ok(Entry {
             id: r.get(0)?,
             flow: Flow::parse(&flow),
-            state: State::parse(&state).unwrap_or(State::Freezing),
+            state: State::parse(&state).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    2,
+                    rusqlite::types::Type::Text,
+                    format!("unknown journal state '{state}'").into(),
+                )
+            })?,
             terminal: r.get(3)?,
             operator: r.get(4)?,
             citizen_id: r.get(5)?,
@@ -404,11 +673,13 @@ impl Journal {
             balance_fen: r.get(11)?,
             created_at: r.get(12)?,
             updated_at: r.get(13)?,
+            counter: r.get(14)?,
+            legacy: legacy != 0,
         })
     }
 
     const COLUMNS: &'static str = "id, flow, state, terminal, operator, citizen_id, holder_name, \
-        old_card, new_card, account, category, balance_fen, created_at, updated_at";
+        old_card, new_card, account, category, balance_fen, created_at, updated_at, counter, legacy";
 
     /// One entry.
     pub fn get(&self, id: &str) -> Result<Option<Entry>, JournalError> {
@@ -457,7 +728,13 @@ impl Journal {
             .query_map(params![id.to_ascii_uppercase()], |r| {
                 let state: String = r.get(0)?;
                 Ok(Event {
-                    state: State::parse(&state).unwrap_or(State::Freezing),
+                    state: State::parse(&state).ok_or_else(|| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            0,
+                            rusqlite::types::Type::Text,
+                            format!("unknown journal state '{state}'").into(),
+                        )
+                    })?,
                     at: r.get(1)?,
                     terminal: r.get(2)?,
                     operator: r.get(3)?,
@@ -468,13 +745,14 @@ impl Journal {
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.sql(e))
     }
 
-    /// Whether a credit of the new card was ever announced for this entry (the cancel
-    /// rule of spec/activation.md depends on it).
+    /// Whether a credit of the new card was ever announced for this entry.
     pub fn credit_attempted(&self, id: &str) -> Result<bool, JournalError> {
-        Ok(self
-            .events(id)?
-            .iter()
-            .any(|e| e.state >= State::Crediting && e.state <= State::Complete))
+        Ok(self.events(id)?.iter().any(|e| {
+            matches!(
+                e.state,
+                State::Crediting | State::Credited | State::Complete
+            )
+        }))
     }
 }
 
@@ -492,10 +770,12 @@ mod tests {
             citizen_id: "111111198101011110".into(),
             holder_name: "张三".into(),
             old_card: Some("6399000123".into()),
-            new_card: None,
+            new_card: Some("X00000019".into()),
             account: Some("6300001234".into()),
             category: Some(1),
             balance_fen: Some(123456),
+            counter: Some(1),
+            legacy: false,
             created_at: String::new(),
             updated_at: String::new(),
         }
@@ -507,28 +787,250 @@ mod tests {
         let path = dir.path().join("sub/journal.sqlite");
         {
             let mut j = Journal::open(&path).unwrap();
-            j.begin(&entry("AB01"), "old card read").unwrap();
-            j.advance("AB01", State::Frozen, "639900000001", "op1", "")
+            let r = j.begin(&entry("AB01"), "old card read").unwrap();
+            assert_eq!(r.state, State::Freezing);
+            let r2 = j
+                .advance("AB01", State::Frozen, "639900000001", "op1", "")
                 .unwrap();
+            assert!(r2.seq > r.seq);
             assert!(!j.credit_attempted("AB01").unwrap());
-            j.advance("AB01", State::Crediting, "639900000001", "op2", "")
+            let _ = j
+                .advance("AB01", State::Crediting, "639900000001", "op2", "")
                 .unwrap();
-            j.set_new_card("AB01", "X00000019").unwrap();
         }
         let j = Journal::open(&path).unwrap();
         let e = j.get("ab01").unwrap().unwrap();
         assert_eq!(e.state, State::Crediting);
-        assert_eq!(e.new_card.as_deref(), Some("X00000019"));
+        assert_eq!(e.bound_card(), Some("X00000019"));
+        assert_eq!(e.counter, Some(1));
+        assert!(!e.legacy);
         assert!(j.credit_attempted("AB01").unwrap());
         let ev = j.events("AB01").unwrap();
         assert_eq!(ev.len(), 3);
         assert_eq!(ev[2].operator, "op2");
         assert_eq!(j.unfinished().unwrap().len(), 1);
+        drop(j);
+        let mut j = Journal::open(&path).unwrap();
         assert!(matches!(
-            Journal::open(&path)
-                .unwrap()
-                .advance("nope", State::Frozen, "", "", ""),
+            j.advance("nope", State::Frozen, "", "", ""),
             Err(JournalError::NotFound(_))
+        ));
+        assert!(matches!(
+            j.begin(&entry("AB01"), ""),
+            Err(JournalError::Exists(_))
+        ));
+    }
+
+    #[test]
+    fn the_state_order_is_enforced_and_final_is_final() {
+        use State::*;
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+        let _ = j.begin(&entry("C1"), "").unwrap();
+        for st in [Frozen, Crediting, Crediting, Credited, Complete] {
+            let _ = j.advance("C1", st, "t", "o", "").unwrap();
+        }
+        // Issue 10 case 5: a completed transfer can never become a cancelled one.
+        let e = j.advance("C1", Cancelling, "t", "o", "").unwrap_err();
+        assert!(matches!(e, JournalError::IllegalMove { .. }), "{e}");
+        assert!(e
+            .to_string()
+            .contains("is COMPLETE; it cannot become CANCELLING"));
+        for st in State::ALL {
+            assert!(j.advance("C1", st, "t", "o", "").is_err(), "{st:?}");
+        }
+        assert_eq!(j.get("C1").unwrap().unwrap().state, Complete);
+        assert_eq!(j.events("C1").unwrap().len(), 6);
+        // Never backwards.
+        let _ = j.begin(&entry("C2"), "").unwrap();
+        let _ = j.advance("C2", Credited, "t", "o", "").unwrap();
+        assert!(j.advance("C2", Frozen, "t", "o", "").is_err());
+        assert!(j.advance("C2", Voiding, "t", "o", "").is_err(), "N holds X");
+        // The cancel moves forward only, and ends final.
+        let _ = j.begin(&entry("C3"), "").unwrap();
+        let _ = j.advance("C3", Frozen, "t", "o", "").unwrap();
+        for st in [Voiding, Voiding, Voided, Cancelling, Cancelled] {
+            let _ = j.advance("C3", st, "t", "o", "").unwrap();
+        }
+        assert!(j.advance("C3", Frozen, "t", "o", "").is_err());
+        let _ = j.begin(&entry("C4"), "").unwrap();
+        let _ = j.advance("C4", Voiding, "t", "o", "").unwrap();
+        let _ = j.advance("C4", Voided, "t", "o", "").unwrap();
+        assert!(
+            j.advance("C4", Credited, "t", "o", "").is_err(),
+            "the floor bars it"
+        );
+        assert!(j.advance("C4", Voiding, "t", "o", "").is_err());
+        // The stored names are the spec's.
+        let names: Vec<_> = STATES.iter().map(|s| s.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "FREEZING",
+                "FROZEN",
+                "CREDITING",
+                "CREDITED",
+                "COMPLETE",
+                "VOIDING",
+                "VOIDED",
+                "CANCELLING",
+                "CANCELLED"
+            ]
+        );
+        assert_eq!(serde_json::to_string(&Voiding).unwrap(), "\"VOIDING\"");
+    }
+
+    #[test]
+    fn n_is_bound_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+        let _ = j.begin(&entry("D1"), "").unwrap();
+        j.set_new_card("D1", "X00000019").unwrap();
+        let e = j.set_new_card("D1", "X00000043").unwrap_err();
+        assert!(matches!(e, JournalError::Rebind { .. }), "{e}");
+        assert_eq!(
+            j.get("D1").unwrap().unwrap().new_card.as_deref(),
+            Some("X00000019")
+        );
+    }
+
+    #[test]
+    fn one_process_per_transfer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let mut a = Journal::open(&path).unwrap();
+        let mut b = Journal::open(&path).unwrap();
+        let _ = a.begin(&entry("E1"), "").unwrap();
+        assert!(a.holds("e1"));
+        // flock conflicts between open file descriptions, as between processes.
+        let e = b.claim("E1").unwrap_err();
+        match &e {
+            JournalError::InUse { id, holder } => {
+                assert_eq!(id, "E1");
+                assert_eq!(*holder, Some(std::process::id()));
+            }
+            other => panic!("{other}"),
+        }
+        assert!(e.to_string().contains("in use by another sscard process"));
+        assert!(e.to_string().contains("not a missing card"));
+        let e = b.advance("E1", State::Frozen, "t", "o", "").unwrap_err();
+        assert!(matches!(e, JournalError::InUse { .. }));
+        assert_eq!(b.get("E1").unwrap().unwrap().state, State::Freezing);
+        // Another transfer is free.
+        b.claim("E2").unwrap();
+        a.release("E1");
+        let _ = b.advance("E1", State::Frozen, "t", "o", "").unwrap();
+        drop(b);
+        a.claim("E1").unwrap();
+    }
+
+    #[test]
+    fn a_removed_or_replaced_file_is_noticed_before_an_announce() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let mut j = Journal::open(&path).unwrap();
+        let _ = j.begin(&entry("F1"), "").unwrap();
+        j.check_file().unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let e = j.advance("F1", State::Frozen, "t", "o", "").unwrap_err();
+        assert!(matches!(e, JournalError::Removed { .. }), "{e}");
+        assert!(e.to_string().contains("was deleted"));
+        // Replaced: another journal now sits at the path.
+        let path2 = dir.path().join("k.sqlite");
+        let mut k = Journal::open(&path2).unwrap();
+        let _ = k.begin(&entry("F2"), "").unwrap();
+        let other = dir.path().join("other.sqlite");
+        drop(Journal::open(&other).unwrap());
+        std::fs::rename(&other, &path2).unwrap();
+        let e = k.advance("F2", State::Frozen, "t", "o", "").unwrap_err();
+        assert!(matches!(e, JournalError::Replaced { .. }), "{e}");
+        let e = k.begin(&entry("F3"), "").unwrap_err();
+        assert!(matches!(e, JournalError::Replaced { .. }), "{e}");
+    }
+
+    /// A journal written by the sscard before the transfer protocol (schema 1).
+    fn schema_1(path: &Path) {
+        let c = Connection::open(path).unwrap();
+        c.execute_batch(
+            "CREATE TABLE entries (id TEXT PRIMARY KEY, flow TEXT NOT NULL, state TEXT NOT NULL,
+                terminal TEXT NOT NULL, operator TEXT NOT NULL, citizen_id TEXT NOT NULL,
+                holder_name TEXT NOT NULL, old_card TEXT, new_card TEXT, account TEXT,
+                category INTEGER, balance_fen INTEGER, created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL);
+             CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                id TEXT NOT NULL REFERENCES entries(id), state TEXT NOT NULL, at TEXT NOT NULL,
+                terminal TEXT NOT NULL, operator TEXT NOT NULL, detail TEXT NOT NULL);
+             CREATE INDEX events_by_id ON events(id);
+             INSERT INTO entries VALUES ('AA11', 'pharmacy', 'FROZEN', '639900000001', 'op',
+                '111111198101011110', '张三', '6399000123', NULL, '6300001234', 1, 123456,
+                '2026-01-01T00:00:00.000+00:00', '2026-01-01T00:00:00.000+00:00');
+             INSERT INTO entries VALUES ('BB22', 'pharmacy', 'CREDITING', '639900000001', 'op',
+                '111111198101011110', '张三', '6399000123', 'X00000019', '6300001234', 1, 123456,
+                '2026-01-02T00:00:00.000+00:00', '2026-01-02T00:00:00.000+00:00');
+             INSERT INTO events (id, state, at, terminal, operator, detail)
+                VALUES ('AA11', 'FREEZING', 'x', 't', 'o', ''), ('AA11', 'FROZEN', 'x', 't', 'o', ''),
+                       ('BB22', 'CREDITING', 'x', 't', 'o', '');
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn an_old_journal_opens_migrated_and_its_entries_still_move_safely() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        schema_1(&path);
+        let mut j = Journal::open(&path).unwrap();
+        let v: i32 = j
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let a = j.get("AA11").unwrap().unwrap();
+        assert_eq!(a.state, State::Frozen);
+        assert!(a.legacy);
+        assert_eq!(a.counter, None);
+        assert_eq!(
+            a.bound_card(),
+            None,
+            "no N: a cancel reads the old card first"
+        );
+        let b = j.get("BB22").unwrap().unwrap();
+        assert_eq!(b.new_card.as_deref(), Some("X00000019"));
+        assert_eq!(
+            b.bound_card(),
+            None,
+            "a legacy card number is not a binding"
+        );
+        assert_eq!(j.events("AA11").unwrap().len(), 2);
+        // Cancel follows the new order; resume moves forward.
+        assert!(j.advance("AA11", State::Voided, "t", "o", "").is_err());
+        let _ = j.advance("AA11", State::Voiding, "t", "o", "").unwrap();
+        // N learnt from the old card binds a legacy entry.
+        j.set_new_card("AA11", "X00000043").unwrap();
+        assert_eq!(
+            j.get("AA11").unwrap().unwrap().bound_card(),
+            Some("X00000043")
+        );
+        let _ = j.advance("BB22", State::Credited, "t", "o", "").unwrap();
+        drop(j);
+        // Opening again changes nothing.
+        let j = Journal::open(&path).unwrap();
+        assert_eq!(j.list().unwrap().len(), 2);
+        assert!(j.get("BB22").unwrap().unwrap().legacy);
+    }
+
+    #[test]
+    fn a_newer_journal_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.sqlite");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA user_version = 9;")
+            .unwrap();
+        assert!(matches!(
+            Journal::open(&path),
+            Err(JournalError::TooNew { found: 9, .. })
         ));
     }
 

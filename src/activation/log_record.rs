@@ -1,9 +1,10 @@
 //! The DF04 EF08 medical log record (spec/cards.md §1.2): 32 bytes, newest first.
 //!
 //! `type(1) amount(4) balance_after(4) date(4 BCD) time(3 BCD) terminal(6 BCD)
-//! transfer_id_prefix(8) 00 00`. The flows append one per activation; recovery reads
-//! record 1 to tell whether the append of *this* transfer already happened, so a
-//! resumed flow never logs a transfer twice.
+//! transfer_id_prefix(8) 00 00`. The flows append one per activation (type `01` or
+//! `02`) and one per voided transfer (type `03`, written by a cancel on N); recovery
+//! reads record 1 to tell whether the append of *this* transfer already happened, so
+//! a resumed flow never logs a transfer twice.
 
 /// Length of a log record.
 pub const LEN: usize = 32;
@@ -12,6 +13,21 @@ pub const LEN: usize = 32;
 pub const TYPE_TRANSFER_IN: u8 = 0x01;
 /// Activation without a transfer (window, first use).
 pub const TYPE_ACTIVATION: u8 = 0x02;
+/// A transfer voided by a cancel: amount 0, balance after = the card's balance
+/// (spec/cards.md §1.2, spec/activation.md "Cancel" step 2).
+pub const TYPE_VOID: u8 = 0x03;
+
+/// Whether `kind` is a record type of spec/cards.md §1.2.
+pub fn known_type(kind: u8) -> bool {
+    matches!(kind, TYPE_TRANSFER_IN | TYPE_ACTIVATION | TYPE_VOID)
+}
+
+impl LogRecord {
+    /// Whether this record is of `kind` for the transfer whose id is `id`.
+    pub fn is_for(&self, kind: u8, id: &[u8; 16]) -> bool {
+        self.kind == kind && self.transfer_prefix[..] == id[..8]
+    }
+}
 
 /// One log record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,5 +162,25 @@ mod tests {
         assert!(r.encode().is_err());
         r.date = "2026112A".into();
         assert!(r.encode().is_err());
+    }
+
+    #[test]
+    fn void_record() {
+        let id = [9u8; 16];
+        let r = LogRecord {
+            kind: TYPE_VOID,
+            amount: 0,
+            balance_after: 0,
+            date: "20261130".into(),
+            time: "031500".into(),
+            terminal: "639900000001".into(),
+            transfer_prefix: [9; 8],
+        };
+        let bytes = r.encode().unwrap();
+        assert_eq!(bytes[0], 0x03);
+        let back = LogRecord::decode(&bytes).unwrap().unwrap();
+        assert!(back.is_for(TYPE_VOID, &id));
+        assert!(!back.is_for(TYPE_TRANSFER_IN, &id));
+        assert!(known_type(3) && known_type(1) && known_type(2) && !known_type(4));
     }
 }

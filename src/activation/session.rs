@@ -30,6 +30,9 @@ pub struct Session<'p> {
     pub diversifier: [u8; 8],
     /// The DF whose keys were last authenticated (cleared by any DF change).
     authenticated: Option<(String, u8)>,
+    /// Fields read when the card was opened and not yet handed to the flow (each is
+    /// used once; a later read of the role goes to the card).
+    pub cache: crate::card::Fields,
 }
 
 impl<'p> Session<'p> {
@@ -58,6 +61,7 @@ impl<'p> Session<'p> {
             alg,
             diversifier,
             authenticated: None,
+            cache: crate::card::Fields::default(),
         }
     }
 
@@ -71,6 +75,7 @@ impl<'p> Session<'p> {
             alg: Algorithm::Tdes,
             diversifier: [0; 8],
             authenticated: None,
+            cache: crate::card::Fields::default(),
         }
     }
 
@@ -153,6 +158,58 @@ impl<'p> Session<'p> {
                 r.status,
             )
             .into());
+        }
+        Ok(())
+    }
+
+    /// Writes the field `role` with exactly one UPDATE RECORD: the file's write key
+    /// must have been authenticated in its DF (the protocol core asks for that first);
+    /// a refusal (`6982`, ...) is returned, never retried.
+    ///
+    /// # Errors
+    /// [`CardError::Status`] when the card refuses, [`CardError::InvalidData`] when
+    /// the value does not fit the field.
+    pub fn write_exact(&mut self, role: &str, value: &Value) -> Result<(), ActivationError> {
+        let field = self.profile.field(role)?.clone();
+        let file = self.profile.file(&field.file)?.clone();
+        if self.nav.current() != Some(file.df.as_str()) {
+            self.authenticated = None;
+        }
+        enter_file(&mut self.ch, &mut self.nav, &file)?;
+        let record = field
+            .encode(value)
+            .map_err(|e| CardError::field(file.label(), e))?;
+        let tag = field.tag.unwrap_or(0);
+        let ef = file.sfi.map_or(EfRef::Current, EfRef::Sfi);
+        let r = self
+            .ch
+            .send(&catalogue::update_record(ef, RecordRef::Tag(tag), &record))?;
+        if !r.is_success() {
+            return Err(CardError::status(
+                format!("writing {} ({})", field.label, field.where_text()),
+                r.status,
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    /// APPEND RECORD to the cyclic file `file_id` with exactly one APDU (its write key
+    /// authenticated first by the caller).
+    ///
+    /// # Errors
+    /// [`CardError::Status`] when the card refuses.
+    pub fn append_exact(&mut self, file_id: &str, record: &[u8]) -> Result<(), ActivationError> {
+        let file = self.profile.file(file_id)?.clone();
+        self.enter(&file.df)?;
+        let sfi = file.sfi.ok_or_else(|| {
+            CardError::invalid(file.label(), "APPEND RECORD needs an SFI in the profile")
+        })?;
+        let r = self.ch.send(&catalogue::append_record(sfi, record))?;
+        if !r.is_success() {
+            return Err(
+                CardError::status(format!("appending to {}", file.label()), r.status).into(),
+            );
         }
         Ok(())
     }

@@ -1,9 +1,14 @@
 //! The reader slots of a desk: waiting for the wanted card and opening it.
 //!
-//! One reader (insert old, remove, insert new) or two (old and new side by side). The
-//! slots wait on card events (a blocking status change, never a sleep) with a timeout,
-//! identify the card by SELECT, and turn a wrong card into an instruction instead of
-//! an error: the desk is told what is in the reader and what to do.
+//! One reader (new card checked, old card frozen, new card credited: one card at a
+//! time) or two (old and new side by side). The slots wait on card events (a blocking
+//! status change, never a sleep) with a timeout, identify the card by SELECT, and turn
+//! a wrong card into an instruction instead of an error: the desk is told what is in
+//! the reader and what to do.
+//!
+//! Two backends: PC/SC readers (pcscd), and a [`Bench`] of in-process virtual cards
+//! (`crate::vcard::inproc`) for the fast test tier, where a scripted holder inserts
+//! and removes cards when the desk waits for them.
 
 use super::desk::{Desk, Msg, Want};
 use super::error::ActivationError;
@@ -13,7 +18,86 @@ use crate::profile::{Profile, Profiles};
 use crate::reader::{
     establish, list_readers, ConnectOptions, Event, PcscCard, ReaderName, ReaderSelector, Watcher,
 };
+use crate::vcard::inproc::SharedCard;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// What the desk waits for, as the in-process holder sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cue {
+    /// A card of this kind is wanted in the reader.
+    Insert(Want, String),
+    /// The reader must be emptied.
+    Remove(String),
+}
+
+/// Reader names and the card each holds.
+type Shelf = Vec<(String, Option<SharedCard>)>;
+
+/// In-process readers: named slots holding shared virtual cards.
+#[derive(Clone, Default)]
+pub struct Bench {
+    slots: Arc<Mutex<Shelf>>,
+}
+
+impl Bench {
+    /// Readers with these names, empty.
+    pub fn new(names: &[&str]) -> Bench {
+        Bench {
+            slots: Arc::new(Mutex::new(
+                names.iter().map(|n| (n.to_string(), None)).collect(),
+            )),
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Shelf) -> R) -> R {
+        f(&mut self.slots.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Puts `card` into `reader` (taking out what was there).
+    pub fn insert(&self, reader: &str, card: &SharedCard) {
+        self.with(|v| {
+            for (name, slot) in v.iter_mut() {
+                if name == reader {
+                    if let Some(old) = slot.take() {
+                        old.pull();
+                    }
+                    card.insert();
+                    *slot = Some(card.clone());
+                }
+            }
+        });
+    }
+
+    /// Takes the card out of `reader`.
+    pub fn pull(&self, reader: &str) -> Option<SharedCard> {
+        self.with(|v| {
+            let slot = v.iter_mut().find(|(n, _)| n == reader)?;
+            let c = slot.1.take()?;
+            c.pull();
+            Some(c)
+        })
+    }
+
+    /// The card in `reader`, if one is (a torn card has left its reader).
+    pub fn card_in(&self, reader: &str) -> Option<SharedCard> {
+        self.with(|v| {
+            let slot = v.iter_mut().find(|(n, _)| n == reader)?;
+            if slot.1.as_ref().is_some_and(|c| !c.inserted()) {
+                slot.1 = None;
+            }
+            slot.1.clone()
+        })
+    }
+}
+
+/// The holder of an in-process bench: acts on what the desk waits for.
+pub type Holder = Box<dyn FnMut(&Cue, &Bench)>;
+
+enum Backend {
+    Pcsc(Watcher),
+    Bench(Bench, Holder),
+}
 
 /// An opened card: its channel, profile and the detection's selection.
 pub struct Opened<'p> {
@@ -29,7 +113,7 @@ pub struct Opened<'p> {
 
 /// The readers of the desk.
 pub struct Slots {
-    watcher: Watcher,
+    backend: Backend,
     /// Reader for the old card (its exact name bytes; `Display` decodes them).
     pub old_reader: ReaderName,
     /// Reader for the new card (the same as `old_reader` with one reader).
@@ -59,12 +143,123 @@ impl Slots {
             None => old_reader.clone(),
         };
         Ok(Slots {
-            watcher: Watcher::new()?,
+            backend: Backend::Pcsc(Watcher::new()?),
             old_reader,
             new_reader,
             timeout,
             dump: None,
         })
+    }
+
+    /// Slots over an in-process [`Bench`]: `old` and `new` name its readers (the same
+    /// name, or `new` absent, means one reader); `holder` inserts and removes cards
+    /// when the desk waits.
+    pub fn in_process(bench: Bench, old: &str, new: Option<&str>, holder: Holder) -> Slots {
+        Slots {
+            backend: Backend::Bench(bench, holder),
+            old_reader: old.into(),
+            new_reader: new.unwrap_or(old).into(),
+            timeout: Duration::ZERO,
+            dump: None,
+        }
+    }
+
+    /// Whether a card is in `reader`; with `want` and a wait, the holder is cued (or
+    /// the reader watched up to the timeout).
+    /// pcscd stopping and coming back while waiting is told to the desk (the wait
+    /// goes on; a timeout while pcscd is down ends as a pcscd failure, exit 3).
+    fn card_present(
+        &mut self,
+        reader: &ReaderName,
+        wait: Option<Want>,
+        desk: Option<&mut dyn Desk>,
+    ) -> Result<bool, ActivationError> {
+        match &mut self.backend {
+            Backend::Pcsc(w) => {
+                let (true, Some(desk)) = (wait.is_some(), desk) else {
+                    return Ok(w.wait_card(reader, Duration::ZERO)?.is_some());
+                };
+                let mut notice = |e: &Event| service_notice(desk, e);
+                Ok(w.wait_card_with(reader, self.timeout, &mut notice)?.is_some())
+            }
+            Backend::Bench(b, holder) => {
+                let reader = reader.to_string();
+                let reader = reader.as_str();
+                if b.card_in(reader).is_none() {
+                    if let Some(want) = wait {
+                        holder(&Cue::Insert(want, reader.to_string()), b);
+                    }
+                }
+                Ok(b.card_in(reader).is_some())
+            }
+        }
+    }
+
+    /// Whether `reader` is empty; with a wait, the holder is cued (or the reader
+    /// watched up to the timeout).
+    fn reader_empty(
+        &mut self,
+        reader: &ReaderName,
+        wait: bool,
+        desk: &mut dyn Desk,
+    ) -> Result<bool, ActivationError> {
+        match &mut self.backend {
+            Backend::Pcsc(w) => {
+                if !wait {
+                    return Ok(w.wait_removal(reader, Duration::ZERO)?);
+                }
+                let mut notice = |e: &Event| service_notice(desk, e);
+                Ok(w.wait_removal_with(reader, self.timeout, &mut notice)?)
+            }
+            Backend::Bench(b, holder) => {
+                let reader = reader.to_string();
+                let reader = reader.as_str();
+                if b.card_in(reader).is_some() && wait {
+                    holder(&Cue::Remove(reader.to_string()), b);
+                }
+                Ok(b.card_in(reader).is_none())
+            }
+        }
+    }
+
+    /// An exclusive connection to the card in `reader`.
+    fn connect(&mut self, reader: &ReaderName) -> Result<Channel<'static>, ActivationError> {
+        let base: Box<dyn crate::apdu::Transport> = match &mut self.backend {
+            Backend::Pcsc(_) => {
+                let ctx = establish()?;
+                Box::new(PcscCard::connect_with(
+                    ctx,
+                    reader,
+                    ConnectOptions {
+                        exclusive: true,
+                        ..ConnectOptions::default()
+                    },
+                )?)
+            }
+            Backend::Bench(b, _) => match b.card_in(&reader.to_string()) {
+                Some(c) => Box::new(c.connect(&reader.to_string())?),
+                None => return Err(crate::apdu::TransportError::NoCard(reader.to_string()).into()),
+            },
+        };
+        Ok(match &self.dump {
+            Some(path) => Channel::recording_append(base, path)?,
+            None => Channel::new(base),
+        })
+    }
+
+    /// Whether the card in `want`'s reader is of the kind `want` names (identified by
+    /// SELECT; the connection is closed again).
+    pub fn holds(&mut self, want: Want, profiles: &Profiles) -> Result<bool, ActivationError> {
+        let reader = self.reader_of(want);
+        if !self.card_present(&reader, None, None)? {
+            return Ok(false);
+        }
+        let mut ch = self.connect(&reader)?;
+        let found = identify(&mut ch, profiles)?;
+        Ok(matches!(
+            (want, found.kind),
+            (Want::OldCard, CardKind::City) | (Want::NewCard, CardKind::Ssc)
+        ))
     }
 
     /// Whether old and new cards share one reader.
@@ -82,7 +277,7 @@ impl Slots {
     /// Whether a card is in `want`'s reader now.
     pub fn present(&mut self, want: Want) -> Result<bool, ActivationError> {
         let reader = self.reader_of(want);
-        Ok(self.watcher.wait_card(&reader, Duration::ZERO)?.is_some())
+        self.card_present(&reader, None, None)
     }
 
     /// Waits for the wanted card and opens it; a wrong card is shown to the desk and
@@ -95,32 +290,15 @@ impl Slots {
     ) -> Result<Opened<'p>, ActivationError> {
         let reader = self.reader_of(want);
         loop {
-            if self.watcher.wait_card(&reader, Duration::ZERO)?.is_none() {
+            if !self.card_present(&reader, None, None)? {
                 desk.show(&Msg::Insert(want, reader.to_string()));
-                let mut notice = |e: &Event| service_notice(desk, e);
-                if self
-                    .watcher
-                    .wait_card_with(&reader, self.timeout, &mut notice)?
-                    .is_none()
-                {
+                if !self.card_present(&reader, Some(want), Some(desk))? {
                     return Err(ActivationError::Timeout(format!(
                         "no card was inserted into '{reader}'"
                     )));
                 }
             }
-            let ctx = establish()?;
-            let card = PcscCard::connect_with(
-                ctx,
-                &reader,
-                ConnectOptions {
-                    exclusive: true,
-                    ..ConnectOptions::default()
-                },
-            )?;
-            let mut ch = match &self.dump {
-                Some(path) => Channel::recording_append(Box::new(card), path)?,
-                None => Channel::new(Box::new(card)),
-            };
+            let mut ch = self.connect(&reader)?;
             let found = identify(&mut ch, profiles)?;
             let wanted = match want {
                 Want::OldCard => CardKind::City,
@@ -164,15 +342,11 @@ impl Slots {
         card: Want,
         desk: &mut dyn Desk,
     ) -> Result<(), ActivationError> {
-        if self.watcher.wait_removal(reader, Duration::ZERO)? {
+        if self.reader_empty(reader, false, desk)? {
             return Ok(());
         }
         desk.show(&Msg::Remove(card, reader.to_string()));
-        let mut notice = |e: &Event| service_notice(desk, e);
-        if self
-            .watcher
-            .wait_removal_with(reader, self.timeout, &mut notice)?
-        {
+        if self.reader_empty(reader, true, desk)? {
             Ok(())
         } else {
             Err(ActivationError::Timeout(format!(

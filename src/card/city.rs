@@ -33,8 +33,14 @@ pub struct CityCard {
     pub balance_fen: u32,
     /// Transfer id; all zero when none.
     pub transfer_id: [u8; 16],
-    /// The SSC card number the account went to, when the card holds one.
-    pub target: Option<String>,
+    /// N: the one SSC card number this card's transfer is bound to (CITY tag 27,
+    /// written at the freeze); `None` when blank or when the card has no such record.
+    pub target_card: Option<String>,
+    /// The transfer counter (CITY tag 28), raised by one at every freeze; `None` when
+    /// the card has no such record (the layout before the transfer protocol).
+    pub transfer_counter: Option<u32>,
+    /// Whether the card carries the target record (tag 27) at all.
+    pub has_target_record: bool,
     /// Key diversification data D (reference layout: last 8 bytes of the card number).
     pub diversifier: [u8; 8],
     /// Algorithm of the card keys.
@@ -52,6 +58,29 @@ impl CityCard {
             .iter()
             .any(|b| *b != 0)
             .then_some(self.transfer_id)
+    }
+
+    /// The transfer id with its layout (counter || random), or `None` when none.
+    pub fn transfer_id(&self) -> Option<super::transfer::TransferId> {
+        super::transfer::TransferId::from_card(self.transfer_id)
+    }
+
+    /// Why the activation protocol cannot work with this card, or `None` when it can:
+    /// the card (or its profile) lacks a record the protocol needs. The text says which
+    /// record and why (spec/activation.md).
+    pub fn activation_gap(&self) -> Option<String> {
+        let (role, why) =
+            crate::profile::roles::activation_gap(crate::profile::Kind::City, |r| match r {
+                "target_card" => self.has_target_record,
+                "transfer_counter" => self.transfer_counter.is_some(),
+                _ => self.fields.get(r).is_some(),
+            })?;
+        Some(format!(
+            "the old card {} (profile {}) has no {role} record: {why}. It follows a layout \
+             older than the transfer protocol; the bureau must update the card (or the \
+             profile must name the record)",
+            self.card_number, self.profile
+        ))
     }
 }
 
@@ -98,8 +127,13 @@ pub fn read_city_with(
         .ok_or_else(|| {
             CardError::invalid(format!("profile {}", profile.name), "no algorithm (`alg`)")
         })?;
-    let target = match fields.get("target") {
-        Some(_) => Some(fields.text("target")?).filter(|t| !t.is_empty()),
+    let has_target_record = fields.get("target_card").is_some();
+    let target_card = match fields.get("target_card") {
+        Some(_) => Some(fields.text("target_card")?).filter(|t| !t.is_empty()),
+        None => None,
+    };
+    let transfer_counter = match fields.get("transfer_counter") {
+        Some(_) => Some(fields.number("transfer_counter")?),
         None => None,
     };
     Ok(CityCard {
@@ -112,7 +146,9 @@ pub fn read_city_with(
         status: fields.code("status")?,
         balance_fen: fields.number("balance")?,
         transfer_id: fields.raw_array("transfer_id")?,
-        target,
+        target_card,
+        transfer_counter,
+        has_target_record,
         diversifier: diversifier_of(profile, &fields)?,
         alg,
         current_df: nav.current().map(str::to_string),

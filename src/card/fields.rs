@@ -31,6 +31,12 @@ pub struct Fields {
 }
 
 impl Fields {
+    /// Removes the field `role` and returns its value, if it was read.
+    pub fn take(&mut self, role: &str) -> Option<crate::profile::Value> {
+        let i = self.items.iter().position(|f| f.role == role)?;
+        Some(self.items.remove(i).value)
+    }
+
     /// The field with this role, if it was read.
     pub fn get(&self, role: &str) -> Option<&FieldRead> {
         self.items.iter().find(|f| f.role == role)

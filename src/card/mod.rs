@@ -13,6 +13,7 @@
 //! - [`auth`]: EXTERNAL and INTERNAL AUTHENTICATE with cryptograms from a
 //!   [`Sam`](crate::sam::Sam).
 //! - [`ssc`], [`city`], [`psam`]: the typed results the activation flow works with.
+//! - [`transfer`]: the transfer id layout (counter || random) and the SSC's floor.
 //! - [`write`](mod@write): UPDATE RECORD of a field by role, for the activation flow.
 //! - [`checks`], [`clock`]: check digits, expiry and the activation deadline.
 //! - [`report`]: `sscard info`'s text, JSON and national-interface renderings.
@@ -46,6 +47,7 @@ pub mod nav;
 pub mod psam;
 pub mod report;
 pub mod ssc;
+pub mod transfer;
 pub mod write;
 
 pub use city::{read_city, read_city_with, CityCard};
@@ -55,6 +57,7 @@ pub use fields::{FieldRead, Fields};
 pub use nav::{Nav, Selection};
 pub use psam::read_psam_terminal;
 pub use ssc::{read_ssc, read_ssc_with, verify_card, Holder, Medical, SscCard, SscReadOptions};
+pub use transfer::{Floor, TransferId};
 pub use write::update_field;
 
 #[cfg(test)]

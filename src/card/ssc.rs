@@ -58,6 +58,9 @@ pub struct Medical {
     pub terminal: String,
     /// Transfer id; all zero when none.
     pub transfer_id: [u8; 16],
+    /// The transfer floor (DF04 EF05 tag 27): `None` when the card has no such record
+    /// (the layout before the transfer protocol), `Some(None)` when it holds none.
+    pub transfer_floor: Option<Option<super::transfer::Floor>>,
 }
 
 impl Medical {
@@ -115,6 +118,27 @@ impl SscCard {
         let mut d = [0u8; 8];
         d.copy_from_slice(&self.card_id[8..]);
         d
+    }
+
+    /// Why the activation protocol cannot work with this card, or `None` when it can:
+    /// the card (or its profile) lacks a record the protocol needs. The text says which
+    /// record and why (spec/activation.md).
+    pub fn activation_gap(&self) -> Option<String> {
+        let has_floor = self
+            .medical
+            .as_ref()
+            .is_some_and(|m| m.transfer_floor.is_some());
+        let (role, why) =
+            crate::profile::roles::activation_gap(crate::profile::Kind::Ssc, |r| match r {
+                "transfer_floor" => has_floor,
+                _ => self.fields.get(r).is_some(),
+            })?;
+        Some(format!(
+            "the new card {} (profile {}) has no {role} record: {why}. It follows a layout \
+             older than the transfer protocol; the bureau must update the card (or the \
+             profile must name the record)",
+            self.card_number, self.profile
+        ))
     }
 
     /// The region code: the first 3 bytes of the card identifier, BCD.
@@ -353,6 +377,12 @@ pub fn read_ssc_with(
         activation_date: fields.date("activation_date")?,
         terminal: fields.text("activation_terminal")?,
         transfer_id: fields.raw_array("transfer_id")?,
+        transfer_floor: match fields.get("transfer_floor") {
+            Some(_) => Some(super::transfer::Floor::decode(
+                fields.raw("transfer_floor")?,
+            )?),
+            None => None,
+        },
     };
 
     Ok(SscCard {

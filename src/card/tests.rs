@@ -139,6 +139,7 @@ fn ssc_2_00_reads_with_the_fewest_apdus() {
         "00B2242806",
         "00B2252808",
         "00B2262812",
+        "00B2272810", // the transfer floor
     ];
     assert_eq!(log, expected);
 }
@@ -146,18 +147,19 @@ fn ssc_2_00_reads_with_the_fewest_apdus() {
 #[test]
 fn apdu_counts_per_card_kind() {
     let count = |name: &str| info(name, None, false).1.len();
-    assert_eq!(count("ssc-2.00.json"), 24);
-    assert_eq!(count("ssc-1.00.json"), 23);
-    assert_eq!(count("ssc-3.00.json"), 17);
-    assert_eq!(count("city.json"), 10);
+    // 24 before the transfer protocol; the floor (DF04 tag 27) is one READ RECORD more.
+    assert_eq!(count("ssc-2.00.json"), 25);
+    assert_eq!(count("ssc-1.00.json"), 24);
+    assert_eq!(count("ssc-3.00.json"), 18);
+    assert_eq!(count("city.json"), 11);
     assert_eq!(count("psam.json"), 2);
     let (_d, mut k) = keys();
     let (r, log) = info("ssc-3.00.json", Some(&mut k), false);
     assert!(ssc(r).holder.is_some());
-    assert_eq!(log.len(), 26);
+    assert_eq!(log.len(), 27);
     let (r, log) = info("ssc-3.00.json", Some(&mut k), true);
     assert_eq!(ssc(r).genuine, Some(true));
-    assert_eq!(log.len(), 28);
+    assert_eq!(log.len(), 29);
 }
 
 #[test]
@@ -200,10 +202,48 @@ fn city_and_psam() {
     assert_eq!(c.card_number, "6399000123");
     assert_eq!(c.balance_fen, 123456);
     assert_eq!(c.diversifier, *b"99000123");
-    assert_eq!(c.target, None);
+    assert_eq!(c.target_card, None);
+    assert_eq!(c.transfer_counter, Some(0));
+    assert!(c.has_target_record);
     assert_eq!(c.transfer(), None);
     let (r, _) = info("psam.json", None, false);
     assert!(matches!(r, Ok(Read::Psam(t)) if t == "639900000001"));
+}
+
+#[test]
+fn old_layouts_are_read_and_refused_for_activation() {
+    let (r, _) = info("broken/city-no-counter.json", None, false);
+    let Ok(Read::City(c)) = r else {
+        panic!("not a city card")
+    };
+    assert_eq!(c.transfer_counter, None);
+    assert!(c.has_target_record, "the old layout had tag 27");
+    let why = c.activation_gap().expect("refused");
+    assert!(why.contains("no transfer_counter record"), "{why}");
+    assert!(why.contains("tag 28"), "{why}");
+    assert!(why.contains("older than the transfer protocol"), "{why}");
+    let (r, _) = info("city.json", None, false);
+    let Ok(Read::City(c)) = r else {
+        panic!("not a city card")
+    };
+    assert_eq!(c.activation_gap(), None);
+
+    let s = ssc(info("broken/ssc-no-floor.json", None, false).0);
+    assert_eq!(s.medical.as_ref().unwrap().transfer_floor, None);
+    let why = s.activation_gap().expect("refused");
+    assert!(why.contains("no transfer_floor record"), "{why}");
+    assert!(why.contains("tag 27"), "{why}");
+    let s = ssc(info("ssc-2.00.json", None, false).0);
+    assert_eq!(s.medical.as_ref().unwrap().transfer_floor, Some(None));
+    assert_eq!(s.activation_gap(), None);
+    // The second genuine card of the same holder: another card, the same person.
+    let (_d, mut k) = keys();
+    let a = ssc(info("ssc-3.00.json", Some(&mut k), true).0);
+    let b = ssc(info("ssc-3.00-second.json", Some(&mut k), true).0);
+    assert_eq!(b.genuine, Some(true));
+    assert_ne!(a.card_number, b.card_number);
+    assert_ne!(a.card_id, b.card_id);
+    assert_eq!(a.holder.unwrap().citizen_id, b.holder.unwrap().citizen_id);
 }
 
 #[test]
@@ -239,6 +279,10 @@ fn broken_images_fail_with_their_exit_code() {
         ("ssc-sex-mismatch", None, ""),
         ("ssc-expired", None, ""),
         ("ssc-erased-card-number", None, ""),
+        // Layouts before the transfer protocol: readable; activation refuses them
+        // (`old_layouts_are_read_and_refused_for_activation`).
+        ("city-no-counter", None, ""),
+        ("ssc-no-floor", None, ""),
     ];
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("cards/broken");
     let mut names: Vec<String> = std::fs::read_dir(&dir)

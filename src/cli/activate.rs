@@ -9,8 +9,9 @@
 //! - **Recovery at the desk.** A pulled card, a reset, a bad contact, a stopped pcscd,
 //!   an unplugged reader or a card that did not come in time are not the end of a
 //!   transfer: the desk gets one plain instruction and the flow goes on through
-//!   [`recovery::resume`], which continues from the old card or the journal (a run that
-//!   stopped before the freeze finds the old card still active and starts again).
+//!   `resume`, which continues from the old card or the journal (a run that journaled
+//!   nothing starts again). Which failures allow that is decided in one place,
+//!   [`driver::recovery`] (typed errors, no matching on text; never after a wrong key).
 //!   This is safe because the flows keep the money invariants after a fault at any
 //!   APDU and `resume` applies a transfer at most once. Attempts are bounded
 //!   (`--retries`, 3 on the guided screen, 0 in plain mode so scripts see the fault);
@@ -19,11 +20,12 @@
 
 use super::pin_input::{PinReader, PinSource};
 use super::CmdResult;
+use crate::activation::core::{Start, TransferId};
+use crate::activation::driver::{self, Outcome, Recovery};
 use crate::activation::journal::{self, Flow, Journal};
 use crate::activation::receipt::Receipt;
 use crate::activation::slots::Slots;
-use crate::activation::window::WindowOptions;
-use crate::activation::{pharmacy, recovery, ActivationError, Context};
+use crate::activation::{ActivationError, Context};
 use crate::config::{self, Config};
 use crate::error::{Error, ExitCode};
 use crate::profile::Profiles;
@@ -259,6 +261,9 @@ impl Job {
                 [one] if one.state >= journal::State::Frozen => {
                     Attempt::Resume(Some(one.id.clone()))
                 }
+                // Nothing journaled by this run: nothing was written to a card (the
+                // freeze is announced before its first write), so start again.
+                [] if matches!(self, Job::Pharmacy) => Attempt::Pharmacy,
                 // Before the freeze, or unclear: the old card says where it stands.
                 _ => Attempt::Resume(None),
             }),
@@ -490,22 +495,64 @@ fn touched(
 }
 
 fn attempt(cx: &mut Context, what: &Attempt) -> Result<Option<Receipt>, ActivationError> {
-    match what {
-        Attempt::Pharmacy => pharmacy::run(cx).map(Some),
-        Attempt::Resume(id) => recovery::resume(cx, id.as_deref()).map(Some),
-        Attempt::Cancel(id) => recovery::cancel(cx, id).map(|()| None),
+    let entry = |cx: &Context, id: &str| -> Result<_, ActivationError> {
+        Ok(cx.journal.get(id)?.as_ref().and_then(driver::journal_entry))
+    };
+    let parse = |id: &str| {
+        TransferId::parse(id).ok_or_else(|| {
+            ActivationError::Refused(format!("'{id}' is not a transfer id (32 hex digits)"))
+        })
+    };
+    let start = match what {
+        Attempt::Pharmacy => Start::Pharmacy,
+        Attempt::Resume(id) => {
+            let entry = match id {
+                Some(id) => {
+                    let x = parse(id)?;
+                    // One process per transfer: claim it before touching a card.
+                    cx.journal.claim(&x.hex())?;
+                    Some(entry(cx, &x.hex())?.ok_or_else(|| {
+                        ActivationError::Refused(format!("no journal entry {}", x.hex()))
+                    })?)
+                }
+                None => None,
+            };
+            let old_card_present = match id {
+                Some(_) => cx
+                    .slots
+                    .holds(crate::activation::desk::Want::OldCard, cx.profiles)?,
+                None => true,
+            };
+            Start::Resume {
+                entry,
+                old_card_present,
+            }
+        }
+        Attempt::Cancel(id) => {
+            let x = parse(id)?;
+            cx.journal.claim(&x.hex())?;
+            Start::Cancel {
+                id: x,
+                entry: entry(cx, &x.hex())?,
+            }
+        }
         Attempt::Window {
             flow,
             citizen_id,
             verify_pin,
-        } => {
-            let opts = WindowOptions {
-                flow: *flow,
+        } => match flow {
+            Flow::FirstUse => Start::FirstUse {
+                verify_pin: *verify_pin,
+            },
+            _ => Start::Window {
                 citizen_id: citizen_id.clone(),
                 verify_pin: *verify_pin,
-            };
-            crate::activation::window::run(cx, &opts).map(Some)
-        }
+            },
+        },
+    };
+    match driver::run(cx, start)? {
+        Outcome::Done(r) => Ok(Some(r)),
+        Outcome::Cancelled { .. } => Ok(None),
     }
 }
 
@@ -573,23 +620,27 @@ fn drive(
             Ok(r) => return Ok(r),
             Err(e) => e,
         };
-        // A recovery that found the old card still active: this run stopped before
-        // the freeze, so the pharmacy flow starts again from the old card.
-        if matches!(job, Job::Pharmacy)
-            && what == Attempt::Resume(None)
-            && trouble::nothing_to_resume(&e)
-        {
-            what = Attempt::Pharmacy;
-            continue;
-        }
-        // Only one PIN try left: nothing was written; ask the operator once.
-        if trouble::last_try_guard(&e) && !force_last_try && !asked_last_try {
-            asked_last_try = true;
-            if front.confirm_last_try() {
-                force_last_try = true;
+        // The one recovery policy (activation::driver::recovery).
+        match driver::recovery(&e) {
+            // A recovery that found the old card still active: this run stopped before
+            // the freeze, so the pharmacy flow starts again.
+            Recovery::StartAgain
+                if matches!(job, Job::Pharmacy) && what == Attempt::Resume(None) =>
+            {
+                what = Attempt::Pharmacy;
                 continue;
             }
-            return Err(Stopped::Flow(e, None));
+            // Only one PIN try left: nothing was written; ask the operator once.
+            Recovery::AskLastTry if !force_last_try && !asked_last_try => {
+                asked_last_try = true;
+                if front.confirm_last_try() {
+                    force_last_try = true;
+                    continue;
+                }
+                return Err(Stopped::Flow(e, None));
+            }
+            Recovery::Resume => {}
+            _ => return Err(Stopped::Flow(e, None)),
         }
         let Some(mut t) = trouble::classify(&e) else {
             return Err(Stopped::Flow(e, None));
@@ -726,11 +777,14 @@ mod tests {
             account: None,
             category: None,
             balance_fen: None,
+            counter: None,
+            legacy: false,
             created_at: String::new(),
             updated_at: String::new(),
         };
         use journal::State;
-        assert_eq!(Job::Pharmacy.next(&[]), Some(Attempt::Resume(None)));
+        assert_eq!(Job::Pharmacy.next(&[]), Some(Attempt::Pharmacy));
+        assert_eq!(Job::Resume(None).next(&[]), Some(Attempt::Resume(None)));
         assert_eq!(
             Job::Pharmacy.next(&[entry(State::Freezing)]),
             Some(Attempt::Resume(None))

@@ -461,7 +461,9 @@ mod tests {
         let city = p.get("city-reference").unwrap();
         assert_eq!(city.field("status").unwrap().code("migrating").unwrap(), 1);
         assert_eq!(city.field("status").unwrap().code("migrated").unwrap(), 2);
-        assert_eq!(city.file_of("target").unwrap().sfi, Some(1));
+        assert_eq!(city.file_of("target_card").unwrap().sfi, Some(1));
+        assert_eq!(city.field("transfer_counter").unwrap().tag, Some(0x28));
+        assert_eq!(ssc.field("transfer_floor").unwrap().len, 14);
     }
 
     #[test]

@@ -73,6 +73,7 @@ pub const SSC: &[RoleSpec] = &[
     r("activation_date", DATE, Some(4)),
     r("activation_terminal", DIGITS, None),
     r("transfer_id", BINARY, Some(16)),
+    opt("transfer_floor", BINARY, Some(14)),
 ];
 
 /// Roles of a CITY profile.
@@ -85,8 +86,47 @@ pub const CITY: &[RoleSpec] = &[
     r("status", CODE, Some(1)),
     r("balance", NUMBER, None),
     r("transfer_id", BINARY, Some(16)),
-    opt("target", ASCII, None),
+    opt("target_card", ASCII, Some(9)),
+    opt("transfer_counter", NUMBER, Some(4)),
 ];
+
+/// Roles the activation protocol (spec/activation.md) needs beyond [`roles`], with
+/// the reason a profile or card without them is refused. They are optional at load
+/// time so that `sscard info` still reads cards of the layout before the transfer
+/// protocol; every activation flow checks them first ([`activation_gap`]).
+pub const ACTIVATION: &[(Kind, &str, &str)] = &[
+    (
+        Kind::City,
+        "target_card",
+        "the freeze binds the transfer to one new card by writing its number there \
+         (CITY tag 27), so no other new card can ever receive it",
+    ),
+    (
+        Kind::City,
+        "transfer_counter",
+        "every freeze raises the old card's transfer counter (CITY tag 28), which orders \
+         its transfers so that a cancelled one can be barred for good",
+    ),
+    (
+        Kind::Ssc,
+        "transfer_floor",
+        "a cancel writes the transfer floor (DF04 EF05 tag 27) on the new card so that \
+         the cancelled transfer can never be credited to it later",
+    ),
+];
+
+/// The first activation role `kind` needs that `has` says is missing, with why it is
+/// needed (spec/activation.md); `None` when nothing is missing. `has` answers whether
+/// the profile (or the card read with it) holds the role.
+pub fn activation_gap(
+    kind: Kind,
+    mut has: impl FnMut(&str) -> bool,
+) -> Option<(&'static str, &'static str)> {
+    ACTIVATION
+        .iter()
+        .find(|(k, role, _)| *k == kind && !has(role))
+        .map(|(_, role, why)| (*role, *why))
+}
 
 /// Roles of a PSAM profile.
 pub const PSAM: &[RoleSpec] = &[r("terminal", DIGITS, None)];

@@ -548,19 +548,23 @@ mod tests {
     #[test]
     fn one_instruction_at_a_time_with_progress() {
         let mut d = desk(Lang::En);
-        d.steps.follow(&Msg::Insert(Want::OldCard, "R".into()));
+        // Issue 10: the new card goes in first (checked before anything is frozen).
+        d.steps.follow(&Msg::Insert(Want::NewCard, "R".into()));
         d.now = Some((
             Tone::Action,
             mark::DO,
-            i18n::msg(Lang::En, &Msg::Insert(Want::OldCard, "R".into())),
+            i18n::msg(Lang::En, &Msg::Insert(Want::NewCard, "R".into())),
         ));
         let s = d.screen();
         assert!(
-            s.contains("➜ Insert the old city medical card into 'R'."),
+            s.contains("➜ Insert the new social security card into 'R'."),
             "{s}"
         );
-        assert!(s.contains("Step 1 of 8"), "{s}");
-        assert!(s.contains("▶ 1. Insert the old medical card"), "{s}");
+        assert!(s.contains("Step 1 of 10"), "{s}");
+        assert!(
+            s.contains("▶ 1. Insert the new social security card"),
+            "{s}"
+        );
         assert!(s.contains("terminal 639900000001 · operator demo"), "{s}");
         assert!(!s.contains('\x1b'), "no color: {s:?}");
         d.show(&Msg::Step(Step::ReadOld));
@@ -570,7 +574,10 @@ mod tests {
             card: "6399000123".into(),
         });
         let s = d.screen();
-        assert!(s.contains("✔ 1. Insert the old medical card"), "{s}");
+        assert!(
+            s.contains("✔ 1. Insert the new social security card"),
+            "{s}"
+        );
         assert!(
             s.contains("Holder 张三 · Citizen ID 111111********1110"),
             "{s}"

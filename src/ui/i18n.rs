@@ -311,6 +311,7 @@ pub fn step(lang: Lang, s: Step) -> &'static str {
         Step::Credit => "正在把医保账户转到新卡…",
         Step::ReloadPin => "正在设置新卡密码…",
         Step::FinishOld => "正在把旧卡标记为已迁移…",
+        Step::Void => "正在新卡上作废本次转移（写入下限）…",
         Step::Unfreeze => "正在恢复旧卡为可用…",
         Step::Done => "完成。",
     };
@@ -1037,6 +1038,23 @@ pub fn advise_activation(lang: Lang, e: &crate::activation::ActivationError) -> 
             d,
         ),
         A::Refused(reason) => refused(lang, reason, d),
+        A::Refusal(r) => refused(lang, &crate::activation::text::refusal(r), d),
+        A::Stop(s) => Advice {
+            title: match lang {
+                Lang::En => format!("Stopped for safety: {}.", crate::activation::text::stop(s)),
+                Lang::Zh => format!(
+                    "为安全起见已停止：{}。",
+                    phrase(lang, &crate::activation::text::stop(s))
+                ),
+            },
+            action: lang
+                .pick(
+                    "Do not retry on your own: keep the cards and call the technician (`sscard journal list` shows the transfer).",
+                    "请勿自行重试：保留卡片并联系技术人员（`sscard journal list` 可查看该转移）。",
+                )
+                .to_string(),
+            detail: d,
+        },
         A::Timeout(m) => Advice {
             title: match lang {
                 Lang::En => format!("Timed out: {m}."),

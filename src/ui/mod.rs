@@ -16,6 +16,7 @@
 pub mod guided;
 pub mod i18n;
 pub mod lines;
+pub mod messages;
 pub mod receipt;
 pub mod spinner;
 pub mod steps;

@@ -15,6 +15,13 @@ use crate::activation::desk::{Msg, Step, Want};
 pub enum Stage {
     /// The operator types the citizen ID.
     TypeId,
+    /// Pharmacy step 1: the new card is read and checked, the desk's key proven on
+    /// it; nothing is written (issue 10: before anything is frozen).
+    CheckNew,
+    /// One reader, after the check: the new card out, the old card in.
+    SwapToOld,
+    /// Cancel: the transfer is voided on the new card (its floor written).
+    Void,
     /// The old card goes in.
     InsertOld,
     /// The old card is read.
@@ -46,6 +53,15 @@ impl Stage {
     pub fn label(self, lang: Lang) -> &'static str {
         let (en, zh) = match self {
             Stage::TypeId => ("Type the holder's citizen ID", "录入持卡人身份证号"),
+            Stage::CheckNew => (
+                "Check the new card (nothing written yet)",
+                "检查新卡（尚未写卡）",
+            ),
+            Stage::SwapToOld => (
+                "Swap the cards: new card out, old card in",
+                "换卡：取出新卡，插入旧卡",
+            ),
+            Stage::Void => ("Void the transfer on the new card", "在新卡上作废本次转移"),
             Stage::InsertOld => ("Insert the old medical card", "插入旧医保卡"),
             Stage::ReadOld => ("Read the old card", "读取旧卡"),
             Stage::Pin => ("Holder enters the PIN", "持卡人输入密码"),
@@ -66,8 +82,11 @@ impl Stage {
     }
 
     /// Every stage (for tests).
-    pub const ALL: [Stage; 13] = [
+    pub const ALL: [Stage; 16] = [
         Stage::TypeId,
+        Stage::CheckNew,
+        Stage::SwapToOld,
+        Stage::Void,
         Stage::InsertOld,
         Stage::ReadOld,
         Stage::Pin,
@@ -106,11 +125,14 @@ impl Plan {
     pub fn stages(self) -> Vec<Stage> {
         use Stage::*;
         match self {
+            // Issue 10: three insertions with one reader: the new card (checked), the
+            // old card (frozen), the new card again (credited).
             Plan::PharmacyOneReader => vec![
-                InsertOld, ReadOld, Pin, Freeze, SwapCards, ReadNew, Credit, ReloadPin,
+                InsertNew, CheckNew, SwapToOld, ReadOld, Pin, Freeze, SwapCards, ReadNew, Credit,
+                ReloadPin,
             ],
             Plan::PharmacyTwoReaders => vec![
-                InsertOld, ReadOld, Pin, Freeze, InsertNew, ReadNew, Credit, ReloadPin, FinishOld,
+                InsertNew, CheckNew, InsertOld, ReadOld, Pin, Freeze, Credit, ReloadPin, FinishOld,
             ],
             Plan::NewCardOnly {
                 type_id,
@@ -127,7 +149,7 @@ impl Plan {
                 v.push(Activate);
                 v
             }
-            Plan::Cancel => vec![InsertOld, ReadOld, Unfreeze],
+            Plan::Cancel => vec![InsertNew, CheckNew, Void, InsertOld, ReadOld, Unfreeze],
         }
     }
 }
@@ -154,6 +176,8 @@ pub struct StepList {
     failed: bool,
     /// The last message was a wrong card: the removal that follows is not the swap.
     after_wrong_card: bool,
+    /// The old card was frozen in this run (the next new-card read is the credit's).
+    frozen: bool,
 }
 
 impl StepList {
@@ -165,6 +189,7 @@ impl StepList {
             done_upto: 0,
             failed: false,
             after_wrong_card: false,
+            frozen: false,
         }
     }
 
@@ -258,27 +283,51 @@ impl StepList {
             &mut self.after_wrong_card,
             matches!(msg, Msg::WrongCard { .. }),
         );
+        let frozen = self.frozen;
         match msg {
-            Msg::Insert(Want::OldCard, _) => self.enter(Stage::InsertOld),
+            Msg::Insert(Want::OldCard, _) => {
+                if has(Stage::SwapToOld) && self.is_done(Stage::CheckNew) {
+                    self.enter(Stage::SwapToOld)
+                } else {
+                    self.enter(Stage::InsertOld)
+                }
+            }
             Msg::Remove(Want::OldCard, _) => {
-                if has(Stage::SwapCards) && !after_wrong_card {
+                if has(Stage::SwapCards) && frozen && !after_wrong_card {
                     self.enter(Stage::SwapCards)
                 }
             }
             Msg::Insert(Want::NewCard, _) => {
-                if has(Stage::SwapCards) {
+                if has(Stage::SwapCards) && frozen {
                     self.enter(Stage::SwapCards)
                 } else {
                     self.enter(Stage::InsertNew)
                 }
             }
-            Msg::Remove(Want::NewCard, _) | Msg::WrongCard { .. } | Msg::Holder { .. } => {}
+            Msg::Remove(Want::NewCard, _) => {
+                if has(Stage::SwapToOld) && !frozen && !after_wrong_card {
+                    self.enter(Stage::SwapToOld)
+                }
+            }
+            Msg::WrongCard { .. } | Msg::Holder { .. } => {}
             Msg::PinWrong { .. } | Msg::Note(_) => {}
             Msg::Step(s) => match s {
                 Step::ReadOld => self.enter(Stage::ReadOld),
                 Step::PinVerified => self.finish(Stage::Pin),
-                Step::Freeze => self.enter(Stage::Freeze),
-                Step::ReadNew => self.enter(Stage::ReadNew),
+                Step::Freeze => {
+                    self.frozen = true;
+                    self.enter(Stage::Freeze)
+                }
+                Step::ReadNew => {
+                    if frozen && has(Stage::ReadNew) {
+                        self.enter(Stage::ReadNew)
+                    } else if has(Stage::CheckNew) {
+                        self.enter(Stage::CheckNew)
+                    } else {
+                        self.enter(Stage::ReadNew)
+                    }
+                }
+                Step::Void => self.enter(Stage::Void),
                 Step::Credit => {
                     if has(Stage::Credit) {
                         self.enter(Stage::Credit)
@@ -301,23 +350,31 @@ mod tests {
 
     #[test]
     fn follows_the_one_reader_pharmacy_and_goes_back_on_recovery() {
+        // Issue 10: new card (checked), old card (frozen), new card (credited).
         let mut l = StepList::new(Plan::PharmacyOneReader);
+        l.follow(&Msg::Insert(Want::NewCard, "r".into()));
+        assert_eq!(l.current(), Some(Stage::InsertNew));
+        l.follow(&Msg::Step(Step::ReadNew));
+        assert_eq!(l.current(), Some(Stage::CheckNew));
+        l.follow(&Msg::Remove(Want::NewCard, "r".into()));
+        assert_eq!(l.current(), Some(Stage::SwapToOld));
         l.follow(&Msg::Insert(Want::OldCard, "r".into()));
-        assert_eq!(l.current(), Some(Stage::InsertOld));
+        assert_eq!(l.current(), Some(Stage::SwapToOld));
         l.follow(&Msg::Step(Step::ReadOld));
         l.enter(Stage::Pin);
         l.follow(&Msg::Step(Step::PinVerified));
-        assert_eq!(l.position(), (4, 8));
+        assert_eq!(l.position(), (6, 10));
         l.follow(&Msg::Step(Step::Freeze));
         l.follow(&Msg::Remove(Want::OldCard, "r".into()));
         assert_eq!(l.current(), Some(Stage::SwapCards));
         l.follow(&Msg::Insert(Want::NewCard, "r".into()));
         assert_eq!(l.current(), Some(Stage::SwapCards));
         l.follow(&Msg::Step(Step::ReadNew));
-        // The card is pulled; recovery asks for the old card again.
-        l.follow(&Msg::Insert(Want::OldCard, "r".into()));
-        assert_eq!(l.current(), Some(Stage::InsertOld));
-        assert_eq!(l.rows()[1].1, Mark::Todo);
+        assert_eq!(l.current(), Some(Stage::ReadNew));
+        // The card is pulled; recovery reads the old card again.
+        l.follow(&Msg::Step(Step::ReadOld));
+        assert_eq!(l.current(), Some(Stage::ReadOld));
+        assert_eq!(l.rows()[4].1, Mark::Todo);
         l.follow(&Msg::Step(Step::Done));
         assert!(l.all_done());
         assert!(l.rows().iter().all(|(_, m)| *m == Mark::Done));
@@ -326,13 +383,13 @@ mod tests {
     #[test]
     fn a_wrong_card_removal_before_the_freeze_is_not_the_swap() {
         let mut l = StepList::new(Plan::PharmacyOneReader);
-        l.follow(&Msg::Insert(Want::OldCard, "r".into()));
+        l.follow(&Msg::Insert(Want::NewCard, "r".into()));
         l.follow(&Msg::WrongCard {
-            want: Want::OldCard,
-            found: crate::card::CardKind::Ssc,
+            want: Want::NewCard,
+            found: crate::card::CardKind::City,
         });
         l.follow(&Msg::Remove(Want::OldCard, "r".into()));
-        assert_eq!(l.current(), Some(Stage::InsertOld));
+        assert_eq!(l.current(), Some(Stage::InsertNew));
     }
 
     #[test]

@@ -117,21 +117,10 @@ pub fn classify(e: &ActivationError) -> Option<Trouble> {
         ActivationError::Card(_)
         | ActivationError::Journal(_)
         | ActivationError::Refused(_)
+        | ActivationError::Refusal(_)
+        | ActivationError::Stop(_)
         | ActivationError::Inconsistent(_) => None,
     }
-}
-
-/// Whether a refusal from `resume` says the old card is active: there is no transfer
-/// to continue, so a pharmacy flow that stopped before the freeze starts again.
-pub fn nothing_to_resume(e: &ActivationError) -> bool {
-    matches!(e, ActivationError::Refused(m)
-        if m.starts_with("the old card is active") && m.contains("nothing to resume"))
-}
-
-/// Whether a refusal is the last-PIN-try guard (nothing was written; the flow may run
-/// again with the operator's consent).
-pub fn last_try_guard(e: &ActivationError) -> bool {
-    matches!(e, ActivationError::Refused(m) if m.contains("--force-last-try"))
 }
 
 #[cfg(test)]
@@ -160,12 +149,6 @@ mod tests {
         );
         assert_eq!(classify(&ActivationError::Refused("x".into())), None);
         assert_eq!(classify(&ActivationError::Inconsistent("x".into())), None);
-        assert!(nothing_to_resume(&ActivationError::Refused(
-            "the old card is active: there is nothing to resume on it".into()
-        )));
-        assert!(!nothing_to_resume(&ActivationError::Refused(
-            "the old card is migrated: there is nothing to resume on it".into()
-        )));
     }
 
     #[test]

@@ -16,6 +16,8 @@
 //! - [`vpcd`]: the connector to the vpcd reader driver.
 //! - [`fault`]: fault injection (removal, mute, delays).
 //! - [`timing`]: the real-card timing model (`--timing real-card`).
+//! - [`inproc`]: an in-process [`Transport`](crate::apdu::Transport) with tear-off
+//!   injection, for the fast test tier (no pcscd).
 //! - [`malice`]: a malicious card (`--malice MODE`) that terminals must survive.
 //! - [`front`]: a strict class check (`--strict-class`), scripted answers
 //!   (`--answer`) and a log of the APDUs received (`--apdu-log`).
@@ -31,6 +33,7 @@ pub mod fault;
 pub mod front;
 mod fs;
 pub mod image;
+pub mod inproc;
 pub mod malice;
 mod psam;
 pub mod security;

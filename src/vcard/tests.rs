@@ -15,10 +15,11 @@ use super::*;
 use crate::crypto::{cryptogram, diversify, Algorithm};
 
 const SSSE_AID: &str = "7378312E73682EC9E7BBE1B1A3D5CF";
-const IMAGES: [&str; 5] = [
+const IMAGES: [&str; 6] = [
     "ssc-1.00.json",
     "ssc-2.00.json",
     "ssc-3.00.json",
+    "ssc-3.00-second.json",
     "city.json",
     "psam.json",
 ];
@@ -129,6 +130,7 @@ fn image_keys_are_diversified_from_the_psam_masters() {
         ("ssc-1.00.json", 1),
         ("ssc-2.00.json", 1),
         ("ssc-3.00.json", 1),
+        ("ssc-3.00-second.json", 1),
         ("city.json", 2),
     ] {
         let img = CardImage::load(&cards_dir().join(name)).unwrap();
@@ -172,6 +174,7 @@ fn ssc_images_follow_section_7() {
         ("ssc-1.00.json", "1.00", 1u8),
         ("ssc-2.00.json", "2.00", 1),
         ("ssc-3.00.json", "3.00", 3),
+        ("ssc-3.00-second.json", "3.00", 3),
     ] {
         let img = CardImage::load(&cards_dir().join(name)).unwrap();
         assert_eq!(img.alg.0, alg);

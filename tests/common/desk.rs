@@ -18,6 +18,8 @@ pub struct Desk {
     pub journal: PathBuf,
     /// Two readers (old in slot 0, new in slot 1) or one (slot 0).
     pub two_readers: bool,
+    /// Seconds the desk waits for a card (`--timeout`).
+    pub timeout: &'static str,
 }
 
 /// Fault flags for each card's next insertion (e.g. `--remove-before 5 --once`).
@@ -34,6 +36,11 @@ pub enum Strike {
     KillAt(&'static str),
     /// Restart pcscd when a desk line contains this text.
     RestartPcscdAt(&'static str),
+    /// Bring the new card only this many times (then the desk waits in vain).
+    WithholdNewAfter(usize),
+    /// Delete (or, with `Some(other)`, replace by `other`) this file when a desk
+    /// line contains the text.
+    FileAt(&'static str, PathBuf, Option<PathBuf>),
 }
 
 impl Desk {
@@ -63,6 +70,7 @@ impl Desk {
             pins,
             journal,
             two_readers,
+            timeout: "20",
         }
     }
 
@@ -108,7 +116,7 @@ impl Desk {
             "--operator".into(),
             "tester".into(),
             "--timeout".into(),
-            "20".into(),
+            self.timeout.into(),
             "--receipt".into(),
             "json".into(),
         ]);
@@ -153,6 +161,7 @@ impl Desk {
         });
         let mut lines = Vec::new();
         let mut stderr = String::new();
+        let mut new_inserted = 0usize;
         let reader = BufReader::new(child.stderr.take().unwrap());
         for line in reader.lines() {
             let Ok(line) = line else { break };
@@ -165,12 +174,18 @@ impl Desk {
                 Strike::RestartPcscdAt(t) if line.contains(t) => {
                     self.bed.pcscd.restart().unwrap();
                 }
+                Strike::FileAt(t, path, other) if line.contains(t) => match other {
+                    Some(o) => std::fs::rename(o, path).unwrap(),
+                    None => std::fs::remove_file(path).unwrap(),
+                },
                 _ => {}
             }
+            let withhold = matches!(strike, Strike::WithholdNewAfter(n) if new_inserted >= n);
             if line.contains("Insert the old city medical card") {
                 let f = std::mem::take(&mut faults.old);
                 self.insert(self.old_slot(), self.old_img.clone(), &f);
-            } else if line.contains("Insert the new social security card") {
+            } else if line.contains("Insert the new social security card") && !withhold {
+                new_inserted += 1;
                 let f = std::mem::take(&mut faults.new);
                 self.insert(self.new_slot(), self.new_img.clone(), &f);
             } else if line.contains("Remove the old city medical card") {

@@ -56,6 +56,11 @@ fn ssc(r: &Report, c: &SscCard) -> Value {
             "activation_date": date(m.activation_date),
             "activation_terminal": m.terminal,
             "transfer_id": transfer(m.transfer()),
+            "transfer_floor": match &m.transfer_floor {
+                None => Value::Null,
+                Some(None) => json!({ "old_card": null, "counter": 0 }),
+                Some(Some(f)) => json!({ "old_card": f.old_card, "counter": f.counter }),
+            },
         })
     });
     json!({
@@ -89,7 +94,8 @@ fn city(r: &Report, c: &CityCard) -> Value {
         "balance_fen": c.balance_fen,
         "balance_yuan": yuan(c.balance_fen),
         "transfer_id": transfer(c.transfer()),
-        "target": c.target,
+        "target": c.target_card,
+        "transfer_counter": c.transfer_counter,
     })
 }
 

@@ -115,6 +115,12 @@ fn ssc(o: &mut Out, c: &SscCard) {
         o.line(2, "Activation date", &date(m.activation_date), None);
         o.line(2, "Activation term.", &m.terminal, None);
         o.line(2, "Transfer id", &transfer(m.transfer()), None);
+        let floor = match &m.transfer_floor {
+            None => "no record (layout before the transfer protocol)".to_string(),
+            Some(None) => "none".to_string(),
+            Some(Some(f)) => format!("old card {} up to transfer {}", f.old_card, f.counter),
+        };
+        o.line(2, "Transfer floor", &floor, None);
     }
     match c.genuine {
         Some(true) => o.line(
@@ -152,12 +158,17 @@ fn city(o: &mut Out, c: &CityCard) {
     o.line(0, "Status", &st, None);
     o.line(0, "Balance", &format!("{} yuan", yuan(c.balance_fen)), None);
     o.line(0, "Transfer id", &transfer(c.transfer()), None);
-    o.line(
-        0,
-        "Target card",
-        c.target.as_deref().unwrap_or("none"),
-        None,
+    let target = if c.has_target_record {
+        c.target_card.as_deref().unwrap_or("none")
+    } else {
+        "no record (layout before the transfer protocol)"
+    };
+    o.line(0, "Target card", target, None);
+    let counter = c.transfer_counter.map_or_else(
+        || "no record (layout before the transfer protocol)".to_string(),
+        |n| n.to_string(),
     );
+    o.line(0, "Transfer counter", &counter, None);
 }
 
 /// The text report (UTF-8; the caller converts to the terminal charset).

@@ -1,0 +1,565 @@
+//! The desk's Chinese and English for everything the activation core says
+//! (`activation::core::msg`): one exhaustive `match` per message type and language,
+//! so a variant without a translation in both languages does not compile, and a test
+//! renders every variant in both.
+//!
+//! English is what plain desks, scripts and the scripted-holder tests read; Chinese
+//! is for the desk staff (`--lang zh`, or a `zh*` locale).
+
+use crate::activation::core::{
+    CardFault, KeyRole, Msg, Note, Prompt, Purpose, Refusal, SscStatus, Step, Stop, TransferId,
+    Which,
+};
+pub use crate::ui::i18n::Lang;
+
+/// `1234.56` from fen.
+fn yuan(fen: u32) -> String {
+    format!("{}.{:02}", fen / 100, fen % 100)
+}
+
+/// A citizen ID with its middle hidden (first 6 and last 4 shown).
+fn masked(id: &str) -> String {
+    let c: Vec<char> = id.chars().collect();
+    if c.len() <= 10 {
+        return "*".repeat(c.len());
+    }
+    let mut out: String = c[..6].iter().collect();
+    out.push_str(&"*".repeat(c.len() - 10));
+    out.extend(&c[c.len() - 4..]);
+    out
+}
+
+fn card(lang: Lang, w: Which) -> &'static str {
+    match (lang, w) {
+        (Lang::En, Which::Old) => "the old city medical card",
+        (Lang::En, Which::New) => "the new social security card",
+        (Lang::Zh, Which::Old) => "旧医保卡",
+        (Lang::Zh, Which::New) => "新社保卡",
+    }
+}
+
+fn key(lang: Lang, k: KeyRole) -> &'static str {
+    match (lang, k) {
+        (Lang::En, KeyRole::Write) => "medical write key",
+        (Lang::En, KeyRole::PinReload) => "PIN reload key",
+        (Lang::Zh, KeyRole::Write) => "医疗写密钥",
+        (Lang::Zh, KeyRole::PinReload) => "密码重装密钥",
+    }
+}
+
+fn ssc_status(lang: Lang, s: SscStatus) -> String {
+    match (lang, s) {
+        (Lang::En, SscStatus::NotActivated) => "not activated".into(),
+        (Lang::En, SscStatus::Active) => "active".into(),
+        (Lang::En, SscStatus::Blocked) => "blocked".into(),
+        (Lang::En, SscStatus::Other(c)) => format!("unknown ({c:02X})"),
+        (Lang::Zh, SscStatus::NotActivated) => "未启用".into(),
+        (Lang::Zh, SscStatus::Active) => "已启用".into(),
+        (Lang::Zh, SscStatus::Blocked) => "已锁定".into(),
+        (Lang::Zh, SscStatus::Other(c)) => format!("未知（{c:02X}）"),
+    }
+}
+
+fn id(x: &TransferId) -> String {
+    x.hex()
+}
+
+/// A progress step or a note.
+pub fn msg(lang: Lang, m: &Msg) -> String {
+    match m {
+        Msg::Step(s) => step(lang, *s).to_string(),
+        Msg::Note(n) => note(lang, n),
+    }
+}
+
+/// A progress step.
+pub fn step(lang: Lang, s: Step) -> &'static str {
+    match lang {
+        Lang::En => match s {
+            Step::CheckNew => "Reading and checking the new card...",
+            Step::ProveKey => "Proving this desk's key on the new card...",
+            Step::ReadOld => "Reading the old card...",
+            Step::PinVerified => "PIN accepted.",
+            Step::Freeze => "Freezing the old card's account for the new card...",
+            Step::Frozen => "The old card is frozen for the new card.",
+            Step::Credit => "Moving the medical account to the new card...",
+            Step::SetPin => "Setting the new card's PIN...",
+            Step::FinishOld => "Marking the old card as migrated...",
+            Step::Void => "Voiding the transfer on the new card...",
+            Step::Unfreeze => "Returning the old card to active...",
+            Step::Activate => "Activating the card's medical function...",
+        },
+        Lang::Zh => match s {
+            Step::CheckNew => "正在读取并检查新卡……",
+            Step::ProveKey => "正在新卡上验证本终端密钥……",
+            Step::ReadOld => "正在读取旧卡……",
+            Step::PinVerified => "密码正确。",
+            Step::Freeze => "正在冻结旧卡账户（绑定新卡）……",
+            Step::Frozen => "旧卡已冻结，绑定新卡。",
+            Step::Credit => "正在将医保账户转入新卡……",
+            Step::SetPin => "正在设置新卡密码……",
+            Step::FinishOld => "正在将旧卡标记为已迁移……",
+            Step::Void => "正在新卡上作废本次转移……",
+            Step::Unfreeze => "正在恢复旧卡为正常状态……",
+            Step::Activate => "正在启用医保功能……",
+        },
+    }
+}
+
+fn purpose(lang: Lang, p: Purpose) -> &'static str {
+    match lang {
+        Lang::En => match p {
+            Purpose::Check => "to be checked (nothing is written)",
+            Purpose::Freeze => "to be frozen",
+            Purpose::Credit => "again, to be credited",
+            Purpose::Identify => "to read its transfer",
+            Purpose::Void => "to void the transfer on it",
+            Purpose::Unfreeze => "to return it to active",
+            Purpose::Activate => "to activate it",
+        },
+        Lang::Zh => match p {
+            Purpose::Check => "进行检查（不写卡）",
+            Purpose::Freeze => "进行冻结",
+            Purpose::Credit => "再次插入，进行转入",
+            Purpose::Identify => "读取转移信息",
+            Purpose::Void => "作废本次转移",
+            Purpose::Unfreeze => "恢复为正常状态",
+            Purpose::Activate => "进行启用",
+        },
+    }
+}
+
+/// A note.
+pub fn note(lang: Lang, n: &Note) -> String {
+    match lang {
+        Lang::En => match n {
+            Note::Holder {
+                name,
+                citizen_id,
+                card,
+            } => format!("Holder: {name}  ID {}  card {card}", masked(citizen_id)),
+            Note::Insert { which, purpose: p } => {
+                format!("Insert {} {}.", card(lang, *which), purpose(lang, *p))
+            }
+            Note::ContinuingFromJournal { id: x, state } => format!(
+                "Unfinished transfer {} found in this desk's journal ({}); continuing.",
+                id(x),
+                state.as_str()
+            ),
+            Note::ContinuingFromOldCard { id: x } => format!(
+                "The old card carries transfer {}, unknown to this desk; continuing from the card's own data.",
+                id(x)
+            ),
+            Note::AlreadyCredited { id: x } => format!(
+                "The new card already holds transfer {}; completing what is left.",
+                id(x)
+            ),
+            Note::OldCardStaysFrozen { new_card } => format!(
+                "The old card stays frozen: it cannot pay and names card {new_card}."
+            ),
+            Note::PinWrong { left } => format!("Wrong PIN: {left} tries left."),
+            Note::PinsDiffer => "The two PINs differ; please enter them again.".into(),
+            Note::PinInitialRefused => {
+                "123456 cannot be the new PIN; please choose another.".into()
+            }
+            Note::ChoosePinBecauseInitial => {
+                "The PIN is still 123456: the holder chooses the new card's PIN.".into()
+            }
+            Note::CitizenIdInvalid => {
+                "The citizen ID typed is not valid (check digit); please type it again.".into()
+            }
+            Note::CitizenIdMismatch => {
+                "The citizen ID typed is not the card's; please type it again.".into()
+            }
+            Note::FreezeNeverTookEffect { id: x } => format!(
+                "Transfer {} never froze the old card; its journal entry is closed.",
+                id(x)
+            ),
+            Note::FloorAlreadyThere => {
+                "The new card already bars this transfer (a cancel run again).".into()
+            }
+            Note::TornCreditCleared { id: x } => format!(
+                "The new card holds an unfinished credit of transfer {}; it is cleared.",
+                id(x)
+            ),
+            Note::NothingToUndo => "The old card is already active; nothing to undo.".into(),
+        },
+        Lang::Zh => match n {
+            Note::Holder {
+                name,
+                citizen_id,
+                card,
+            } => format!("持卡人：{name}  证件号 {}  卡号 {card}", masked(citizen_id)),
+            Note::Insert { which, purpose: p } => {
+                format!("请插入{}，{}。", card(lang, *which), purpose(lang, *p))
+            }
+            Note::ContinuingFromJournal { id: x, state } => format!(
+                "本终端日志中有未完成的转移 {}（{}），继续办理。",
+                id(x),
+                state.as_str()
+            ),
+            Note::ContinuingFromOldCard { id: x } => format!(
+                "旧卡载有本终端未记录的转移 {}，按卡内数据继续办理。",
+                id(x)
+            ),
+            Note::AlreadyCredited { id: x } => {
+                format!("新卡已载有转移 {}，完成剩余步骤。", id(x))
+            }
+            Note::OldCardStaysFrozen { new_card } => {
+                format!("旧卡保持冻结：不能支付，并指向卡号 {new_card}。")
+            }
+            Note::PinWrong { left } => format!("密码错误，还可尝试 {left} 次。"),
+            Note::PinsDiffer => "两次输入的密码不一致，请重新输入。".into(),
+            Note::PinInitialRefused => "新密码不能为 123456，请另选。".into(),
+            Note::ChoosePinBecauseInitial => {
+                "密码仍为初始密码 123456：请持卡人为新卡设置新密码。".into()
+            }
+            Note::CitizenIdInvalid => "输入的身份证号无效（校验位不符），请重新输入。".into(),
+            Note::CitizenIdMismatch => "输入的身份证号与卡内不一致，请重新输入。".into(),
+            Note::FreezeNeverTookEffect { id: x } => {
+                format!("转移 {} 未能冻结旧卡，日志记录已关闭。", id(x))
+            }
+            Note::FloorAlreadyThere => "新卡上已有本次转移的作废标记（重复撤销）。".into(),
+            Note::TornCreditCleared { id: x } => {
+                format!("新卡上有转移 {} 未完成的转入，已清除。", id(x))
+            }
+            Note::NothingToUndo => "旧卡已是正常状态，无需恢复。".into(),
+        },
+    }
+}
+
+/// A question to the holder or operator.
+pub fn prompt(lang: Lang, p: Prompt) -> String {
+    match lang {
+        Lang::En => match p {
+            Prompt::OldPin {
+                tries_left: Some(n),
+            } => {
+                format!("Holder: enter the old card's PIN ({n} tries left): ")
+            }
+            Prompt::OldPin { tries_left: None } => "Holder: enter the old card's PIN: ".into(),
+            Prompt::PinForNewCard => {
+                "Holder: enter the old card's PIN for the new card (twice): ".into()
+            }
+            Prompt::ChooseNewPin => {
+                "Holder: choose the new card's PIN, 6 digits, not 123456 (twice): ".into()
+            }
+            Prompt::NewCardPin => "Holder: enter the card's PIN: ".into(),
+            Prompt::CitizenId => {
+                "Operator: type the holder's citizen ID from the identity document: ".into()
+            }
+        },
+        Lang::Zh => match p {
+            Prompt::OldPin {
+                tries_left: Some(n),
+            } => {
+                format!("请持卡人输入旧卡密码（还可尝试 {n} 次）：")
+            }
+            Prompt::OldPin { tries_left: None } => "请持卡人输入旧卡密码：".into(),
+            Prompt::PinForNewCard => "请持卡人输入旧卡密码，用于新卡（输入两次）：".into(),
+            Prompt::ChooseNewPin => {
+                "请持卡人设置新卡密码，6 位数字，不能为 123456（输入两次）：".into()
+            }
+            Prompt::NewCardPin => "请持卡人输入本卡密码：".into(),
+            Prompt::CitizenId => "请操作员按身份证件输入持卡人身份证号：".into(),
+        },
+    }
+}
+
+/// Why an operation was refused (nothing was written for it).
+pub fn refusal(lang: Lang, r: &Refusal) -> String {
+    match lang {
+        Lang::En => match r {
+            Refusal::NewExpired { expiry } => format!(
+                "the new card expired on {}; the holder must replace it at the bureau",
+                expiry.format("%Y-%m-%d")
+            ),
+            Refusal::NotGenuine { which } => format!(
+                "{} failed the genuineness check (INTERNAL AUTHENTICATE)",
+                card(lang, *which)
+            ),
+            Refusal::NewAlreadyActive => {
+                "the new card's medical function is already active".into()
+            }
+            Refusal::NewStatus { status } => format!(
+                "the new card's medical status is {}",
+                ssc_status(lang, *status)
+            ),
+            Refusal::UnfinishedTransferOnNew { id: x } => format!(
+                "the new card carries the unfinished transfer {}: resume or cancel that one first",
+                id(x)
+            ),
+            Refusal::BalanceWithoutTransfer { balance_fen } => format!(
+                "the new card is not activated yet holds {} yuan without a transfer; the bureau must check it",
+                yuan(*balance_fen)
+            ),
+            Refusal::FloorOtherOldCard { old_card } => format!(
+                "the new card bars transfers from another old card ({old_card}); the bureau resolves it"
+            ),
+            Refusal::TransferCancelled { id: x } => format!(
+                "transfer {} was cancelled on the new card; it can never be credited",
+                id(x)
+            ),
+            Refusal::NewActiveWithOtherTransfer => {
+                "the new card is already active with another transfer".into()
+            }
+            Refusal::WrongNewCard { expected, found } => format!(
+                "this is card {found}; the transfer is bound to card {expected} and only that card may be used"
+            ),
+            Refusal::WrongOldCard { expected, found } => format!(
+                "this is old card {found}; the transfer belongs to old card {expected}"
+            ),
+            Refusal::OtherPerson => "the two cards belong to different people".into(),
+            Refusal::CitizenIdCheckDigit => {
+                "the citizen ID on the new card fails its check digit".into()
+            }
+            Refusal::CitizenIdTyped => {
+                "the citizen ID typed is not valid or not the card's".into()
+            }
+            Refusal::NoInput => "no answer came from the desk".into(),
+            Refusal::OldMigrated { to: Some(t) } => {
+                format!("the old card was already migrated to card {t}")
+            }
+            Refusal::OldMigrated { to: None } => "the old card was already migrated".into(),
+            Refusal::OldNotUsable => "the old card is blocked or its status is unknown".into(),
+            Refusal::OldBoundToOther { new_card } => format!(
+                "the old card is frozen for card {new_card}: insert that card (or cancel the transfer)"
+            ),
+            Refusal::OldNotCarrying { id: x } => {
+                format!("the old card does not carry transfer {}", id(x))
+            }
+            Refusal::NothingToResume => "there is nothing to resume on this card".into(),
+            Refusal::OldRefusesPin => {
+                "the old card refuses PIN verification: it can no longer pay".into()
+            }
+            Refusal::PinWrong { left } => format!("wrong PIN; {left} tries left"),
+            Refusal::PinLastTry => "only one PIN try is left on the old card; a wrong PIN would block it. Retry with --force-last-try if the holder is sure".into(),
+            Refusal::PinBlocked => {
+                "the PIN is blocked; the holder must have it unblocked at the bureau".into()
+            }
+            Refusal::PinNotChosen => "no new PIN was chosen".into(),
+            Refusal::EntryFinal { id: x, state } => {
+                format!("transfer {} is already {}", id(x), state.as_str())
+            }
+            Refusal::BeingCancelled { id: x } => format!(
+                "transfer {} is being cancelled: run `sscard activate cancel {}` again",
+                id(x),
+                id(x)
+            ),
+            Refusal::FreezeUnfinished { id: x } => format!(
+                "transfer {} stopped while freezing the old card: insert the old card to resume",
+                id(x)
+            ),
+            Refusal::EntryLacksNewCard { id: x } => format!(
+                "the journal entry of transfer {} does not name the new card: insert the old card",
+                id(x)
+            ),
+            Refusal::CancelAfterCredit { id: x, new_card } => format!(
+                "transfer {} is already on card {new_card}: it cannot be cancelled; it was completed instead",
+                id(x)
+            ),
+            Refusal::NothingToCancel { id: x } => format!(
+                "the old card does not show transfer {} frozen: nothing to cancel",
+                id(x)
+            ),
+        },
+        Lang::Zh => match r {
+            Refusal::NewExpired { expiry } => format!(
+                "新卡已于 {} 过期，请持卡人到社保经办机构换卡",
+                expiry.format("%Y-%m-%d")
+            ),
+            Refusal::NotGenuine { which } => {
+                format!("{}未通过真伪校验（内部认证）", card(lang, *which))
+            }
+            Refusal::NewAlreadyActive => "新卡医保功能已启用".into(),
+            Refusal::NewStatus { status } => {
+                format!("新卡医保状态为：{}", ssc_status(lang, *status))
+            }
+            Refusal::UnfinishedTransferOnNew { id: x } => format!(
+                "新卡上有未完成的转移 {}：请先继续办理或撤销该转移",
+                id(x)
+            ),
+            Refusal::BalanceWithoutTransfer { balance_fen } => format!(
+                "新卡未启用，却无转移记录而有余额 {} 元，请经办机构核查",
+                yuan(*balance_fen)
+            ),
+            Refusal::FloorOtherOldCard { old_card } => {
+                format!("新卡已禁止来自另一张旧卡（{old_card}）的转移，请经办机构处理")
+            }
+            Refusal::TransferCancelled { id: x } => {
+                format!("转移 {} 已在新卡上撤销，永远不能再转入", id(x))
+            }
+            Refusal::NewActiveWithOtherTransfer => "新卡已因另一笔转移启用".into(),
+            Refusal::WrongNewCard { expected, found } => format!(
+                "这是卡号 {found}；本次转移绑定卡号 {expected}，只能使用该卡"
+            ),
+            Refusal::WrongOldCard { expected, found } => {
+                format!("这是旧卡 {found}；本次转移属于旧卡 {expected}")
+            }
+            Refusal::OtherPerson => "两张卡不属于同一人".into(),
+            Refusal::CitizenIdCheckDigit => "新卡上的身份证号校验位不符".into(),
+            Refusal::CitizenIdTyped => "输入的身份证号无效或与卡内不一致".into(),
+            Refusal::NoInput => "终端没有输入".into(),
+            Refusal::OldMigrated { to: Some(t) } => format!("旧卡已迁移到卡号 {t}"),
+            Refusal::OldMigrated { to: None } => "旧卡已迁移".into(),
+            Refusal::OldNotUsable => "旧卡已锁定或状态未知".into(),
+            Refusal::OldBoundToOther { new_card } => {
+                format!("旧卡已冻结并绑定卡号 {new_card}：请插入该卡（或撤销本次转移）")
+            }
+            Refusal::OldNotCarrying { id: x } => format!("旧卡上没有转移 {}", id(x)),
+            Refusal::NothingToResume => "此卡没有需要继续办理的业务".into(),
+            Refusal::OldRefusesPin => "旧卡拒绝验证密码：已不能支付".into(),
+            Refusal::PinWrong { left } => format!("密码错误，还可尝试 {left} 次"),
+            Refusal::PinLastTry => "旧卡密码只剩最后一次尝试机会，输错将锁卡。如持卡人确认，请加 --force-last-try 重试".into(),
+            Refusal::PinBlocked => "密码已锁定，请持卡人到经办机构解锁".into(),
+            Refusal::PinNotChosen => "未设置新密码".into(),
+            Refusal::EntryFinal { id: x, state } => {
+                format!("转移 {} 已是 {} 状态", id(x), state.as_str())
+            }
+            Refusal::BeingCancelled { id: x } => format!(
+                "转移 {} 正在撤销：请再次运行 `sscard activate cancel {}`",
+                id(x),
+                id(x)
+            ),
+            Refusal::FreezeUnfinished { id: x } => {
+                format!("转移 {} 在冻结旧卡时中断：请插入旧卡继续", id(x))
+            }
+            Refusal::EntryLacksNewCard { id: x } => {
+                format!("转移 {} 的日志记录中没有新卡卡号：请插入旧卡", id(x))
+            }
+            Refusal::CancelAfterCredit { id: x, new_card } => format!(
+                "转移 {} 已转入卡号 {new_card}，不能撤销；已改为完成办理",
+                id(x)
+            ),
+            Refusal::NothingToCancel { id: x } => {
+                format!("旧卡未显示转移 {} 处于冻结状态：无需撤销", id(x))
+            }
+        },
+    }
+}
+
+fn fault(lang: Lang, f: CardFault) -> String {
+    match lang {
+        Lang::En => match f {
+            CardFault::Removed => "the card left the reader or was reset".into(),
+            CardFault::Absent => "no card came in time".into(),
+            CardFault::ReaderInUse => "another process is using the reader".into(),
+            CardFault::Reader => "the reader or the PC/SC service failed".into(),
+            CardFault::Status(sw) => format!("the card answered {sw:04X}"),
+        },
+        Lang::Zh => match f {
+            CardFault::Removed => "卡片被拔出或复位".into(),
+            CardFault::Absent => "未按时插卡".into(),
+            CardFault::ReaderInUse => "读卡器正被其他程序使用".into(),
+            CardFault::Reader => "读卡器或 PC/SC 服务故障".into(),
+            CardFault::Status(sw) => format!("卡片返回 {sw:04X}"),
+        },
+    }
+}
+
+/// Why the flow stopped for safety.
+pub fn stop(lang: Lang, s: &Stop) -> String {
+    match lang {
+        Lang::En => match s {
+            Stop::WrongKey {
+                which,
+                key: k,
+                tries_left,
+            } => format!(
+                "{} rejected this desk's {} ({tries_left} tries left on the card); stopped at once, not retried: check the key configuration",
+                card(lang, *which),
+                key(lang, *k)
+            ),
+            Stop::KeyBlocked { which, key: k } => format!(
+                "the {} of {} is blocked; the card must go to the bureau",
+                key(lang, *k),
+                card(lang, *which)
+            ),
+            Stop::CardFault {
+                which,
+                fault: f,
+                journal,
+            } => match journal {
+                Some((x, st)) => format!(
+                    "{}: {}; transfer {} stands at {}: run `sscard activate resume` (or cancel)",
+                    card(lang, *which),
+                    fault(lang, *f),
+                    id(x),
+                    st.as_str()
+                ),
+                None => format!(
+                    "{}: {}; nothing was written",
+                    card(lang, *which),
+                    fault(lang, *f)
+                ),
+            },
+            Stop::ReadBack { which } => format!(
+                "{} does not read back what was written; keep both cards and call the bureau",
+                card(lang, *which)
+            ),
+            Stop::MissingField { role } => {
+                format!("the card lacks the field '{role}' the activation needs")
+            }
+            Stop::FrozenWithoutTransfer => "the old card is frozen without a complete transfer: the balance stays frozen on it, not lost; the bureau resolves it".into(),
+            Stop::FloorOtherOldCard { old_card } => format!(
+                "the new card bars transfers from another old card ({old_card}); the balance stays frozen on the old card; the bureau resolves it"
+            ),
+            Stop::Inconsistent { id: x } => format!(
+                "the cards and the journal disagree about transfer {}; keep both cards and call the bureau",
+                id(x)
+            ),
+            Stop::NewCardUnavailable => "the new card the transfer is bound to is lost or broken: the balance stays frozen on the old card, not lost; the bureau resolves it".into(),
+            Stop::JournalFailed => "the journal could not be written; nothing further was written to a card".into(),
+            Stop::DriverMisuse => "internal error: the desk answered out of order; nothing further was written".into(),
+            Stop::CounterExhausted => "the old card's transfer counter is exhausted; the bureau resolves it".into(),
+        },
+        Lang::Zh => match s {
+            Stop::WrongKey {
+                which,
+                key: k,
+                tries_left,
+            } => format!(
+                "{}拒绝了本终端的{}（卡上还剩 {tries_left} 次）；已立即停止，不会重试：请检查密钥配置",
+                card(lang, *which),
+                key(lang, *k)
+            ),
+            Stop::KeyBlocked { which, key: k } => {
+                format!("{}的{}已锁定，请将卡送经办机构", card(lang, *which), key(lang, *k))
+            }
+            Stop::CardFault {
+                which,
+                fault: f,
+                journal,
+            } => match journal {
+                Some((x, st)) => format!(
+                    "{}：{}；转移 {} 处于 {}：请运行 `sscard activate resume`（或撤销）",
+                    card(lang, *which),
+                    fault(lang, *f),
+                    id(x),
+                    st.as_str()
+                ),
+                None => format!("{}：{}；未写入任何数据", card(lang, *which), fault(lang, *f)),
+            },
+            Stop::ReadBack { which } => format!(
+                "{}读回的数据与写入不符；请保留两张卡并联系经办机构",
+                card(lang, *which)
+            ),
+            Stop::MissingField { role } => format!("卡片缺少启用所需的字段“{role}”"),
+            Stop::FrozenWithoutTransfer => "旧卡已冻结但转移信息不完整：余额仍冻结在旧卡上，不会丢失；请经办机构处理".into(),
+            Stop::FloorOtherOldCard { old_card } => format!(
+                "新卡已禁止来自另一张旧卡（{old_card}）的转移；余额仍冻结在旧卡上；请经办机构处理"
+            ),
+            Stop::Inconsistent { id: x } => format!(
+                "卡片与日志关于转移 {} 的记录不一致；请保留两张卡并联系经办机构",
+                id(x)
+            ),
+            Stop::NewCardUnavailable => "本次转移绑定的新卡丢失或损坏：余额仍冻结在旧卡上，不会丢失；请经办机构处理".into(),
+            Stop::JournalFailed => "日志无法写入；未再写卡".into(),
+            Stop::DriverMisuse => "内部错误：终端应答顺序有误；未再写卡".into(),
+            Stop::CounterExhausted => "旧卡的转移计数已用尽；请经办机构处理".into(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,662 @@
+//! The fast tier (issue 10, point 6): the real driver and protocol core against
+//! in-process virtual cards (`vcard::inproc`), no root, no pcscd, in seconds.
+//!
+//! - The tear-off matrix: the pharmacy flow (one and two readers) torn at every APDU
+//!   of either card, the power cut before the card runs it or after (a torn record
+//!   write keeps its old or its new value); each torn state is then recovered both
+//!   ways (resume, and cancel) on another desk's journal, and the cancel and void
+//!   paths are themselves torn at every APDU and finished on another desk.
+//! - After every fault and every recovery the invariants of spec/activation.md are
+//!   checked on the cards themselves: the balance spendable on at most one card and
+//!   never lost, credited only to N, a card at `00` holding no balance without a
+//!   transfer.
+//!
+//! `cargo test --release --test inproc_tier -- --nocapture` prints the counts.
+
+use sscard::activation::core::Start;
+use sscard::activation::desk::{english, Desk, Msg, Want};
+use sscard::activation::driver::{self, Outcome};
+use sscard::activation::journal::Journal;
+use sscard::activation::log_record::LogRecord;
+use sscard::activation::slots::{Bench, Cue, Slots};
+use sscard::activation::{ActivationError, Context};
+use sscard::apdu::Channel;
+use sscard::card::{read_city, read_ssc, Floor};
+use sscard::profile::Profiles;
+use sscard::sam::keyfile::KeyFile;
+use sscard::secret::Pin;
+use sscard::vcard::inproc::{SharedCard, Tear, TearKind};
+use sscard::vcard::Card;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+const BALANCE: u32 = 123_456;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn card(name: &str, label: &str) -> SharedCard {
+    SharedCard::load(&root().join("cards").join(name), label).unwrap()
+}
+
+/// A copy of a card's persistent state (a fresh engine from its image).
+fn copy(c: &SharedCard) -> SharedCard {
+    SharedCard::new(Card::from_image(c.image()).unwrap(), &c.label())
+}
+
+/// A desk that answers from scripts and keeps every line it was shown.
+struct ScriptDesk {
+    pins: VecDeque<&'static str>,
+    lines: Vec<String>,
+}
+
+impl Desk for ScriptDesk {
+    fn show(&mut self, msg: &Msg) {
+        self.lines.push(english(msg));
+    }
+    fn pin(&mut self, _prompt: &str, _confirm: bool) -> Result<Pin, sscard::error::Error> {
+        let p = self.pins.pop_front().unwrap_or("135790");
+        Ok(Pin::parse(p).unwrap())
+    }
+    fn line(&mut self, _prompt: &str) -> Result<String, sscard::error::Error> {
+        Ok("111111198101011110".into())
+    }
+    fn interactive(&self) -> bool {
+        false
+    }
+}
+
+/// The holder: which cards are at the desk, and what they do when asked.
+#[derive(Clone)]
+struct Hand {
+    old: Option<SharedCard>,
+    new: Option<SharedCard>,
+    /// How often the holder brings the new card (`None`: whenever asked).
+    new_limit: Option<usize>,
+}
+
+/// One desk: its own journal, one or two readers.
+struct DeskRig {
+    journal: PathBuf,
+    two: bool,
+    _dir: tempfile::TempDir,
+}
+
+impl DeskRig {
+    fn new(two: bool) -> DeskRig {
+        let dir = tempfile::tempdir().unwrap();
+        DeskRig {
+            journal: dir.path().join("journal.sqlite"),
+            two,
+            _dir: dir,
+        }
+    }
+
+    /// Runs `start` with the holder carrying `hand`; returns the outcome and the desk's lines.
+    fn run(&self, start: Start, hand: &Hand) -> (Result<Outcome, ActivationError>, Vec<String>) {
+        let profiles = Profiles::builtin().unwrap();
+        let mut sam = keys();
+        let mut journal = Journal::open(&self.journal).unwrap();
+        let mut desk = ScriptDesk {
+            pins: VecDeque::new(),
+            lines: Vec::new(),
+        };
+        let readers: &[&str] = if self.two { &["O", "N"] } else { &["R"] };
+        let bench = Bench::new(readers);
+        let h = Rc::new(RefCell::new(hand.clone()));
+        let (old_r, new_r) = if self.two {
+            ("O", Some("N"))
+        } else {
+            ("R", None)
+        };
+        let hh = h.clone();
+        let holder = Box::new(move |cue: &Cue, b: &Bench| {
+            let mut hand = hh.borrow_mut();
+            match cue {
+                Cue::Insert(Want::OldCard, r) => {
+                    if let Some(c) = &hand.old {
+                        b.insert(r, c);
+                    }
+                }
+                Cue::Insert(Want::NewCard, r) => {
+                    if hand.new_limit == Some(0) {
+                        return;
+                    }
+                    if let Some(n) = hand.new_limit.as_mut() {
+                        *n -= 1;
+                    }
+                    if let Some(c) = &hand.new {
+                        b.insert(r, c);
+                    }
+                }
+                Cue::Remove(r) => {
+                    b.pull(r);
+                }
+            }
+        });
+        let mut slots = Slots::in_process(bench, old_r, new_r, holder);
+        let mut cx = Context {
+            profiles: &profiles,
+            sam: &mut sam,
+            journal: &mut journal,
+            desk: &mut desk,
+            slots: &mut slots,
+            terminal: "639900000001".into(),
+            operator: "test".into(),
+            today: chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+            force_last_try: false,
+        };
+        let r = driver::run(&mut cx, start);
+        drop(cx);
+        // Every card leaves the readers when the desk is done with the holder.
+        for c in [&h.borrow().old, &h.borrow().new].into_iter().flatten() {
+            c.pull();
+        }
+        (r, desk.lines)
+    }
+}
+
+fn keys() -> KeyFile {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("keys.txt");
+    std::fs::copy(root().join("keys/test-keys.txt"), &p).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    KeyFile::load(&p).unwrap()
+}
+
+/// What an old card holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Old {
+    status: u8,
+    balance: u32,
+    transfer: Option<[u8; 16]>,
+    target: Option<String>,
+    counter: u32,
+}
+
+/// What a new card holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct New {
+    number: String,
+    status: u8,
+    balance: u32,
+    transfer: Option<[u8; 16]>,
+    floor: Option<Floor>,
+    logs: Vec<LogRecord>,
+}
+
+fn with_channel<R>(c: &SharedCard, f: impl FnOnce(&mut Channel) -> R) -> R {
+    c.arm(None);
+    c.insert();
+    let t = c.connect("inspect").unwrap();
+    let mut ch = Channel::new(Box::new(t));
+    let r = f(&mut ch);
+    drop(ch);
+    c.pull();
+    r
+}
+
+fn old_state(c: &SharedCard) -> Old {
+    let profiles = Profiles::builtin().unwrap();
+    let p = profiles.get("city-reference").unwrap();
+    let city = with_channel(c, |ch| read_city(ch, p).unwrap());
+    Old {
+        status: city.status,
+        balance: city.balance_fen,
+        transfer: city.transfer(),
+        target: city.target_card.clone(),
+        counter: city.transfer_counter.unwrap(),
+    }
+}
+
+fn new_state(c: &SharedCard) -> New {
+    let profiles = Profiles::builtin().unwrap();
+    let p = profiles.get("ssc").unwrap();
+    let mut sam = keys();
+    with_channel(c, |ch| {
+        let s = read_ssc(ch, p, Some(&mut sam)).unwrap();
+        let m = s.medical.unwrap();
+        let mut logs = Vec::new();
+        for n in 1..=10u8 {
+            let cmd = sscard::apdu::catalogue::read_record(
+                sscard::apdu::catalogue::EfRef::Sfi(8),
+                sscard::apdu::catalogue::RecordRef::Number(n),
+                32,
+            );
+            let r = ch.send(&cmd).unwrap();
+            if let Ok(Some(rec)) = LogRecord::decode(&r.data) {
+                logs.push(rec);
+            }
+        }
+        New {
+            number: s.card_number,
+            status: m.status,
+            balance: m.balance_fen,
+            transfer: m.transfer(),
+            floor: m.transfer_floor.unwrap(),
+            logs,
+        }
+    })
+}
+
+/// Where the money is: `"old"`, `"frozen"` (on the old card, bound to N) or the
+/// number of the new card holding it. Panics (with `when`) when an invariant of
+/// spec/activation.md does not hold.
+fn invariants(old: &SharedCard, news: &[&SharedCard], when: &str) -> String {
+    let o = old_state(old);
+    let ns: Vec<New> = news.iter().map(|c| new_state(c)).collect();
+    // A card at 00 holds no balance unless tag 26 names a transfer.
+    for n in &ns {
+        assert!(
+            n.status != 0 || n.balance == 0 || n.transfer.is_some(),
+            "{when}: {n:?} holds money without a transfer"
+        );
+        // Credited only to N, and only with the old card's transfer.
+        if n.status == 1 && n.balance > 0 {
+            assert_eq!(
+                Some(&n.number),
+                o.target.as_ref().or(o.target.as_ref()),
+                "{when}: credited to a card the old card does not name ({o:?} / {n:?})"
+            );
+        }
+    }
+    let spendable_new: Vec<&New> = ns
+        .iter()
+        .filter(|n| n.status == 1 && n.balance == BALANCE)
+        .collect();
+    let old_spends = o.status == 0 && o.balance == BALANCE;
+    let spendable = spendable_new.len() + usize::from(old_spends);
+    assert!(
+        spendable <= 1,
+        "{when}: spendable on {spendable} cards: {o:?} {ns:?}"
+    );
+    if old_spends {
+        return "old".into();
+    }
+    if let Some(n) = spendable_new.first() {
+        assert_eq!(n.transfer, o.transfer, "{when}: N holds another transfer");
+        return n.number.clone();
+    }
+    assert!(
+        o.status == 1 && o.transfer.is_some() && o.target.is_some(),
+        "{when}: the balance is lost: {o:?} {ns:?}"
+    );
+    "frozen".into()
+}
+
+fn counts(two: bool) -> (u64, u64) {
+    let (old, new) = (card("city.json", "old"), card("ssc-2.00.json", "N"));
+    let d = DeskRig::new(two);
+    old.arm(None);
+    new.arm(None);
+    let hand = Hand {
+        old: Some(old.clone()),
+        new: Some(new.clone()),
+        new_limit: None,
+    };
+    let (r, lines) = d.run(Start::Pharmacy, &hand);
+    assert!(matches!(r, Ok(Outcome::Done(_))), "{r:?} {lines:#?}");
+    let (a, b) = (old.apdus(), new.apdus());
+    assert_eq!(invariants(&old, &[&new], "clean"), "X00000019");
+    (a, b)
+}
+
+#[test]
+fn clean_flows_and_their_apdu_counts() {
+    for two in [false, true] {
+        let (a, b) = counts(two);
+        eprintln!(
+            "{}: pharmacy = {a} APDUs to the old card + {b} to the new card = {}",
+            if two { "two readers" } else { "one reader" },
+            a + b
+        );
+    }
+}
+
+/// Recovers a torn pharmacy on another desk: resume (or pharmacy again when the old
+/// card was never frozen), then checks the money reached N exactly once.
+fn recover_by_resume(old: &SharedCard, new: &SharedCard, two: bool, when: &str) {
+    let d = DeskRig::new(two);
+    let hand = Hand {
+        old: Some(old.clone()),
+        new: Some(new.clone()),
+        new_limit: None,
+    };
+    let (r, lines) = d.run(
+        Start::Resume {
+            entry: None,
+            old_card_present: true,
+        },
+        &hand,
+    );
+    match r {
+        Ok(Outcome::Done(_)) => {}
+        Err(ActivationError::Refusal(sscard::activation::core::Refusal::NothingToResume)) => {
+            // Never frozen: a new pharmacy run.
+            let (r, lines) = d.run(Start::Pharmacy, &hand);
+            assert!(
+                matches!(r, Ok(Outcome::Done(_))),
+                "{when}: pharmacy again: {r:?} {lines:#?}"
+            );
+        }
+        Err(ActivationError::Refusal(sscard::activation::core::Refusal::OldMigrated {
+            ..
+        })) => {}
+        other => panic!("{when}: resume: {other:?} {lines:#?}"),
+    }
+    assert_eq!(invariants(old, &[new], when), "X00000019", "{when}");
+    let n = new_state(new);
+    assert_eq!(
+        n.logs
+            .iter()
+            .filter(|l| l.kind == 1 && n.transfer.is_some_and(|t| t[..8] == l.transfer_prefix))
+            .count(),
+        1,
+        "{when}: one transfer-in log record: {n:?}"
+    );
+    // Applying it again changes nothing.
+    let before = (old_state(old), new_state(new));
+    let (r, _) = d.run(
+        Start::Resume {
+            entry: None,
+            old_card_present: true,
+        },
+        &hand,
+    );
+    assert!(r.is_err(), "{when}: a second apply must be refused: {r:?}");
+    assert_eq!(before, (old_state(old), new_state(new)), "{when}");
+}
+
+/// Cancels the transfer the old card carries on another desk (torn at APDU `tear` of
+/// `torn_card` when given, then finished on a third desk); the money ends on the old
+/// card, or on N when N already held the transfer.
+fn recover_by_cancel(
+    old: &SharedCard,
+    new: &SharedCard,
+    two: bool,
+    tear: Option<(&str, Tear)>,
+    when: &str,
+) -> usize {
+    let o = old_state(old);
+    let Some(x) = o.transfer else {
+        return 0;
+    };
+    let id = sscard::activation::core::TransferId(x);
+    let hand = Hand {
+        old: Some(old.clone()),
+        new: Some(new.clone()),
+        new_limit: None,
+    };
+    let start = || Start::Cancel { id, entry: None };
+    let mut tries = 0;
+    if let Some((which, t)) = tear {
+        let c = if which == "old" { old } else { new };
+        c.arm(Some(t));
+        let d = DeskRig::new(two);
+        let _ = d.run(start(), &hand);
+        c.arm(None);
+        invariants(old, &[new], &format!("{when}, cancel torn"));
+        tries += 1;
+    }
+    let d = DeskRig::new(two);
+    let (r, lines) = d.run(start(), &hand);
+    let place = invariants(old, &[new], &format!("{when}, after cancel"));
+    match r {
+        Ok(Outcome::Cancelled { .. }) => {
+            assert_eq!(place, "old", "{when}: {lines:#?}");
+            let n = new_state(new);
+            if o.status == 1 {
+                // The old card was frozen: N could have been credited elsewhere, so the
+                // cancel barred the transfer on N first.
+                let f = n
+                    .floor
+                    .clone()
+                    .unwrap_or_else(|| panic!("{when}: no floor on N"));
+                assert!(
+                    f.old_card == "6399000123" && f.counter >= id.counter(),
+                    "{when}"
+                );
+            }
+            assert_eq!(n.transfer, None, "{when}");
+            assert_eq!(n.balance, 0, "{when}");
+            let back = old_state(old);
+            assert_eq!(
+                (back.status, back.transfer, back.target.as_deref()),
+                (0, None, None),
+                "{when}"
+            );
+            assert_eq!(
+                back.counter, o.counter,
+                "{when}: the counter is never lowered"
+            );
+            // The cancelled transfer can never be credited afterwards.
+            let (r, _) = d.run(
+                Start::Resume {
+                    entry: None,
+                    old_card_present: true,
+                },
+                &hand,
+            );
+            assert!(r.is_err(), "{when}: resume after cancel: {r:?}");
+            assert_eq!(invariants(old, &[new], when), "old");
+        }
+        Err(ActivationError::Refusal(sscard::activation::core::Refusal::CancelAfterCredit {
+            ..
+        })) => assert_eq!(place, "X00000019", "{when}"),
+        Err(ActivationError::Refusal(sscard::activation::core::Refusal::NothingToCancel {
+            ..
+        })) => assert_eq!(place, "old", "{when}"),
+        // Every write was made (the old card reads migrated): the money is on N.
+        Err(ActivationError::Refusal(sscard::activation::core::Refusal::OldMigrated {
+            ..
+        })) => assert_eq!(place, "X00000019", "{when}"),
+        other => panic!("{when}: cancel: {other:?} {lines:#?}"),
+    }
+    tries + 1
+}
+
+fn matrix(two: bool) {
+    let mode = if two { "two readers" } else { "one reader" };
+    let (a, b) = counts(two);
+    let base_old = card("city.json", "old");
+    let base_new = card("ssc-2.00.json", "N");
+    let mut points = 0;
+    let mut recoveries = 0;
+    for (which, total) in [("old", a), ("new", b)] {
+        for k in 1..=total {
+            for kind in [TearKind::Before, TearKind::After] {
+                let (old, new) = (copy(&base_old), copy(&base_new));
+                let torn = if which == "old" { &old } else { &new };
+                torn.arm(Some(Tear { at: k, kind }));
+                let when = format!("{mode}, {which} card torn {kind:?} APDU {k}");
+                let d = DeskRig::new(two);
+                let hand = Hand {
+                    old: Some(old.clone()),
+                    new: Some(new.clone()),
+                    new_limit: None,
+                };
+                let (r, lines) = d.run(Start::Pharmacy, &hand);
+                assert!(torn.torn(), "{when}: the tear did not fire");
+                assert!(r.is_err(), "{when}: {r:?} {lines:#?}");
+                invariants(&old, &[&new], &when);
+                points += 1;
+                // Both recoveries, each on its own copy of the torn cards.
+                let (o2, n2) = (copy(&old), copy(&new));
+                recover_by_resume(&old, &new, two, &when);
+                recoveries += recover_by_cancel(&o2, &n2, two, None, &when);
+            }
+        }
+    }
+    eprintln!(
+        "{mode}: {points} tear-off points in the pharmacy flow (before/after each APDU), \
+         each recovered by resume and by cancel ({recoveries} cancels); invariants held at every one"
+    );
+}
+
+#[test]
+fn pharmacy_torn_at_every_apdu_one_reader() {
+    matrix(false);
+}
+
+#[test]
+fn pharmacy_torn_at_every_apdu_two_readers() {
+    matrix(true);
+}
+
+/// A frozen old card bound to N (one reader, the holder walked away with N), or a
+/// torn credit: then the cancel (void on N, then unfreeze) torn at every APDU of
+/// either card, and finished on another desk.
+#[test]
+fn cancel_and_void_torn_at_every_apdu() {
+    let base_old = card("city.json", "old");
+    let base_new = card("ssc-2.00.json", "N");
+    let mut starts = Vec::new();
+    // State A: frozen, bound to N; the holder never brings N back for the credit.
+    {
+        let (o, n) = (copy(&base_old), copy(&base_new));
+        let h = Hand {
+            old: Some(o.clone()),
+            new: Some(n.clone()),
+            new_limit: Some(1),
+        };
+        let (r, _) = DeskRig::new(false).run(Start::Pharmacy, &h);
+        assert!(matches!(r, Err(ActivationError::Timeout(_))), "{r:?}");
+        assert_eq!(invariants(&o, &[&n], "A"), "frozen");
+        starts.push(("frozen, N untouched", o, n));
+    }
+    // State B: a torn credit: N at 00 holding X and the balance.
+    for k in 1..80u64 {
+        let (o, n) = (copy(&base_old), copy(&base_new));
+        n.arm(Some(Tear {
+            at: k,
+            kind: TearKind::After,
+        }));
+        let h = Hand {
+            old: Some(o.clone()),
+            new: Some(n.clone()),
+            new_limit: None,
+        };
+        let _ = DeskRig::new(false).run(Start::Pharmacy, &h);
+        let ns = new_state(&n);
+        if ns.status == 0 && ns.transfer.is_some() && ns.balance == BALANCE {
+            starts.push(("torn credit holding the balance", o, n));
+            break;
+        }
+    }
+    assert_eq!(starts.len(), 2, "both start states were built");
+    let mut points = 0;
+    for (what, o0, n0) in &starts {
+        // The cancel's APDUs on a clean copy.
+        let (o, n) = (copy(o0), copy(n0));
+        o.arm(None);
+        n.arm(None);
+        let d = DeskRig::new(false);
+        let x = sscard::activation::core::TransferId(old_state(&o).transfer.unwrap());
+        o.arm(None);
+        n.arm(None);
+        let (r, lines) = d.run(
+            Start::Cancel { id: x, entry: None },
+            &Hand {
+                old: Some(o.clone()),
+                new: Some(n.clone()),
+                new_limit: None,
+            },
+        );
+        assert!(
+            matches!(r, Ok(Outcome::Cancelled { .. })),
+            "{what}: {r:?} {lines:#?}"
+        );
+        let (ca, cb) = (o.apdus(), n.apdus());
+        eprintln!("cancel from '{what}' (one reader): {ca} APDUs to the old card + {cb} to N");
+        for (which, total) in [("old", ca), ("new", cb)] {
+            for k in 1..=total {
+                for kind in [TearKind::Before, TearKind::After] {
+                    let (o, n) = (copy(o0), copy(n0));
+                    let when = format!("cancel from '{what}', {which} card torn {kind:?} APDU {k}");
+                    recover_by_cancel(&o, &n, false, Some((which, Tear { at: k, kind })), &when);
+                    points += 1;
+                }
+            }
+        }
+    }
+    eprintln!(
+        "cancel/void: {points} tear-off points, each finished on another desk; invariants held at every one"
+    );
+}
+
+#[test]
+fn the_freeze_binds_n_and_the_other_genuine_card_is_refused() {
+    // Issue 10 case 4: a complete one-reader flow leaves the old card frozen, bound to
+    // N; the holder's other genuine new card gets nothing at another desk.
+    let (old, n, other) = (
+        card("city.json", "old"),
+        card("ssc-2.00.json", "N"),
+        card("ssc-3.00-second.json", "M"),
+    );
+    let d = DeskRig::new(false);
+    let (r, _) = d.run(
+        Start::Pharmacy,
+        &Hand {
+            old: Some(old.clone()),
+            new: Some(n.clone()),
+            new_limit: None,
+        },
+    );
+    assert!(matches!(r, Ok(Outcome::Done(_))), "{r:?}");
+    let o = old_state(&old);
+    assert_eq!((o.status, o.target.as_deref()), (1, Some("X00000019")));
+    assert_eq!(o.counter, 1);
+    let e = DeskRig::new(false);
+    let (r, lines) = e.run(
+        Start::Pharmacy,
+        &Hand {
+            old: Some(old.clone()),
+            new: Some(other.clone()),
+            new_limit: None,
+        },
+    );
+    assert!(r.is_err(), "{r:?} {lines:#?}");
+    assert_eq!(invariants(&old, &[&n, &other], "case 4"), "X00000019");
+    let m = new_state(&other);
+    assert_eq!((m.status, m.balance, m.transfer), (0, 0, None));
+}
+
+#[test]
+fn cards_of_the_layout_before_the_transfer_protocol_are_refused_with_the_reason() {
+    for (old_name, new_name, record) in [
+        (
+            "broken/city-no-counter.json",
+            "ssc-2.00.json",
+            "transfer_counter",
+        ),
+        ("city.json", "broken/ssc-no-floor.json", "transfer_floor"),
+    ] {
+        let (old, new) = (card(old_name, "old"), card(new_name, "N"));
+        let before = (old.image().to_json(), new.image().to_json());
+        for two in [false, true] {
+            let (r, lines) = DeskRig::new(two).run(
+                Start::Pharmacy,
+                &Hand {
+                    old: Some(old.clone()),
+                    new: Some(new.clone()),
+                    new_limit: None,
+                },
+            );
+            let msg = match r {
+                Err(e @ ActivationError::Refused(_)) => e.to_string(),
+                other => panic!("{old_name}/{new_name}: {other:?} {lines:#?}"),
+            };
+            assert!(msg.contains(&format!("no {record} record")), "{msg}");
+            assert!(msg.contains("older than the transfer protocol"), "{msg}");
+            assert_eq!(
+                before,
+                (old.image().to_json(), new.image().to_json()),
+                "nothing written"
+            );
+        }
+    }
+}
