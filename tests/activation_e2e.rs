@@ -284,7 +284,7 @@ fn another_terminal_recovers_from_the_old_cards_own_data() {
     d.journal = d.bed.dir.path().join("terminal-b.sqlite");
     let (r, _) = d.run(&["resume"], &Faults::default(), Strike::None);
     assert_eq!(r.code, 0, "{r:?}");
-    assert!(r.stderr.contains("unknown to this terminal"), "{r:?}");
+    assert!(r.stderr.contains("unknown to this desk"), "{r:?}");
     let new = new_money(&d.new_img);
     assert_eq!((new.status, new.balance), (0x01, BALANCE));
     assert_invariants(&d.old_img, &d.new_img, "after recovery");
@@ -361,7 +361,7 @@ fn cancel_after_a_credit_was_announced_needs_the_new_card() {
     d3.journal = d3.bed.dir.path().join("desk-b.sqlite");
     let (r, _) = d3.run(&["cancel", &id3], &Faults::default(), Strike::None);
     assert_eq!(r.code, 12, "{r:?}");
-    assert!(r.stderr.contains("holds transfer"), "{r:?}");
+    assert!(r.stderr.contains("is already on card"), "{r:?}");
     assert_eq!(new_money(&d3.new_img).balance, BALANCE);
     assert_invariants(&d3.old_img, &d3.new_img, "after refused cancel");
 }

@@ -60,7 +60,16 @@ fn has_section(doc: &str, sec: &str) -> bool {
 fn every_spec_citation_resolves_inside_the_repository() {
     let root = root();
     let mut files = Vec::new();
-    for d in ["src", "tests", "apdu-scripts", "cards", "profiles", "benches", "scripts", "docs"] {
+    for d in [
+        "src",
+        "tests",
+        "apdu-scripts",
+        "cards",
+        "profiles",
+        "benches",
+        "scripts",
+        "docs",
+    ] {
         sources(&root.join(d), &mut files);
     }
     for f in ["README.md", "hardware.md", "BENCHMARKS.md"] {
@@ -78,7 +87,9 @@ fn every_spec_citation_resolves_inside_the_repository() {
                 while let Some(at) = rest.find(kind) {
                     let tail = &rest[at..];
                     rest = &rest[at + kind.len()..];
-                    let Some(end) = tail.find(".md") else { continue };
+                    let Some(end) = tail.find(".md") else {
+                        continue;
+                    };
                     let name = &tail[..end + 3];
                     if !name[kind.len()..end]
                         .bytes()
@@ -109,8 +120,15 @@ fn every_spec_citation_resolves_inside_the_repository() {
             }
         }
     }
-    assert!(checked > 50, "only {checked} citations found: the scan is broken");
-    assert!(bad.is_empty(), "citations that do not resolve:\n{}", bad.join("\n"));
+    assert!(
+        checked > 50,
+        "only {checked} citations found: the scan is broken"
+    );
+    assert!(
+        bad.is_empty(),
+        "citations that do not resolve:\n{}",
+        bad.join("\n")
+    );
 }
 
 #[test]

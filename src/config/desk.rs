@@ -112,7 +112,9 @@ pub fn check_roles(roles: &[Role<'_>], readers: Option<&[ReaderInfo]>) -> Result
                 .unwrap_or_else(|| match a.selector {
                     ReaderSelector::Index(n) => format!("#{n}"),
                     ReaderSelector::Name(s) => s.clone(),
-                    ReaderSelector::NameBytes(b) => crate::reader::ReaderName::from_bytes(b).to_string(),
+                    ReaderSelector::NameBytes(b) => {
+                        crate::reader::ReaderName::from_bytes(b).to_string()
+                    }
                     ReaderSelector::Exact(n) => n.to_string(),
                     ReaderSelector::Auto => "the first reader".into(),
                 });
