@@ -122,7 +122,11 @@ fn pharmacy_with_two_readers_marks_the_old_card_migrated() {
     let (r, _) = d.run(&["pharmacy"], &Faults::default(), Strike::None);
     assert_eq!(r.code, 12, "{r:?}");
     // The new card is checked first (issue 10): it is already active.
-    assert!(r.stderr.contains("the new card is already active"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("the new card's medical function is already active"),
+        "{r:?}"
+    );
     assert_eq!(before.0, std::fs::read(&d.old_img).unwrap());
     assert_eq!(before.1, std::fs::read(&d.new_img).unwrap());
     // Export for other systems.
@@ -218,7 +222,11 @@ fn new_card_active_with_another_transfer_is_refused() {
     let (r, _) = d.run(&["pharmacy"], &Faults::default(), Strike::None);
     assert_eq!(r.code, 12, "{r:?}");
     // Checked first (issue 10): an active new card is refused before the old card is touched.
-    assert!(r.stderr.contains("the new card is already active"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("the new card's medical function is already active"),
+        "{r:?}"
+    );
     assert_eq!(old_money(&d.old_img).status, 0x00, "the old card untouched");
     assert_eq!(new_before, std::fs::read(&d.new_img).unwrap());
 }

@@ -233,7 +233,7 @@ fn case_4_the_old_card_names_n_and_m_gets_nothing() {
     d.new_img = m_img.clone();
     let (r, _) = d.run(&["pharmacy"], &Faults::default(), Strike::None);
     assert_eq!(r.code, 12, "{r:?}");
-    assert!(r.stderr.contains("bound to card X00000019"), "{r:?}");
+    assert!(r.stderr.contains("is frozen for card X00000019"), "{r:?}");
     let m = new_money(&m_img);
     assert_eq!((m.status, m.balance, m.transfer), (0x00, 0, [0; 16]));
     assert!(log_records(&m_img).is_empty());

@@ -140,8 +140,10 @@ pub fn note(lang: Lang, n: &Note) -> String {
                 citizen_id,
                 card,
             } => format!("Holder: {name}  ID {}  card {card}", masked(citizen_id)),
+            // Not "Insert ...": scripts wait for the driver's "Insert <card> into
+            // '<reader>'." line, which follows when the card is not there yet.
             Note::Insert { which, purpose: p } => {
-                format!("Insert {} {}.", card(lang, *which), purpose(lang, *p))
+                format!("Next: {} {}.", card(lang, *which), purpose(lang, *p))
             }
             Note::ContinuingFromJournal { id: x, state } => format!(
                 "Unfinished transfer {} found in this desk's journal ({}); continuing.",
