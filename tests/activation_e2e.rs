@@ -122,7 +122,11 @@ fn pharmacy_with_two_readers_marks_the_old_card_migrated() {
     let (r, _) = d.run(&["pharmacy"], &Faults::default(), Strike::None);
     assert_eq!(r.code, 12, "{r:?}");
     // The new card is checked first (issue 10): it is already active.
-    assert!(r.stderr.contains("the new card is already active"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("the new card's medical function is already active"),
+        "{r:?}"
+    );
     assert_eq!(before.0, std::fs::read(&d.old_img).unwrap());
     assert_eq!(before.1, std::fs::read(&d.new_img).unwrap());
     // Export for other systems.
@@ -218,7 +222,11 @@ fn new_card_active_with_another_transfer_is_refused() {
     let (r, _) = d.run(&["pharmacy"], &Faults::default(), Strike::None);
     assert_eq!(r.code, 12, "{r:?}");
     // Checked first (issue 10): an active new card is refused before the old card is touched.
-    assert!(r.stderr.contains("the new card is already active"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("the new card's medical function is already active"),
+        "{r:?}"
+    );
     assert_eq!(old_money(&d.old_img).status, 0x00, "the old card untouched");
     assert_eq!(new_before, std::fs::read(&d.new_img).unwrap());
 }
@@ -284,7 +292,7 @@ fn another_terminal_recovers_from_the_old_cards_own_data() {
     d.journal = d.bed.dir.path().join("terminal-b.sqlite");
     let (r, _) = d.run(&["resume"], &Faults::default(), Strike::None);
     assert_eq!(r.code, 0, "{r:?}");
-    assert!(r.stderr.contains("unknown to this terminal"), "{r:?}");
+    assert!(r.stderr.contains("unknown to this desk"), "{r:?}");
     let new = new_money(&d.new_img);
     assert_eq!((new.status, new.balance), (0x01, BALANCE));
     assert_invariants(&d.old_img, &d.new_img, "after recovery");
@@ -361,7 +369,7 @@ fn cancel_after_a_credit_was_announced_needs_the_new_card() {
     d3.journal = d3.bed.dir.path().join("desk-b.sqlite");
     let (r, _) = d3.run(&["cancel", &id3], &Faults::default(), Strike::None);
     assert_eq!(r.code, 12, "{r:?}");
-    assert!(r.stderr.contains("holds transfer"), "{r:?}");
+    assert!(r.stderr.contains("is already on card"), "{r:?}");
     assert_eq!(new_money(&d3.new_img).balance, BALANCE);
     assert_invariants(&d3.old_img, &d3.new_img, "after refused cancel");
 }

@@ -204,9 +204,9 @@ fn activation_takes_readers_psam_and_language_from_the_file() {
     assert_eq!(code, Some(0), "{all}\n{stdout}");
     for l in [
         "请将旧医保卡插入读卡器“Virtual PCD 00 00”。",
-        "正在读取旧卡…",
+        "正在读取旧卡……",
         "密码正确。",
-        "正在冻结旧卡账户…",
+        "正在冻结旧卡账户（绑定新卡）……",
         "请从读卡器“Virtual PCD 00 00”取出旧医保卡。",
         "请将新社保卡插入读卡器“Virtual PCD 00 00”。",
         "完成。",
@@ -282,7 +282,7 @@ fn flags_override_the_file() {
     assert!(r.stderr.contains("Wrong PIN: 4 tries left."), "{r:?}");
     assert!(
         r.stderr
-            .contains("sscard: error: refused: wrong PIN for the old card; 4 tries left"),
+            .contains("sscard: error: refused: wrong PIN; 4 tries left"),
         "{r:?}"
     );
     bed.pull(0);

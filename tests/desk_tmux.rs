@@ -454,7 +454,7 @@ fn guided_pharmacy_in_chinese_from_lang_continues_after_the_new_card_is_pulled_m
             // Pulled mid-credit: one instruction, recovery from the journal.
             "⚠ 新社保卡被过早取出。请放回读卡器“Virtual PCD 00 00”，屏幕提示取出前不要拔卡。",
             "（正在恢复：第 1 次，共 3 次）",
-            "➜ 请持卡人输入旧卡密码（将设为新卡密码）：",
+            "➜ 请持卡人输入旧卡密码，用于新卡（输入两次）：",
             "持卡人 张三 · 身份证号 111111********1110",
             "✔ 全部 10 步已完成",
             "✔ 办理完成",

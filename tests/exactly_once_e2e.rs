@@ -99,13 +99,13 @@ fn case_1_cancel_after_another_desk_credited_is_refused() {
     d.journal = desk_b(&d);
     let (r, _) = d.run(&["resume"], &Faults::default(), Strike::None);
     assert_eq!(r.code, 0, "desk B: {r:?}");
-    assert!(r.stderr.contains("unknown to this terminal"), "{r:?}");
+    assert!(r.stderr.contains("unknown to this desk"), "{r:?}");
     assert_eq!(spendable_on(&d, &d.new_img.clone(), None, "case 1, B"), "N");
     // Desk A cancels: it must show N, which holds X: refused, nothing unfrozen.
     d.journal = a;
     let (r, _) = d.run(&["cancel", &id], &Faults::default(), Strike::None);
     assert_eq!(r.code, 12, "{r:?}");
-    assert!(r.stderr.contains("holds transfer"), "{r:?}");
+    assert!(r.stderr.contains("is already on card"), "{r:?}");
     assert_eq!(old_money(&d.old_img).status, 0x01);
     assert_eq!(
         spendable_on(&d, &d.new_img.clone(), None, "case 1, end"),
@@ -198,7 +198,7 @@ fn case_3_cancel_with_the_other_card_is_refused() {
     let m_before = std::fs::read(&m_img).unwrap();
     let (r, _) = d.run(&["cancel", &id], &Faults::default(), Strike::None);
     assert_eq!(r.code, 12, "M is no proof: {r:?}");
-    assert!(r.stderr.contains("bound to new card X00000019"), "{r:?}");
+    assert!(r.stderr.contains("bound to card X00000019"), "{r:?}");
     assert_eq!(m_before, std::fs::read(&m_img).unwrap(), "M untouched");
     assert_eq!(old_money(&d.old_img).status, 0x01, "still frozen");
     d.new_img = n_img.clone();
@@ -233,7 +233,7 @@ fn case_4_the_old_card_names_n_and_m_gets_nothing() {
     d.new_img = m_img.clone();
     let (r, _) = d.run(&["pharmacy"], &Faults::default(), Strike::None);
     assert_eq!(r.code, 12, "{r:?}");
-    assert!(r.stderr.contains("bound to new card X00000019"), "{r:?}");
+    assert!(r.stderr.contains("is frozen for card X00000019"), "{r:?}");
     let m = new_money(&m_img);
     assert_eq!((m.status, m.balance, m.transfer), (0x00, 0, [0; 16]));
     assert!(log_records(&m_img).is_empty());

@@ -13,8 +13,8 @@
 //!
 //! `cargo test --release --test inproc_tier -- --nocapture` prints the counts.
 
-use sscard::activation::core::Start;
-use sscard::activation::desk::{english, Desk, Msg, Want};
+use sscard::activation::core::{Prompt, Start};
+use sscard::activation::desk::{english, Ask, Desk, Msg, Want};
 use sscard::activation::driver::{self, Outcome};
 use sscard::activation::journal::Journal;
 use sscard::activation::log_record::LogRecord;
@@ -57,11 +57,11 @@ impl Desk for ScriptDesk {
     fn show(&mut self, msg: &Msg) {
         self.lines.push(english(msg));
     }
-    fn pin(&mut self, _prompt: &str, _confirm: bool) -> Result<Pin, sscard::error::Error> {
+    fn pin(&mut self, _ask: Ask, _confirm: bool) -> Result<Pin, sscard::error::Error> {
         let p = self.pins.pop_front().unwrap_or("135790");
         Ok(Pin::parse(p).unwrap())
     }
-    fn line(&mut self, _prompt: &str) -> Result<String, sscard::error::Error> {
+    fn line(&mut self, _prompt: Prompt) -> Result<String, sscard::error::Error> {
         Ok("111111198101011110".into())
     }
     fn interactive(&self) -> bool {

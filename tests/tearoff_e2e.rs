@@ -154,10 +154,10 @@ fn tool_killed_at_every_journal_state_and_pcscd_restarted() {
         let mut points = vec![
             (
                 "before FREEZING (new card checked)",
-                "Proving the desk's medical write key",
+                "Proving this desk's key on the new card",
             ),
             ("FREEZING", "Freezing the old card"),
-            ("FROZEN", "The old card is frozen, bound to the new card"),
+            ("FROZEN", "The old card is frozen for the new card"),
             ("CREDITING", "Moving the medical account"),
             ("before CREDITED", "Setting the new card's PIN"),
             ("COMPLETE", "Done."),

@@ -9,6 +9,8 @@ use crate::card::CardKind;
 use crate::error::Error;
 use crate::secret::Pin;
 
+use super::core::{Note, Prompt};
+
 /// Which card a step wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Want {
@@ -21,16 +23,22 @@ pub enum Want {
 /// Progress of a flow, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
+    /// Reading and checking the new card.
+    ReadNew,
+    /// Proving the desk's medical write key on the new card (before any freeze).
+    ProveKey,
     /// Reading the old card.
     ReadOld,
     /// Holder PIN checked on the old card.
     PinVerified,
     /// The old card is being frozen.
     Freeze,
-    /// Reading and checking the new card.
-    ReadNew,
+    /// The old card is frozen, bound to the new card.
+    Frozen,
     /// Crediting the new card.
     Credit,
+    /// Activating a card's medical function (window, first use).
+    Activate,
     /// Setting the new card's PIN.
     ReloadPin,
     /// Marking the old card migrated.
@@ -43,7 +51,17 @@ pub enum Step {
     Done,
 }
 
-/// A message for the desk.
+/// The card service (pcscd) while the desk waits for a card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// pcscd went away; the wait goes on.
+    Lost,
+    /// pcscd is back.
+    Back,
+}
+
+/// A message for the desk: data only; each desk renders it in its language with
+/// [`crate::ui::messages::desk`] (one exhaustive `match` per language).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Msg {
     /// Insert a card into a reader.
@@ -73,8 +91,19 @@ pub enum Msg {
         /// Tries left.
         left: u8,
     },
-    /// Anything else worth saying (recovery found, already done, ...).
-    Note(String),
+    /// pcscd went away or came back during a wait.
+    Service(Service),
+    /// A note of the protocol core (recovery found, already done, ...).
+    Note(Note),
+}
+
+/// What a PIN entry asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ask {
+    /// The core's question.
+    Prompt(Prompt),
+    /// The same PIN once more (confirmation).
+    Again,
 }
 
 /// The desk: shows messages, reads PINs and typed input.
@@ -82,57 +111,22 @@ pub trait Desk {
     /// Shows a message.
     fn show(&mut self, msg: &Msg);
     /// Asks the holder for a PIN; with `confirm`, asks twice and requires a match.
-    fn pin(&mut self, prompt: &str, confirm: bool) -> Result<Pin, Error>;
+    ///
+    /// # Errors
+    /// No PIN could be read (no terminal, end of input, malformed PIN).
+    fn pin(&mut self, ask: Ask, confirm: bool) -> Result<Pin, Error>;
     /// Asks the operator to type a line (a citizen ID).
-    fn line(&mut self, prompt: &str) -> Result<String, Error>;
+    ///
+    /// # Errors
+    /// Standard input could not be read.
+    fn line(&mut self, prompt: Prompt) -> Result<String, Error>;
     /// Whether a person answers (a wrong PIN may then be retried).
     fn interactive(&self) -> bool;
 }
 
-/// English text of a step.
-pub fn step_english(s: Step) -> &'static str {
-    match s {
-        Step::ReadOld => "Reading the old card...",
-        Step::PinVerified => "PIN accepted.",
-        Step::Freeze => "Freezing the old card's account...",
-        Step::ReadNew => "Reading and checking the new card...",
-        Step::Credit => "Moving the medical account to the new card...",
-        Step::ReloadPin => "Setting the new card's PIN...",
-        Step::FinishOld => "Marking the old card as migrated...",
-        Step::Void => "Voiding the transfer on the new card (writing its floor)...",
-        Step::Unfreeze => "Returning the old card to active...",
-        Step::Done => "Done.",
-    }
-}
-
 /// English text of a message (technician view, logs, the plain desk).
 pub fn english(msg: &Msg) -> String {
-    let card = |w: Want| match w {
-        Want::OldCard => "the old city medical card",
-        Want::NewCard => "the new social security card",
-    };
-    match msg {
-        Msg::Insert(w, r) => format!("Insert {} into '{r}'.", card(*w)),
-        Msg::Remove(w, r) => format!("Remove {} from '{r}'.", card(*w)),
-        Msg::WrongCard { want, found } => format!(
-            "This is not {}: the reader holds {}. Please swap the cards.",
-            card(*want),
-            match found {
-                CardKind::Ssc => "a social security card",
-                CardKind::City => "a city medical card",
-                CardKind::Psam => "a PSAM",
-                CardKind::Unknown => "an unknown card",
-            }
-        ),
-        Msg::Holder {
-            name,
-            id_masked,
-            card,
-        } => format!("Holder: {name}  ID {id_masked}  card {card}"),
-        Msg::Step(s) => step_english(*s).to_string(),
-        Msg::PinWrong { left } => format!("Wrong PIN: {left} tries left."),
-        Msg::Note(n) => n.clone(),
-    }
+    crate::ui::messages::desk(crate::ui::messages::Lang::En, msg)
 }
 
 /// Shows `prompt` on stderr and reads one line of standard input, trimmed (every
@@ -165,10 +159,11 @@ impl Desk for PlainDesk {
         eprintln!("{}", english(msg));
     }
 
-    fn pin(&mut self, prompt: &str, confirm: bool) -> Result<Pin, Error> {
-        let pin = self.pins.read(prompt)?;
+    fn pin(&mut self, ask: Ask, confirm: bool) -> Result<Pin, Error> {
+        use crate::ui::messages::{ask as text, Lang};
+        let pin = self.pins.read(&text(Lang::En, ask))?;
         if confirm {
-            let again = self.pins.read("Enter the PIN again: ")?;
+            let again = self.pins.read(&text(Lang::En, Ask::Again))?;
             if again != pin {
                 return Err(Error::Other {
                     message: "the two PINs differ".into(),
@@ -179,8 +174,11 @@ impl Desk for PlainDesk {
         Ok(pin)
     }
 
-    fn line(&mut self, prompt: &str) -> Result<String, Error> {
-        prompt_line(prompt)
+    fn line(&mut self, prompt: Prompt) -> Result<String, Error> {
+        prompt_line(&crate::ui::messages::prompt(
+            crate::ui::messages::Lang::En,
+            prompt,
+        ))
     }
 
     fn interactive(&self) -> bool {

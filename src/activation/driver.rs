@@ -18,7 +18,7 @@ use super::core::{
     Fields, Input, JournalEntry, JournalWrite, KeyRole, LogHead, PinEntry, PinOutcome, PinSource,
     Prompt, Readers, Role, SscRole, SscStatus, Start, TransferData, TransferId, Which, WriteOp,
 };
-use super::desk::{Desk, Msg, Step, Want};
+use super::desk::{Ask, Desk, Msg, Step, Want};
 use super::error::ActivationError;
 use super::journal::{Entry, Flow, Journal, JournalError};
 use super::log_record::LogRecord;
@@ -182,7 +182,7 @@ pub fn run(cx: &mut Context, start: Start) -> Result<Outcome, ActivationError> {
             }
             Action::AskPin(prompt) => input = Some(ask_pin(cx, &mut run, prompt)),
             Action::AskLine(prompt) => {
-                let l = cx.desk.line(&prompt_text(prompt)).ok();
+                let l = cx.desk.line(prompt).ok();
                 input = Some(Input::Line(l));
             }
         }
@@ -271,15 +271,17 @@ fn show(cx: &mut Context, m: &core::Msg) {
     let msg = match m {
         M::Step(s) => match s {
             core::Step::CheckNew => Msg::Step(Step::ReadNew),
+            core::Step::ProveKey => Msg::Step(Step::ProveKey),
             core::Step::ReadOld => Msg::Step(Step::ReadOld),
             core::Step::PinVerified => Msg::Step(Step::PinVerified),
             core::Step::Freeze => Msg::Step(Step::Freeze),
-            core::Step::Credit | core::Step::Activate => Msg::Step(Step::Credit),
+            core::Step::Frozen => Msg::Step(Step::Frozen),
+            core::Step::Credit => Msg::Step(Step::Credit),
+            core::Step::Activate => Msg::Step(Step::Activate),
             core::Step::SetPin => Msg::Step(Step::ReloadPin),
             core::Step::FinishOld => Msg::Step(Step::FinishOld),
             core::Step::Unfreeze => Msg::Step(Step::Unfreeze),
             core::Step::Void => Msg::Step(Step::Void),
-            other => Msg::Note(super::text::step(*other)),
         },
         M::Note(core::Note::Holder {
             name,
@@ -291,21 +293,17 @@ fn show(cx: &mut Context, m: &core::Msg) {
             card: card.clone(),
         },
         M::Note(core::Note::PinWrong { left }) => Msg::PinWrong { left: *left },
-        M::Note(n) => Msg::Note(super::text::note(n)),
+        M::Note(n) => Msg::Note(n.clone()),
     };
     cx.desk.show(&msg);
 }
 
-fn prompt_text(p: Prompt) -> String {
-    super::text::prompt(p)
-}
-
 fn ask_pin(cx: &mut Context, run: &mut Run, prompt: Prompt) -> Input {
-    let first = match cx.desk.pin(&prompt_text(prompt), false) {
+    let first = match cx.desk.pin(Ask::Prompt(prompt), false) {
         Ok(p) => p,
         Err(_) => return Input::PinEntered(PinEntry::NoInput),
     };
-    let again = match cx.desk.pin(&super::text::pin_again(), false) {
+    let again = match cx.desk.pin(Ask::Again, false) {
         Ok(p) => p,
         Err(_) => return Input::PinEntered(PinEntry::NoInput),
     };
@@ -902,7 +900,7 @@ fn verify_pin(
         },
         (p, _) => p,
     };
-    let pin = match cx.desk.pin(&prompt_text(prompt), false) {
+    let pin = match cx.desk.pin(Ask::Prompt(prompt), false) {
         Ok(p) => p,
         Err(_) => return Ok(Input::Pin(PinOutcome::NoInput)),
     };

@@ -27,10 +27,16 @@ pub enum ActivationError {
     #[error("stopped for safety: {0}")]
     Inconsistent(String),
     /// The protocol refused (spec/activation.md); nothing was written for it.
-    #[error("refused: {}", super::text::refusal(.0))]
+    #[error(
+        "refused: {}",
+        crate::ui::messages::refusal(crate::ui::messages::Lang::En, .0)
+    )]
     Refusal(super::core::Refusal),
     /// The protocol stopped for safety.
-    #[error("stopped for safety: {}", super::text::stop(.0))]
+    #[error(
+        "stopped for safety: {}",
+        crate::ui::messages::stop(crate::ui::messages::Lang::En, .0)
+    )]
     Stop(super::core::Stop),
 }
 
@@ -65,7 +71,10 @@ impl From<ActivationError> for Error {
                     _ => ExitCode::CardStatus,
                 };
                 Error::Other {
-                    message: format!("stopped for safety: {}", super::text::stop(&s)),
+                    message: format!(
+                        "stopped for safety: {}",
+                        crate::ui::messages::stop(crate::ui::messages::Lang::En, &s)
+                    ),
                     code,
                 }
             }

@@ -24,7 +24,6 @@ pub mod model;
 pub mod receipt;
 pub mod session;
 pub mod slots;
-pub mod text;
 
 pub use driver::{Context, Outcome};
 pub use error::ActivationError;

@@ -10,7 +10,7 @@
 //! (`crate::vcard::inproc`) for the fast test tier, where a scripted holder inserts
 //! and removes cards when the desk waits for them.
 
-use super::desk::{Desk, Msg, Want};
+use super::desk::{Desk, Msg, Service, Want};
 use super::error::ActivationError;
 use crate::apdu::Channel;
 use crate::card::{identify, CardKind, Selection};
@@ -180,7 +180,8 @@ impl Slots {
                     return Ok(w.wait_card(reader, Duration::ZERO)?.is_some());
                 };
                 let mut notice = |e: &Event| service_notice(desk, e);
-                Ok(w.wait_card_with(reader, self.timeout, &mut notice)?.is_some())
+                Ok(w.wait_card_with(reader, self.timeout, &mut notice)?
+                    .is_some())
             }
             Backend::Bench(b, holder) => {
                 let reader = reader.to_string();
@@ -360,10 +361,8 @@ impl Slots {
 /// wait goes on; a timeout while pcscd is down ends as a pcscd failure, exit 3).
 fn service_notice(desk: &mut dyn Desk, e: &Event) {
     match e {
-        Event::ServiceLost => desk.show(&Msg::Note(
-            "The card service (pcscd) stopped; waiting for it to come back".to_string(),
-        )),
-        Event::ServiceBack => desk.show(&Msg::Note("The card service (pcscd) is back".to_string())),
+        Event::ServiceLost => desk.show(&Msg::Service(Service::Lost)),
+        Event::ServiceBack => desk.show(&Msg::Service(Service::Back)),
         _ => {}
     }
 }

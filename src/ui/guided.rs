@@ -13,12 +13,14 @@
 //! still come from [`PinReader`] (terminal with echo off, or a file), never argv.
 
 use super::i18n::{self, Advice, Lang, Text};
+use super::messages;
 use super::receipt::{pad, rows, width};
 use super::spinner::Spinner;
 use super::steps::{Mark, Plan, Stage, StepList};
 use super::style::{mark, Paint, Tone};
 use super::trouble::Trouble;
-use crate::activation::desk::{english, Desk, Msg, Step, Want};
+use crate::activation::core::Prompt;
+use crate::activation::desk::{english, Ask, Desk, Msg, Step, Want};
 use crate::activation::receipt::Receipt;
 use crate::cli::pin_input::PinReader;
 use crate::error::{Error, ExitCode};
@@ -385,7 +387,7 @@ impl Desk for GuidedDesk {
         match msg {
             Msg::Insert(w, r) => {
                 self.card_at = Some((*w, r.clone()));
-                self.now = Some((Tone::Action, mark::DO, i18n::msg(l, msg)));
+                self.now = Some((Tone::Action, mark::DO, messages::desk(l, msg)));
                 self.render();
                 let text = match l {
                     Lang::En => format!("Waiting for a card in '{r}'"),
@@ -402,7 +404,7 @@ impl Desk for GuidedDesk {
                         Lang::Zh => format!("请从读卡器“{r}”取出这张卡。"),
                     }
                 } else {
-                    i18n::msg(l, msg)
+                    messages::desk(l, msg)
                 };
                 self.now = Some((Tone::Action, mark::DO, text));
                 self.render();
@@ -414,8 +416,8 @@ impl Desk for GuidedDesk {
                 return;
             }
             Msg::WrongCard { .. } => {
-                self.notice(Tone::Warn, i18n::msg(l, msg));
-                self.now = Some((Tone::Warn, mark::WARN, i18n::msg(l, msg)));
+                self.notice(Tone::Warn, messages::desk(l, msg));
+                self.now = Some((Tone::Warn, mark::WARN, messages::desk(l, msg)));
             }
             Msg::Holder {
                 name,
@@ -456,25 +458,25 @@ impl Desk for GuidedDesk {
                 } else {
                     "…"
                 };
-                self.now = Some((tone, sym, i18n::step(l, *s).to_string()));
+                self.now = Some((tone, sym, messages::desk_step(l, *s).to_string()));
             }
             Msg::PinWrong { .. } => {
-                self.notice(Tone::Warn, i18n::msg(l, msg));
+                self.notice(Tone::Warn, messages::desk(l, msg));
             }
-            Msg::Note(_) => {
-                self.notice(Tone::Dim, i18n::msg(l, msg));
+            Msg::Note(_) | Msg::Service(_) => {
+                self.notice(Tone::Dim, messages::desk(l, msg));
             }
         }
         self.render();
     }
 
-    fn pin(&mut self, prompt: &str, confirm: bool) -> Result<Pin, Error> {
+    fn pin(&mut self, ask: Ask, confirm: bool) -> Result<Pin, Error> {
         self.spinner.stop();
         // A PIN asked again on recovery does not undo the steps after the first one.
         if !self.steps.is_done(Stage::Pin) {
             self.steps.enter(Stage::Pin);
         }
-        let ask = i18n::phrase(self.lang, prompt).trim_end().to_string();
+        let ask = messages::ask(self.lang, ask).trim_end().to_string();
         self.now = Some((Tone::Action, mark::DO, ask));
         self.render();
         let mut rounds = PIN_ATTEMPTS;
@@ -506,13 +508,13 @@ impl Desk for GuidedDesk {
         }
     }
 
-    fn line(&mut self, prompt: &str) -> Result<String, Error> {
+    fn line(&mut self, prompt: Prompt) -> Result<String, Error> {
         self.spinner.stop();
         self.steps.enter(Stage::TypeId);
         self.now = Some((
             Tone::Action,
             mark::DO,
-            i18n::phrase(self.lang, prompt).trim_end().to_string(),
+            messages::prompt(self.lang, prompt).trim_end().to_string(),
         ));
         self.render();
         read_line(Text::LinePrompt.get(self.lang))
@@ -553,7 +555,7 @@ mod tests {
         d.now = Some((
             Tone::Action,
             mark::DO,
-            i18n::msg(Lang::En, &Msg::Insert(Want::NewCard, "R".into())),
+            messages::desk(Lang::En, &Msg::Insert(Want::NewCard, "R".into())),
         ));
         let s = d.screen();
         assert!(

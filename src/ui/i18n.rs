@@ -1,23 +1,23 @@
 //! Chinese and English for everything a desk worker reads.
 //!
 //! Why it is shaped like this:
-//! - The flows speak in data ([`Msg`], [`Step`], [`Want`]): those are translated by
-//!   exhaustive `match`es, so a new message cannot compile without both languages.
-//! - Some text still reaches the desk as English sentences (notes, PIN prompts,
-//!   refusal reasons, error messages built with `format!`). Those go through one
-//!   phrase table of English patterns (`{}` stands for a value) and their Chinese;
-//!   a sentence not in the table is shown in English rather than hidden. A test scans
-//!   the flow sources so that a new sentence without a translation fails the build's
-//!   tests instead of reaching a desk untranslated.
-//! - English is always [`english`](crate::activation::desk::english)'s text, so plain
-//!   mode, scripts and the scripted-holder tests see exactly what they always saw.
+//! - Everything the activation says (its core's steps, notes, prompts, refusals and
+//!   safety stops, and the driver's insert/remove/wrong-card/pcscd messages) is data,
+//!   rendered by [`crate::ui::messages`] with one exhaustive `match` per language.
+//! - This module holds the desk's fixed screen texts and the advice for errors of the
+//!   transport, card, SAM and journal layers, also as `match`es. A few texts still
+//!   arrive as English sentences (the driver's text refusals/timeouts and the setup
+//!   and PIN-input errors of the CLI): a small phrase table of English patterns
+//!   translates those; a sentence not in it is shown in English rather than hidden.
 //!   Technician output (the APDU trace, JSON, `config check`) stays English.
 
-use crate::activation::desk::{english, Msg, Step, Want};
+use crate::activation::core::Refusal;
+use crate::activation::desk::Want;
 use crate::apdu::TransportError;
-use crate::card::{CardError, CardKind};
+use crate::card::CardError;
 use crate::error::{Error, ExitCode};
 use crate::sam::SamError;
+use crate::ui::messages;
 
 /// A desk language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
@@ -268,272 +268,18 @@ pub fn card_name(lang: Lang, want: Want) -> &'static str {
     }
 }
 
-fn found_name(lang: Lang, kind: CardKind) -> &'static str {
-    match kind {
-        CardKind::Ssc => lang.pick("a social security card", "一张社保卡"),
-        CardKind::City => lang.pick("a city medical card", "一张医保卡"),
-        CardKind::Psam => lang.pick("a PSAM", "一张 PSAM 卡"),
-        CardKind::Unknown => lang.pick("an unknown card", "一张无法识别的卡"),
-    }
-}
-
-/// A desk message in `lang`; in English exactly [`english`]'s text.
-pub fn msg(lang: Lang, m: &Msg) -> String {
-    if lang == Lang::En {
-        return english(m);
-    }
-    match m {
-        Msg::Insert(w, r) => format!("请将{}插入读卡器“{r}”。", card_name(lang, *w)),
-        Msg::Remove(w, r) => format!("请从读卡器“{r}”取出{}。", card_name(lang, *w)),
-        Msg::WrongCard { want, found } => format!(
-            "这不是{}：读卡器里是{}。请换卡。",
-            card_name(lang, *want),
-            found_name(lang, *found)
-        ),
-        Msg::Holder {
-            name,
-            id_masked,
-            card,
-        } => format!("持卡人：{name}  身份证 {id_masked}  卡号 {card}"),
-        Msg::Step(s) => step(lang, *s).to_string(),
-        Msg::PinWrong { left } => format!("密码错误，还可尝试 {left} 次。"),
-        Msg::Note(n) => phrase(lang, n),
-    }
-}
-
-/// What a flow step says while it runs.
-pub fn step(lang: Lang, s: Step) -> &'static str {
-    let zh = match s {
-        Step::ReadOld => "正在读取旧卡…",
-        Step::PinVerified => "密码正确。",
-        Step::Freeze => "正在冻结旧卡账户…",
-        Step::ReadNew => "正在读取并检查新卡…",
-        Step::Credit => "正在把医保账户转到新卡…",
-        Step::ReloadPin => "正在设置新卡密码…",
-        Step::FinishOld => "正在把旧卡标记为已迁移…",
-        Step::Void => "正在新卡上作废本次转移（写入下限）…",
-        Step::Unfreeze => "正在恢复旧卡为可用…",
-        Step::Done => "完成。",
-    };
-    match lang {
-        Lang::Zh => zh,
-        Lang::En => crate::activation::desk::step_english(s),
-    }
-}
-
 /// Sentences that reach the desk as English text, as patterns (`{}` = a value) with
 /// their Chinese (`{0}`, `{1}` = the values in order). First match wins: keep the
 /// more specific pattern first.
 const PHRASES: &[(&str, &str)] = &[
-    // PIN prompts (flows and the plain desk).
-    (
-        "Holder: enter the old card's PIN ({} tries left): ",
-        "请持卡人输入旧卡密码（还可尝试 {0} 次）：",
-    ),
-    ("Holder: enter the old card's PIN: ", "请持卡人输入旧卡密码："),
-    (
-        "Holder: enter the old card's PIN for the new card: ",
-        "请持卡人输入旧卡密码（将设为新卡密码）：",
-    ),
-    ("Holder: enter the card's PIN: ", "请持卡人输入卡片密码："),
-    // Waiting for a card while pcscd restarts (activation/slots.rs).
-    (
-        "The card service (pcscd) stopped; waiting for it to come back",
-        "读卡服务（pcscd）已停止，正在等待其恢复",
-    ),
-    ("The card service (pcscd) is back", "读卡服务（pcscd）已恢复"),
-    (
-        "Operator: type the holder's citizen ID from the identity document: ",
-        "请操作员按身份证件录入持卡人身份证号：",
-    ),
-    ("Enter the PIN again: ", "请再次输入密码："),
-    // Notes.
-    (
-        "The new card already holds this transfer; completing what is left.",
-        "新卡已含本次转移，正在完成剩余步骤。",
-    ),
-    (
-        "The old card is frozen and cannot check the PIN: the holder enters it twice.",
-        "旧卡已冻结，无法验证密码：请持卡人输入两次密码。",
-    ),
-    (
-        "Unfinished transfer {} found in the journal ({}); continuing.",
-        "交易日志中有未完成的转移 {0}（{1}），继续办理。",
-    ),
-    (
-        "The old card carries transfer {}, unknown to this terminal; continuing from the card's own data.",
-        "旧卡带有本机未记录的转移 {0}，按卡内数据继续办理。",
-    ),
-    (
-        "A credit of the new card may have started: the new card must show it does not hold this transfer.",
-        "新卡可能已开始入账：须出示新卡，确认其中没有本次转移。",
-    ),
-    (
-        "The freeze did not finish; checking the old card.",
-        "冻结未完成，正在检查旧卡。",
-    ),
-    (
-        "The old card is active; nothing to undo.",
-        "旧卡仍可使用，无需撤销。",
-    ),
-    // Refusals (pharmacy).
-    (
-        "the old card's PIN is blocked; the holder must have it unblocked at the bureau",
-        "旧卡密码已锁定，请持卡人到社保经办机构解锁",
-    ),
-    (
-        "only one PIN try is left on the old card; a wrong PIN would block it. Retry with --force-last-try if the holder is sure",
-        "旧卡密码只剩最后一次机会，输错将锁定。如持卡人确定密码，可加 --force-last-try 重试",
-    ),
-    (
-        "wrong PIN for the old card; {} tries left",
-        "旧卡密码错误，还可尝试 {0} 次",
-    ),
-    ("the old card's PIN is blocked", "旧卡密码已锁定"),
-    (
-        "the old card refuses PIN verification: it can no longer pay",
-        "旧卡拒绝验证密码：该卡已不能支付",
-    ),
-    (
-        "the new card's holder data could not be read",
-        "无法读取新卡的持卡人信息",
-    ),
-    (
-        "the new card belongs to another person (citizen ID {} vs {})",
-        "新卡属于另一人（新卡身份证 {0}，旧卡 {1}），请核对卡片",
-    ),
-    (
-        "the citizen ID on the new card fails its check digit",
-        "新卡上的身份证号校验位错误",
-    ),
-    (
-        "the new card expired on {}; the holder must replace it at the bureau",
-        "新卡已于 {0} 过期，请持卡人到社保经办机构换卡",
-    ),
-    (
-        "the new card failed the genuineness check (INTERNAL AUTHENTICATE)",
-        "新卡未通过真伪校验（内部认证）",
-    ),
-    ("the new card has no medical area", "新卡没有医保应用区"),
-    (
-        "the new card is already active with another transfer",
-        "新卡已由另一笔转移激活",
-    ),
-    (
-        "the new card's medical status is {}",
-        "新卡医保状态为 {0}，不能办理",
-    ),
-    (
-        "the old card was already migrated to card {}",
-        "旧卡已迁移到新卡 {0}",
-    ),
-    ("the old card was already migrated", "旧卡已经迁移过"),
-    (
-        "the old card's status is {}: it cannot be migrated",
-        "旧卡状态为 {0}，不能迁移",
-    ),
-    // Refusals (recovery).
-    (
-        "the old card is {}: there is nothing to resume on it",
-        "旧卡状态为 {0}，没有可继续办理的转移",
-    ),
+    // Driver-level refusals, timeouts and internal stops still carried as text by
+    // `ActivationError::{Refused, Timeout, Inconsistent}` (the core's own refusals and
+    // stops are typed: `ui::messages`).
     ("no journal entry {}", "交易日志中没有记录 {0}"),
     (
-        "transfer {} stopped while freezing the old card: insert the old card to resume",
-        "转移 {0} 在冻结旧卡时中断：请插入旧卡继续办理",
+        "'{}' is not a transfer id (32 hex digits)",
+        "“{0}”不是转移流水号（32 位十六进制数字）",
     ),
-    ("transfer {} is already {}", "转移 {0} 已是 {1} 状态"),
-    (
-        "the card presented as the new card failed the genuineness check",
-        "作为新卡出示的卡片未通过真伪校验",
-    ),
-    (
-        "the new card holds transfer {}: it cannot be cancelled; run `sscard activate resume {}`",
-        "新卡已含转移 {0}，不能撤销；请运行 `sscard activate resume {1}` 继续办理",
-    ),
-    (
-        "the card presented is not the holder's new card",
-        "出示的卡片不是该持卡人的新卡",
-    ),
-    (
-        "the old card does not carry transfer {}",
-        "旧卡上没有转移 {0}",
-    ),
-    (
-        "the old card is {}: it cannot be returned to active",
-        "旧卡状态为 {0}，不能恢复为可用",
-    ),
-    // Refusals (window, first use).
-    (
-        "the citizen ID typed is not valid: {}",
-        "录入的身份证号无效：{0}",
-    ),
-    (
-        "the card's holder data could not be read",
-        "无法读取卡上的持卡人信息",
-    ),
-    (
-        "the citizen ID typed does not match the card",
-        "录入的身份证号与卡片不符",
-    ),
-    (
-        "the card expired on {}; the holder must replace it at the bureau",
-        "卡片已于 {0} 过期，请持卡人到社保经办机构换卡",
-    ),
-    (
-        "the card failed the genuineness check (INTERNAL AUTHENTICATE)",
-        "卡片未通过真伪校验（内部认证）",
-    ),
-    ("the card has no medical area", "卡片没有医保应用区"),
-    (
-        "the card's medical function is already active; nothing to do",
-        "卡片医保功能已激活，无需办理",
-    ),
-    (
-        "the card's medical status is {}",
-        "卡片医保状态为 {0}，不能办理",
-    ),
-    ("wrong PIN; {} tries left", "密码错误，还可尝试 {0} 次"),
-    ("the card refused the PIN: {}", "卡片拒绝了密码：{0}"),
-    // Stopped for safety.
-    (
-        "journal entry {} has no transfer id",
-        "交易日志记录 {0} 没有转移流水号",
-    ),
-    ("journal entry {} lacks the {}", "交易日志记录 {0} 缺少 {1}"),
-    ("journal entry {} has no new card", "交易日志记录 {0} 没有新卡号"),
-    (
-        "the old card does not read back as frozen with this transfer",
-        "旧卡回读结果不是本次转移的冻结状态",
-    ),
-    (
-        "the old card does not read back as migrated",
-        "旧卡回读结果不是已迁移状态",
-    ),
-    (
-        "the new card does not read back with this transfer",
-        "新卡回读结果与本次转移不符",
-    ),
-    ("the PIN for the new card is missing", "缺少新卡的密码"),
-    ("log record: {}", "交易记录：{0}"),
-    ("no random numbers: {}", "无法取得随机数：{0}"),
-    (
-        "the old card is frozen but carries no transfer id; call the bureau",
-        "旧卡已冻结但没有转移流水号，请联系社保经办机构",
-    ),
-    (
-        "the journal says transfer {} was cancelled, yet the old card is still frozen; run `sscard activate cancel {}` to finish the cancel",
-        "交易日志显示转移 {0} 已撤销，但旧卡仍处于冻结状态；请运行 `sscard activate cancel {1}` 完成撤销",
-    ),
-    (
-        "the old card does not read back as active",
-        "旧卡回读结果不是可用状态",
-    ),
-    (
-        "the card does not read back as active",
-        "卡片回读结果不是已激活状态",
-    ),
-    // Timeouts (slots).
     (
         "no card was inserted into '{}'",
         "读卡器“{0}”中一直没有插入卡片",
@@ -542,6 +288,9 @@ const PHRASES: &[(&str, &str)] = &[
         "the card was not removed from '{}'",
         "卡片一直没有从读卡器“{0}”取出",
     ),
+    ("the PIN for the new card is missing", "缺少新卡的密码"),
+    ("log record: {}", "交易记录：{0}"),
+    ("no random numbers: {}", "无法取得随机数：{0}"),
     // Setup and input (cli).
     (
         "activation needs card keys: give --sam-reader READER (the PSAM) or --keys FILE",
@@ -994,7 +743,40 @@ fn other(lang: Lang, message: &str, code: ExitCode, d: String) -> Advice {
     }
 }
 
-/// Advice for a refusal (nothing was written for it).
+/// Advice for a refusal of the protocol core, rendered from its variant.
+fn refused_typed(lang: Lang, r: &Refusal, detail: String) -> Advice {
+    let (en_action, zh_action) = match r {
+        Refusal::PinLastTry => LAST_TRY,
+        Refusal::PinWrong { .. }
+        | Refusal::PinBlocked
+        | Refusal::PinNotChosen
+        | Refusal::OldRefusesPin => PIN_ACTION,
+        _ => NOTHING_WRITTEN,
+    };
+    Advice {
+        title: match lang {
+            Lang::En => format!("Refused: {}.", messages::refusal(lang, r)),
+            Lang::Zh => format!("无法办理：{}。", messages::refusal(lang, r)),
+        },
+        action: lang.pick(en_action, zh_action).to_string(),
+        detail,
+    }
+}
+
+const LAST_TRY: (&str, &str) = (
+    "Nothing was written. If the holder is sure of the PIN, start again and allow the last try.",
+    "未写卡。如持卡人确定密码，请重新办理并允许使用最后一次机会。",
+);
+const PIN_ACTION: (&str, &str) = (
+    "Nothing was written to the new card. The holder may try again, or have the PIN reset at the bureau.",
+    "未写入新卡。持卡人可重试，或到社保经办机构重置密码。",
+);
+const NOTHING_WRITTEN: (&str, &str) = (
+    "Nothing was written for this. Give the cards back and explain the reason to the holder.",
+    "此项未写卡。请将卡片交还持卡人并说明原因。",
+);
+
+/// Advice for a refusal carried as text (nothing was written for it).
 pub fn refused(lang: Lang, reason: &str, detail: String) -> Advice {
     let (en_action, zh_action) = if reason.contains("--force-last-try") {
         (
@@ -1038,14 +820,11 @@ pub fn advise_activation(lang: Lang, e: &crate::activation::ActivationError) -> 
             d,
         ),
         A::Refused(reason) => refused(lang, reason, d),
-        A::Refusal(r) => refused(lang, &crate::activation::text::refusal(r), d),
+        A::Refusal(r) => refused_typed(lang, r, d),
         A::Stop(s) => Advice {
             title: match lang {
-                Lang::En => format!("Stopped for safety: {}.", crate::activation::text::stop(s)),
-                Lang::Zh => format!(
-                    "为安全起见已停止：{}。",
-                    phrase(lang, &crate::activation::text::stop(s))
-                ),
+                Lang::En => format!("Stopped for safety: {}.", messages::stop(lang, s)),
+                Lang::Zh => format!("为安全起见已停止：{}。", messages::stop(lang, s)),
             },
             action: lang
                 .pick(
@@ -1090,43 +869,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn english_is_the_plain_desk_text() {
-        let msgs = [
-            Msg::Insert(Want::OldCard, "R 0".into()),
-            Msg::Remove(Want::NewCard, "R 0".into()),
-            Msg::WrongCard {
-                want: Want::NewCard,
-                found: CardKind::City,
-            },
-            Msg::PinWrong { left: 2 },
-            Msg::Step(Step::Freeze),
-            Msg::Note("anything".into()),
-        ];
-        for m in &msgs {
-            assert_eq!(msg(Lang::En, m), english(m));
-            let zh = msg(Lang::Zh, m);
-            assert!(!zh.is_empty());
-            if !matches!(m, Msg::Note(_)) {
-                assert_ne!(zh, english(m), "{m:?}");
-            }
-        }
-        for s in [
-            Step::ReadOld,
-            Step::PinVerified,
-            Step::Freeze,
-            Step::ReadNew,
-            Step::Credit,
-            Step::ReloadPin,
-            Step::FinishOld,
-            Step::Unfreeze,
-            Step::Done,
-        ] {
-            assert_eq!(step(Lang::En, s), english(&Msg::Step(s)));
-            assert_ne!(step(Lang::Zh, s), step(Lang::En, s));
-        }
-    }
-
-    #[test]
     fn every_text_has_both_languages() {
         for t in Text::ALL {
             let (en, zh) = (t.get(Lang::En), t.get(Lang::Zh));
@@ -1141,28 +883,17 @@ mod tests {
     #[test]
     fn phrases_fill_their_values() {
         assert_eq!(
-            phrase(Lang::Zh, "wrong PIN for the old card; 3 tries left"),
-            "旧卡密码错误，还可尝试 3 次"
+            phrase(Lang::Zh, "no card was inserted into 'R 0'"),
+            "读卡器“R 0”中一直没有插入卡片"
         );
         assert_eq!(
-            phrase(
-                Lang::Zh,
-                "the new card holds transfer AB: it cannot be cancelled; run `sscard activate resume AB`"
-            ),
-            "新卡已含转移 AB，不能撤销；请运行 `sscard activate resume AB` 继续办理"
-        );
-        assert_eq!(
-            phrase(Lang::Zh, "the old card was already migrated to card X1"),
-            "旧卡已迁移到新卡 X1"
-        );
-        assert_eq!(
-            phrase(Lang::Zh, "the old card was already migrated"),
-            "旧卡已经迁移过"
+            phrase(Lang::Zh, "'xyz' is not a transfer id (32 hex digits)"),
+            "“xyz”不是转移流水号（32 位十六进制数字）"
         );
         assert_eq!(phrase(Lang::Zh, "something new"), "something new");
         assert_eq!(
-            phrase(Lang::En, "wrong PIN; 2 tries left"),
-            "wrong PIN; 2 tries left"
+            phrase(Lang::En, "no journal entry AB"),
+            "no journal entry AB"
         );
         // Every pattern is reachable (no earlier pattern shadows it).
         for (p, _) in PHRASES {

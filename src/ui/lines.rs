@@ -6,7 +6,9 @@
 //! English, unchanged, because scripts and tests read those lines.
 
 use super::i18n::{self, Lang, Text};
-use crate::activation::desk::{Desk, Msg};
+use super::messages;
+use crate::activation::core::Prompt;
+use crate::activation::desk::{Ask, Desk, Msg};
 use crate::cli::pin_input::PinReader;
 use crate::error::{Error, ExitCode};
 use crate::secret::Pin;
@@ -30,15 +32,13 @@ pub struct LinesDesk {
 
 impl Desk for LinesDesk {
     fn show(&mut self, msg: &Msg) {
-        say(&i18n::msg(self.lang, msg));
+        say(&messages::desk(self.lang, msg));
     }
 
-    fn pin(&mut self, prompt: &str, confirm: bool) -> Result<Pin, Error> {
-        let pin = self.pins.read(&i18n::phrase(self.lang, prompt))?;
+    fn pin(&mut self, ask: Ask, confirm: bool) -> Result<Pin, Error> {
+        let pin = self.pins.read(&messages::ask(self.lang, ask))?;
         if confirm {
-            let again = self
-                .pins
-                .read(&i18n::phrase(self.lang, "Enter the PIN again: "))?;
+            let again = self.pins.read(&messages::ask(self.lang, Ask::Again))?;
             if again != pin {
                 return Err(Error::Other {
                     message: "the two PINs differ".into(),
@@ -49,8 +49,8 @@ impl Desk for LinesDesk {
         Ok(pin)
     }
 
-    fn line(&mut self, prompt: &str) -> Result<String, Error> {
-        crate::activation::desk::prompt_line(&i18n::phrase(self.lang, prompt))
+    fn line(&mut self, prompt: Prompt) -> Result<String, Error> {
+        crate::activation::desk::prompt_line(&messages::prompt(self.lang, prompt))
     }
 
     fn interactive(&self) -> bool {

@@ -10,6 +10,8 @@ use crate::activation::core::{
     CardFault, KeyRole, Msg, Note, Prompt, Purpose, Refusal, SscStatus, Step, Stop, TransferId,
     Which,
 };
+use crate::activation::desk::{self, Ask, Service, Want};
+use crate::card::CardKind;
 pub use crate::ui::i18n::Lang;
 
 /// `1234.56` from fen.
@@ -138,8 +140,10 @@ pub fn note(lang: Lang, n: &Note) -> String {
                 citizen_id,
                 card,
             } => format!("Holder: {name}  ID {}  card {card}", masked(citizen_id)),
+            // Not "Insert ...": scripts wait for the driver's "Insert <card> into
+            // '<reader>'." line, which follows when the card is not there yet.
             Note::Insert { which, purpose: p } => {
-                format!("Insert {} {}.", card(lang, *which), purpose(lang, *p))
+                format!("Next: {} {}.", card(lang, *which), purpose(lang, *p))
             }
             Note::ContinuingFromJournal { id: x, state } => format!(
                 "Unfinished transfer {} found in this desk's journal ({}); continuing.",
@@ -558,6 +562,109 @@ pub fn stop(lang: Lang, s: &Stop) -> String {
             Stop::DriverMisuse => "内部错误：终端应答顺序有误；未再写卡".into(),
             Stop::CounterExhausted => "旧卡的转移计数已用尽；请经办机构处理".into(),
         },
+    }
+}
+
+fn want(lang: Lang, w: Want) -> &'static str {
+    match w {
+        Want::OldCard => card(lang, Which::Old),
+        Want::NewCard => card(lang, Which::New),
+    }
+}
+
+fn found(lang: Lang, kind: CardKind) -> &'static str {
+    match (lang, kind) {
+        (Lang::En, CardKind::Ssc) => "a social security card",
+        (Lang::En, CardKind::City) => "a city medical card",
+        (Lang::En, CardKind::Psam) => "a PSAM",
+        (Lang::En, CardKind::Unknown) => "an unknown card",
+        (Lang::Zh, CardKind::Ssc) => "一张社保卡",
+        (Lang::Zh, CardKind::City) => "一张医保卡",
+        (Lang::Zh, CardKind::Psam) => "一张 PSAM 卡",
+        (Lang::Zh, CardKind::Unknown) => "一张无法识别的卡",
+    }
+}
+
+/// A desk step (the core's steps plus the desk's own `Done`).
+pub fn desk_step(lang: Lang, s: desk::Step) -> &'static str {
+    use desk::Step as D;
+    let core = match s {
+        D::ReadNew => Step::CheckNew,
+        D::ProveKey => Step::ProveKey,
+        D::ReadOld => Step::ReadOld,
+        D::PinVerified => Step::PinVerified,
+        D::Freeze => Step::Freeze,
+        D::Frozen => Step::Frozen,
+        D::Credit => Step::Credit,
+        D::Activate => Step::Activate,
+        D::ReloadPin => Step::SetPin,
+        D::FinishOld => Step::FinishOld,
+        D::Void => Step::Void,
+        D::Unfreeze => Step::Unfreeze,
+        D::Done => {
+            return match lang {
+                Lang::En => "Done.",
+                Lang::Zh => "完成。",
+            }
+        }
+    };
+    step(lang, core)
+}
+
+/// A message of the driver for the desk (cards in and out, the core's steps and
+/// notes, pcscd going away and coming back).
+pub fn desk(lang: Lang, m: &desk::Msg) -> String {
+    use desk::Msg as D;
+    match lang {
+        Lang::En => match m {
+            D::Insert(w, r) => format!("Insert {} into '{r}'.", want(lang, *w)),
+            D::Remove(w, r) => format!("Remove {} from '{r}'.", want(lang, *w)),
+            D::WrongCard { want: w, found: f } => format!(
+                "This is not {}: the reader holds {}. Please swap the cards.",
+                want(lang, *w),
+                found(lang, *f)
+            ),
+            D::Holder {
+                name,
+                id_masked,
+                card,
+            } => format!("Holder: {name}  ID {id_masked}  card {card}"),
+            D::Step(s) => desk_step(lang, *s).to_string(),
+            D::PinWrong { left } => format!("Wrong PIN: {left} tries left."),
+            D::Service(Service::Lost) => {
+                "The card service (pcscd) stopped; waiting for it to come back".into()
+            }
+            D::Service(Service::Back) => "The card service (pcscd) is back".into(),
+            D::Note(n) => note(lang, n),
+        },
+        Lang::Zh => match m {
+            D::Insert(w, r) => format!("请将{}插入读卡器“{r}”。", want(lang, *w)),
+            D::Remove(w, r) => format!("请从读卡器“{r}”取出{}。", want(lang, *w)),
+            D::WrongCard { want: w, found: f } => format!(
+                "这不是{}：读卡器里是{}。请换卡。",
+                want(lang, *w),
+                found(lang, *f)
+            ),
+            D::Holder {
+                name,
+                id_masked,
+                card,
+            } => format!("持卡人：{name}  身份证 {id_masked}  卡号 {card}"),
+            D::Step(s) => desk_step(lang, *s).to_string(),
+            D::PinWrong { left } => format!("密码错误，还可尝试 {left} 次。"),
+            D::Service(Service::Lost) => "读卡服务（pcscd）已停止，正在等待其恢复".into(),
+            D::Service(Service::Back) => "读卡服务（pcscd）已恢复".into(),
+            D::Note(n) => note(lang, n),
+        },
+    }
+}
+
+/// What a PIN entry asks.
+pub fn ask(lang: Lang, a: Ask) -> String {
+    match (lang, a) {
+        (_, Ask::Prompt(p)) => prompt(lang, p),
+        (Lang::En, Ask::Again) => "Enter the PIN again: ".into(),
+        (Lang::Zh, Ask::Again) => "请再次输入密码：".into(),
     }
 }
 

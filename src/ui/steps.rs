@@ -310,7 +310,7 @@ impl StepList {
                 }
             }
             Msg::WrongCard { .. } | Msg::Holder { .. } => {}
-            Msg::PinWrong { .. } | Msg::Note(_) => {}
+            Msg::PinWrong { .. } | Msg::Note(_) | Msg::Service(_) => {}
             Msg::Step(s) => match s {
                 Step::ReadOld => self.enter(Stage::ReadOld),
                 Step::PinVerified => self.finish(Stage::Pin),
@@ -328,7 +328,10 @@ impl StepList {
                     }
                 }
                 Step::Void => self.enter(Stage::Void),
-                Step::Credit => {
+                // Proving the key is part of checking the new card; the freeze's end
+                // is followed by the next step.
+                Step::ProveKey | Step::Frozen => {}
+                Step::Credit | Step::Activate => {
                     if has(Stage::Credit) {
                         self.enter(Stage::Credit)
                     } else {

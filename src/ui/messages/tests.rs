@@ -387,3 +387,165 @@ fn holder_citizen_id_is_masked_in_both_languages() {
         assert!(!s.contains("111111198101011110"), "{s}");
     }
 }
+
+/// Every desk-level message (the driver's own, around the core's): a sample per
+/// variant, proved complete by an exhaustive `match`.
+fn desk_msgs() -> Vec<desk::Msg> {
+    use desk::{Msg as D, Step as S};
+    let mut v = Vec::new();
+    for w in [Want::OldCard, Want::NewCard] {
+        v.push(D::Insert(w, "Virtual PCD 00 00".into()));
+        v.push(D::Remove(w, "Virtual PCD 00 00".into()));
+        for found in [
+            CardKind::Ssc,
+            CardKind::City,
+            CardKind::Psam,
+            CardKind::Unknown,
+        ] {
+            v.push(D::WrongCard { want: w, found });
+        }
+    }
+    v.push(D::Holder {
+        name: "张三".into(),
+        id_masked: "111111********1110".into(),
+        card: "X00000019".into(),
+    });
+    for s in [
+        S::ReadNew,
+        S::ProveKey,
+        S::ReadOld,
+        S::PinVerified,
+        S::Freeze,
+        S::Frozen,
+        S::Credit,
+        S::Activate,
+        S::ReloadPin,
+        S::FinishOld,
+        S::Void,
+        S::Unfreeze,
+        S::Done,
+    ] {
+        v.push(D::Step(s));
+    }
+    v.push(D::PinWrong { left: 2 });
+    v.push(D::Service(Service::Lost));
+    v.push(D::Service(Service::Back));
+    v.extend(notes().into_iter().map(D::Note));
+    v
+}
+
+fn desk_index(m: &desk::Msg) -> usize {
+    use desk::Msg as D;
+    match m {
+        D::Insert(..) => 0,
+        D::Remove(..) => 1,
+        D::WrongCard { .. } => 2,
+        D::Holder { .. } => 3,
+        D::Step(s) => match s {
+            desk::Step::ReadNew
+            | desk::Step::ProveKey
+            | desk::Step::ReadOld
+            | desk::Step::PinVerified
+            | desk::Step::Freeze
+            | desk::Step::Frozen
+            | desk::Step::Credit
+            | desk::Step::Activate
+            | desk::Step::ReloadPin
+            | desk::Step::FinishOld
+            | desk::Step::Void
+            | desk::Step::Unfreeze
+            | desk::Step::Done => 4,
+        },
+        D::PinWrong { .. } => 5,
+        D::Service(Service::Lost) => 6,
+        D::Service(Service::Back) => 7,
+        D::Note(_) => 8,
+    }
+}
+
+/// ASCII words a Chinese sentence may keep: technical names a desk worker sees on
+/// the hardware or types, and the values the samples carry.
+const KEPT_WORDS: &[&str] = &["pcscd", "transfer_floor", "Virtual", "PCD"];
+
+/// The ASCII-letter words of a Chinese rendering that are left untranslated: every
+/// word of letters except command lines in backticks, `--options`, words with a
+/// digit (ids, card numbers, status words), words in capitals (PIN, PSAM, PC/SC,
+/// journal state names, hex ids) and [`KEPT_WORDS`].
+fn english_words(zh: &str) -> Vec<String> {
+    let mut text = String::new();
+    for (i, part) in zh.split('`').enumerate() {
+        if i % 2 == 0 {
+            text.push_str(part);
+            text.push(' ');
+        }
+    }
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .filter(|w| w.chars().any(|c| c.is_ascii_alphabetic()))
+        .filter(|w| !w.starts_with("--"))
+        .filter(|w| !w.chars().any(|c| c.is_ascii_digit()))
+        .filter(|w| !w.chars().all(|c| !c.is_ascii_lowercase()))
+        .filter(|w| !KEPT_WORDS.contains(w))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn every_desk_message_renders_in_both_languages() {
+    complete("desk Msg", desk_msgs().iter().map(desk_index), 9);
+    let [en, zh] = ALL_LANGS;
+    for m in desk_msgs() {
+        check("desk", desk(en, &m), desk(zh, &m));
+    }
+    for a in prompts().into_iter().map(Ask::Prompt).chain([Ask::Again]) {
+        check("ask", ask(en, a), ask(zh, a));
+    }
+    // The plain desk's English is what scripts and the pcscd tier read.
+    assert_eq!(
+        desk(en, &desk::Msg::Insert(Want::OldCard, "R 0".into())),
+        "Insert the old city medical card into 'R 0'."
+    );
+    assert_eq!(
+        desk(
+            en,
+            &desk::Msg::WrongCard {
+                want: Want::NewCard,
+                found: CardKind::City
+            }
+        ),
+        "This is not the new social security card: the reader holds a city medical card. Please swap the cards."
+    );
+    assert_eq!(desk(en, &desk::Msg::Step(desk::Step::Done)), "Done.");
+}
+
+/// No Chinese rendering of any variant keeps an English word (a half-translated
+/// sentence), beyond the technical tokens allowed by [`english_words`].
+#[test]
+fn chinese_renderings_keep_no_english_words() {
+    let zh = Lang::Zh;
+    let mut all: Vec<String> = Vec::new();
+    all.extend(steps().into_iter().map(|s| step(zh, s).to_string()));
+    all.extend(notes().iter().map(|n| note(zh, n)));
+    all.extend(prompts().into_iter().map(|p| prompt(zh, p)));
+    all.extend(refusals().iter().map(|r| refusal(zh, r)));
+    all.extend(stops().iter().map(|s| stop(zh, s)));
+    all.extend(desk_msgs().iter().map(|m| desk(zh, m)));
+    all.push(ask(zh, Ask::Again));
+    let bad: Vec<String> = all
+        .iter()
+        .filter_map(|s| {
+            let w = english_words(s);
+            (!w.is_empty()).then(|| format!("{w:?} in {s}"))
+        })
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "English left in Chinese:\n{}",
+        bad.join("\n")
+    );
+    // The check itself catches a half-translated sentence.
+    assert_eq!(
+        english_words("旧卡 is blocked：PIN 已锁定"),
+        ["is", "blocked"]
+    );
+    assert!(english_words("请运行 `sscard activate resume` --force-last-try").is_empty());
+}
