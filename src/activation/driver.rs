@@ -416,7 +416,7 @@ fn card_op_inner<'p>(
             roles,
         } => {
             if session == core::Session::Fresh {
-                open(cx, run, which)?;
+                open(cx, run, which, roles)?;
             }
             let card = slot(run, which)?;
             let mut out = Vec::with_capacity(roles.len());
@@ -559,7 +559,12 @@ fn slot<'r, 'p>(run: &'r mut Run<'p>, which: Which) -> Result<&'r mut Card<'p>, 
 
 /// Opens `which` afresh: in a one-reader desk the other card leaves the reader first
 /// (the holder is told to take it out), then the wanted card is waited for.
-fn open<'p>(cx: &mut Context<'p>, run: &mut Run<'p>, which: Which) -> Result<(), ActivationError> {
+fn open<'p>(
+    cx: &mut Context<'p>,
+    run: &mut Run<'p>,
+    which: Which,
+    roles: &[Role],
+) -> Result<(), ActivationError> {
     match which {
         Which::Old => run.old = None,
         Which::New => run.new = None,
@@ -577,7 +582,7 @@ fn open<'p>(cx: &mut Context<'p>, run: &mut Run<'p>, which: Which) -> Result<(),
     let opened = cx.slots.open(want(which), profiles, cx.desk)?;
     let card = match which {
         Which::Old => open_old(opened)?,
-        Which::New => open_new(cx, opened)?,
+        Which::New => open_new(cx, opened, roles)?,
     };
     match which {
         Which::Old => run.old = Some(card),
@@ -633,7 +638,13 @@ fn open_old(opened: Opened) -> Result<Card, ActivationError> {
 /// Opens the new card: its identity (generation, identifier, card number, expiry),
 /// the holder file (behind a key on 3.00 cards), INTERNAL AUTHENTICATE while SSSE is
 /// current, then the medical area: the fewest SELECTs for what every flow reads.
-fn open_new<'p>(cx: &mut Context, opened: Opened<'p>) -> Result<Card<'p>, ActivationError> {
+/// Of the medical area's records that not every flow needs (account, category),
+/// only those in `roles` (what the core asked for) are read.
+fn open_new<'p>(
+    cx: &mut Context,
+    opened: Opened<'p>,
+    roles: &[Role],
+) -> Result<Card<'p>, ActivationError> {
     let Opened {
         profile,
         ch,
@@ -708,6 +719,10 @@ fn open_new<'p>(cx: &mut Context, opened: Opened<'p>) -> Result<Card<'p>, Activa
         "transfer_id",
         "transfer_floor",
     ] {
+        let optional = matches!(role, "account" | "category");
+        if optional && !roles.iter().any(|r| r.name() == role) {
+            continue;
+        }
         f.extend(read_role(&mut s.ch, &mut s.nav, profile, role)?);
     }
     if f.get("transfer_floor").is_none() {
