@@ -658,12 +658,18 @@ fn open_new<'p>(
     };
     let mut s = Session::with_nav(ch, profile, nav);
     let mut f = CardFields::default();
+    let wanted = |r: &str| roles.iter().any(|x| x.name() == r);
     let gen_role = profile.generation_role.clone();
     for role in gen_role
         .iter()
         .map(String::as_str)
         .chain(["card_id", "card_number", "expiry_date"])
     {
+        // The expiry only when asked for (a re-inserted N proves itself by number
+        // and INTERNAL AUTHENTICATE; its expiry was checked at step 1).
+        if role == "expiry_date" && !wanted(role) {
+            continue;
+        }
         f.extend(read_role(&mut s.ch, &mut s.nav, profile, role)?);
     }
     let generation = match &gen_role {
@@ -689,7 +695,8 @@ fn open_new<'p>(
         .key_app()
         .ok_or_else(|| CardError::invalid("new card", "no key family in the profile"))?;
     let holder_file = profile.file_of("citizen_id")?.id.clone();
-    if let Some(key) = profile.read_key(&holder_file, gen) {
+    let holder = wanted("citizen_id") || wanted("name");
+    if let Some(key) = profile.read_key(&holder_file, gen).filter(|_| holder) {
         s.enter(&key.df)?;
         auth::external_authenticate(
             &mut s.ch,
@@ -702,10 +709,12 @@ fn open_new<'p>(
         )?;
     }
     for role in ["citizen_id", "name", "name_ext"] {
-        let present = profile
-            .field(role)
-            .map(|fl| fl.in_generation(gen))
-            .unwrap_or(false);
+        let asked = wanted(if role == "name_ext" { "name" } else { role });
+        let present = asked
+            && profile
+                .field(role)
+                .map(|fl| fl.in_generation(gen))
+                .unwrap_or(false);
         if present {
             f.extend(read_role(&mut s.ch, &mut s.nav, profile, role)?);
         }
@@ -720,7 +729,7 @@ fn open_new<'p>(
         "transfer_floor",
     ] {
         let optional = matches!(role, "account" | "category");
-        if optional && !roles.iter().any(|r| r.name() == role) {
+        if optional && !wanted(role) {
             continue;
         }
         f.extend(read_role(&mut s.ch, &mut s.nav, profile, role)?);

@@ -602,6 +602,38 @@ const NEW_LEAN: &[Role] = &[
     Role::Ssc(SscRole::TransferFloor),
 ];
 
+/// N again, re-inserted in the same one-reader run that checked it at step 1: what
+/// proves it is N (card number; genuineness by INTERNAL AUTHENTICATE) and what may
+/// have changed since (DF04). Its expiry, citizen ID and name belong to the card
+/// number and were checked at step 1 of this run.
+const NEW_AGAIN: &[Role] = &[
+    Role::Ssc(SscRole::CardNumber),
+    Role::Ssc(SscRole::Status),
+    Role::Ssc(SscRole::Balance),
+    Role::Ssc(SscRole::TransferId),
+    Role::Ssc(SscRole::TransferFloor),
+];
+
+/// N for a void: what decides it, with the log head (a torn void leaves its record).
+const NEW_VOID: &[Role] = &[
+    Role::Ssc(SscRole::CardNumber),
+    Role::Ssc(SscRole::ExpiryDate),
+    Role::Ssc(SscRole::CitizenId),
+    Role::Ssc(SscRole::Name),
+    Role::Ssc(SscRole::Status),
+    Role::Ssc(SscRole::Balance),
+    Role::Ssc(SscRole::TransferId),
+    Role::Ssc(SscRole::TransferFloor),
+    Role::Ssc(SscRole::LastLog),
+];
+
+/// The read-back of an unfreeze: the three records it wrote.
+const UNFREEZE_BACK: &[Role] = &[
+    Role::City(CityRole::Status),
+    Role::City(CityRole::TransferId),
+    Role::City(CityRole::TargetCard),
+];
+
 const OLD_ROLES: &[Role] = &[
     Role::City(CityRole::CardNumber),
     Role::City(CityRole::CitizenId),
@@ -845,6 +877,36 @@ fn read_new(io: &mut Io, purpose: Purpose) -> R<NewCard> {
     Ok(card)
 }
 
+/// N re-inserted (one reader, step 3): read afresh what proves it is N and what may
+/// have changed ([`NEW_AGAIN`]); the rest is `checked`'s, read at step 1 of this run
+/// from the card with the same number. Another card number is refused here.
+fn read_new_again(io: &mut Io, checked: NewCard) -> R<NewCard> {
+    io.step_msg(Step::CheckNew);
+    let f = io.open(Which::New, Purpose::Credit, NEW_AGAIN)?;
+    let genuine = io.genuine(Which::New)?;
+    let found = text(f, Role::Ssc(SscRole::CardNumber))?;
+    if found != checked.number {
+        return refuse(Refusal::WrongNewCard {
+            expected: checked.number,
+            found,
+        });
+    }
+    if !genuine {
+        return refuse(Refusal::NotGenuine { which: Which::New });
+    }
+    Ok(NewCard {
+        status: ssc_status(f)?,
+        balance: number(f, Role::Ssc(SscRole::Balance))?,
+        transfer: transfer(f, Role::Ssc(SscRole::TransferId))?,
+        floor: floor(f)?,
+        account: None,
+        category: None,
+        last_log: None,
+        genuine,
+        ..checked
+    })
+}
+
 fn read_old(io: &mut Io, purpose: Purpose, session: Session) -> R<OldCard> {
     io.step_msg(Step::ReadOld);
     let f = if session == Session::Fresh {
@@ -1010,11 +1072,14 @@ fn pharmacy(io: &mut Io) -> R<End> {
     io.journal(x, Flow::Pharmacy, JournalState::Frozen, &t.data)?;
     io.step_msg(Step::Frozen);
     // Step 3 (and 4).
-    let same = (io.env.readers == Readers::Two).then_some(new);
+    let same = match io.env.readers {
+        Readers::Two => new,
+        Readers::One => read_new_again(io, new)?,
+    };
     credit(
         io,
         &t,
-        same,
+        Some(same),
         PinPlan::Settled(pin),
         Some(JournalState::Frozen),
         io.env.readers == Readers::Two,
@@ -1477,7 +1542,7 @@ fn cancel(io: &mut Io, x: TransferId, entry: Option<&JournalEntry>) -> R<End> {
     let old_card = data.old_card.clone().unwrap_or_default();
     // N, and only N.
     io.step_msg(Step::CheckNew);
-    let f = io.open(Which::New, Purpose::Void, NEW_ROLES)?;
+    let f = io.open(Which::New, Purpose::Void, NEW_VOID)?;
     let genuine = io.genuine(Which::New)?;
     let new = NewCard::parse(f, genuine)?;
     io.note(new.holder());
@@ -1622,9 +1687,12 @@ fn unfreeze(
             Role::City(CityRole::TargetCard),
             FieldValue::Text(String::new()),
         )?;
-        let back = io.read(Which::Old, Session::Same, OLD_BACK)?;
+        let back = io.read(Which::Old, Session::Same, UNFREEZE_BACK)?;
         if city_status(back)? != CityStatus::Active
             || transfer(back, Role::City(CityRole::TransferId))?.is_some()
+            || !text(back, Role::City(CityRole::TargetCard))?
+                .trim()
+                .is_empty()
         {
             return stop(Stop::ReadBack { which: Which::Old });
         }
