@@ -414,7 +414,7 @@ fn card_op_inner<'p>(
             roles,
         } => {
             if session == core::Session::Fresh {
-                open(cx, run, which)?;
+                open(cx, run, which, roles)?;
             }
             let card = slot(run, which)?;
             let mut out = Vec::with_capacity(roles.len());
@@ -557,7 +557,12 @@ fn slot<'r, 'p>(run: &'r mut Run<'p>, which: Which) -> Result<&'r mut Card<'p>, 
 
 /// Opens `which` afresh: in a one-reader desk the other card leaves the reader first
 /// (the holder is told to take it out), then the wanted card is waited for.
-fn open<'p>(cx: &mut Context<'p>, run: &mut Run<'p>, which: Which) -> Result<(), ActivationError> {
+fn open<'p>(
+    cx: &mut Context<'p>,
+    run: &mut Run<'p>,
+    which: Which,
+    roles: &[Role],
+) -> Result<(), ActivationError> {
     match which {
         Which::Old => run.old = None,
         Which::New => run.new = None,
@@ -575,7 +580,7 @@ fn open<'p>(cx: &mut Context<'p>, run: &mut Run<'p>, which: Which) -> Result<(),
     let opened = cx.slots.open(want(which), profiles, cx.desk)?;
     let card = match which {
         Which::Old => open_old(opened)?,
-        Which::New => open_new(cx, opened)?,
+        Which::New => open_new(cx, opened, roles)?,
     };
     match which {
         Which::Old => run.old = Some(card),
@@ -631,7 +636,13 @@ fn open_old(opened: Opened) -> Result<Card, ActivationError> {
 /// Opens the new card: its identity (generation, identifier, card number, expiry),
 /// the holder file (behind a key on 3.00 cards), INTERNAL AUTHENTICATE while SSSE is
 /// current, then the medical area: the fewest SELECTs for what every flow reads.
-fn open_new<'p>(cx: &mut Context, opened: Opened<'p>) -> Result<Card<'p>, ActivationError> {
+/// Of the medical area's records that not every flow needs (account, category),
+/// only those in `roles` (what the core asked for) are read.
+fn open_new<'p>(
+    cx: &mut Context,
+    opened: Opened<'p>,
+    roles: &[Role],
+) -> Result<Card<'p>, ActivationError> {
     let Opened {
         profile,
         ch,
@@ -645,12 +656,18 @@ fn open_new<'p>(cx: &mut Context, opened: Opened<'p>) -> Result<Card<'p>, Activa
     };
     let mut s = Session::with_nav(ch, profile, nav);
     let mut f = CardFields::default();
+    let wanted = |r: &str| roles.iter().any(|x| x.name() == r);
     let gen_role = profile.generation_role.clone();
     for role in gen_role
         .iter()
         .map(String::as_str)
         .chain(["card_id", "card_number", "expiry_date"])
     {
+        // The expiry only when asked for (a re-inserted N proves itself by number
+        // and INTERNAL AUTHENTICATE; its expiry was checked at step 1).
+        if role == "expiry_date" && !wanted(role) {
+            continue;
+        }
         f.extend(read_role(&mut s.ch, &mut s.nav, profile, role)?);
     }
     let generation = match &gen_role {
@@ -676,7 +693,8 @@ fn open_new<'p>(cx: &mut Context, opened: Opened<'p>) -> Result<Card<'p>, Activa
         .key_app()
         .ok_or_else(|| CardError::invalid("new card", "no key family in the profile"))?;
     let holder_file = profile.file_of("citizen_id")?.id.clone();
-    if let Some(key) = profile.read_key(&holder_file, gen) {
+    let holder = wanted("citizen_id") || wanted("name");
+    if let Some(key) = profile.read_key(&holder_file, gen).filter(|_| holder) {
         s.enter(&key.df)?;
         auth::external_authenticate(
             &mut s.ch,
@@ -689,10 +707,12 @@ fn open_new<'p>(cx: &mut Context, opened: Opened<'p>) -> Result<Card<'p>, Activa
         )?;
     }
     for role in ["citizen_id", "name", "name_ext"] {
-        let present = profile
-            .field(role)
-            .map(|fl| fl.in_generation(gen))
-            .unwrap_or(false);
+        let asked = wanted(if role == "name_ext" { "name" } else { role });
+        let present = asked
+            && profile
+                .field(role)
+                .map(|fl| fl.in_generation(gen))
+                .unwrap_or(false);
         if present {
             f.extend(read_role(&mut s.ch, &mut s.nav, profile, role)?);
         }
@@ -706,6 +726,10 @@ fn open_new<'p>(cx: &mut Context, opened: Opened<'p>) -> Result<Card<'p>, Activa
         "transfer_id",
         "transfer_floor",
     ] {
+        let optional = matches!(role, "account" | "category");
+        if optional && !wanted(role) {
+            continue;
+        }
         f.extend(read_role(&mut s.ch, &mut s.nav, profile, role)?);
     }
     if f.get("transfer_floor").is_none() {

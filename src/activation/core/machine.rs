@@ -588,6 +588,52 @@ const NEW_ROLES: &[Role] = &[
     Role::Ssc(SscRole::LastLog),
 ];
 
+/// The new card as a pharmacy reads it (check and credit): what the spec's checks
+/// decide on. Account and category are not read (the credit overwrites them with the
+/// old card's); the log head is read only when the card already holds this transfer.
+const NEW_LEAN: &[Role] = &[
+    Role::Ssc(SscRole::CardNumber),
+    Role::Ssc(SscRole::ExpiryDate),
+    Role::Ssc(SscRole::CitizenId),
+    Role::Ssc(SscRole::Name),
+    Role::Ssc(SscRole::Status),
+    Role::Ssc(SscRole::Balance),
+    Role::Ssc(SscRole::TransferId),
+    Role::Ssc(SscRole::TransferFloor),
+];
+
+/// N again, re-inserted in the same one-reader run that checked it at step 1: what
+/// proves it is N (card number; genuineness by INTERNAL AUTHENTICATE) and what may
+/// have changed since (DF04). Its expiry, citizen ID and name belong to the card
+/// number and were checked at step 1 of this run.
+const NEW_AGAIN: &[Role] = &[
+    Role::Ssc(SscRole::CardNumber),
+    Role::Ssc(SscRole::Status),
+    Role::Ssc(SscRole::Balance),
+    Role::Ssc(SscRole::TransferId),
+    Role::Ssc(SscRole::TransferFloor),
+];
+
+/// N for a void: what decides it, with the log head (a torn void leaves its record).
+const NEW_VOID: &[Role] = &[
+    Role::Ssc(SscRole::CardNumber),
+    Role::Ssc(SscRole::ExpiryDate),
+    Role::Ssc(SscRole::CitizenId),
+    Role::Ssc(SscRole::Name),
+    Role::Ssc(SscRole::Status),
+    Role::Ssc(SscRole::Balance),
+    Role::Ssc(SscRole::TransferId),
+    Role::Ssc(SscRole::TransferFloor),
+    Role::Ssc(SscRole::LastLog),
+];
+
+/// The read-back of an unfreeze: the three records it wrote.
+const UNFREEZE_BACK: &[Role] = &[
+    Role::City(CityRole::Status),
+    Role::City(CityRole::TransferId),
+    Role::City(CityRole::TargetCard),
+];
+
 const OLD_ROLES: &[Role] = &[
     Role::City(CityRole::CardNumber),
     Role::City(CityRole::CitizenId),
@@ -607,6 +653,16 @@ const OLD_BACK: &[Role] = &[
     Role::City(CityRole::TargetCard),
     Role::City(CityRole::TransferCounter),
 ];
+
+/// The read-back of a credit: the three records that decide (status, balance, id).
+const CREDIT_BACK: &[Role] = &[
+    Role::Ssc(SscRole::Status),
+    Role::Ssc(SscRole::Balance),
+    Role::Ssc(SscRole::TransferId),
+];
+
+/// The read-back of step 4 (the old card's status, the one record written).
+const OLD_STATUS: &[Role] = &[Role::City(CityRole::Status)];
 
 const NEW_BACK: &[Role] = &[
     Role::Ssc(SscRole::Status),
@@ -716,13 +772,16 @@ struct NewCard {
     expiry: Date,
     citizen_id: String,
     name: String,
-    account: String,
-    category: u8,
+    /// `None` when not read (a pharmacy's lean read, [`NEW_LEAN`]).
+    account: Option<String>,
+    /// `None` when not read.
+    category: Option<u8>,
     status: SscStatus,
     balance: u32,
     transfer: Option<TransferId>,
     floor: Option<Floor>,
-    last_log: Option<LogHead>,
+    /// `None` when not read; `Some(None)` for a log without records.
+    last_log: Option<Option<LogHead>>,
     genuine: bool,
 }
 
@@ -738,11 +797,13 @@ impl NewCard {
             citizen_id: text(f, s(SscRole::CitizenId))?,
             name: text(f, s(SscRole::Name))?,
             account: match f.get(s(SscRole::Account)) {
-                Some(FieldValue::Text(t)) | Some(FieldValue::Digits(t)) => t.clone(),
+                Some(FieldValue::Text(t)) | Some(FieldValue::Digits(t)) => Some(t.clone()),
+                None => None,
                 _ => return missing(s(SscRole::Account)),
             },
             category: match f.get(s(SscRole::Category)) {
-                Some(FieldValue::Code(x)) => *x,
+                Some(FieldValue::Code(x)) => Some(*x),
+                None => None,
                 _ => return missing(s(SscRole::Category)),
             },
             status: ssc_status(f)?,
@@ -750,7 +811,8 @@ impl NewCard {
             transfer: transfer(f, s(SscRole::TransferId))?,
             floor: floor(f)?,
             last_log: match f.get(s(SscRole::LastLog)) {
-                Some(FieldValue::LastLog(l)) => l.clone(),
+                Some(FieldValue::LastLog(l)) => Some(l.clone()),
+                None => None,
                 _ => return missing(s(SscRole::LastLog)),
             },
             genuine,
@@ -765,16 +827,47 @@ impl NewCard {
         }
     }
 
-    fn logged(&self, kind: u8, id: TransferId) -> bool {
-        self.last_log
-            .as_ref()
-            .is_some_and(|l| l.kind == kind && l.prefix == id.prefix())
+    /// Whether the log head is a record of `kind` for `id` (the log head must have
+    /// been read: [`NewCard::read_log`]).
+    fn logged(&self, kind: u8, id: TransferId) -> R<bool> {
+        match &self.last_log {
+            Some(l) => Ok(l
+                .as_ref()
+                .is_some_and(|l| l.kind == kind && l.prefix == id.prefix())),
+            None => missing(Role::Ssc(SscRole::LastLog)),
+        }
+    }
+
+    /// Reads the log head from the card in its reader when the open did not.
+    fn read_log(&mut self, io: &mut Io) -> R<()> {
+        if self.last_log.is_none() {
+            let f = io.read(Which::New, Session::Same, &[Role::Ssc(SscRole::LastLog)])?;
+            match f.get(Role::Ssc(SscRole::LastLog)) {
+                Some(FieldValue::LastLog(l)) => self.last_log = Some(l.clone()),
+                _ => return missing(Role::Ssc(SscRole::LastLog)),
+            }
+        }
+        Ok(())
+    }
+
+    fn account(&self) -> R<String> {
+        match &self.account {
+            Some(a) => Ok(a.clone()),
+            None => missing(Role::Ssc(SscRole::Account)),
+        }
+    }
+
+    fn category(&self) -> R<u8> {
+        match self.category {
+            Some(c) => Ok(c),
+            None => missing(Role::Ssc(SscRole::Category)),
+        }
     }
 }
 
 fn read_new(io: &mut Io, purpose: Purpose) -> R<NewCard> {
     io.step_msg(Step::CheckNew);
-    let f = io.open(Which::New, purpose, NEW_ROLES)?;
+    let f = io.open(Which::New, purpose, NEW_LEAN)?;
     let genuine = io.genuine(Which::New)?;
     let card = NewCard::parse(f, genuine)?;
     io.note(card.holder());
@@ -782,6 +875,36 @@ fn read_new(io: &mut Io, purpose: Purpose) -> R<NewCard> {
         return refuse(Refusal::NotGenuine { which: Which::New });
     }
     Ok(card)
+}
+
+/// N re-inserted (one reader, step 3): read afresh what proves it is N and what may
+/// have changed ([`NEW_AGAIN`]); the rest is `checked`'s, read at step 1 of this run
+/// from the card with the same number. Another card number is refused here.
+fn read_new_again(io: &mut Io, checked: NewCard) -> R<NewCard> {
+    io.step_msg(Step::CheckNew);
+    let f = io.open(Which::New, Purpose::Credit, NEW_AGAIN)?;
+    let genuine = io.genuine(Which::New)?;
+    let found = text(f, Role::Ssc(SscRole::CardNumber))?;
+    if found != checked.number {
+        return refuse(Refusal::WrongNewCard {
+            expected: checked.number,
+            found,
+        });
+    }
+    if !genuine {
+        return refuse(Refusal::NotGenuine { which: Which::New });
+    }
+    Ok(NewCard {
+        status: ssc_status(f)?,
+        balance: number(f, Role::Ssc(SscRole::Balance))?,
+        transfer: transfer(f, Role::Ssc(SscRole::TransferId))?,
+        floor: floor(f)?,
+        account: None,
+        category: None,
+        last_log: None,
+        genuine,
+        ..checked
+    })
 }
 
 fn read_old(io: &mut Io, purpose: Purpose, session: Session) -> R<OldCard> {
@@ -949,11 +1072,14 @@ fn pharmacy(io: &mut Io) -> R<End> {
     io.journal(x, Flow::Pharmacy, JournalState::Frozen, &t.data)?;
     io.step_msg(Step::Frozen);
     // Step 3 (and 4).
-    let same = (io.env.readers == Readers::Two).then_some(new);
+    let same = match io.env.readers {
+        Readers::Two => new,
+        Readers::One => read_new_again(io, new)?,
+    };
     credit(
         io,
         &t,
-        same,
+        Some(same),
         PinPlan::Settled(pin),
         Some(JournalState::Frozen),
         io.env.readers == Readers::Two,
@@ -1080,7 +1206,7 @@ fn credit(
     old_here: bool,
 ) -> R<End> {
     let fresh = same.is_none();
-    let new = match same {
+    let mut new = match same {
         Some(c) => c,
         None => read_new(io, Purpose::Credit)?,
     };
@@ -1122,6 +1248,8 @@ fn credit(
     };
     let done_here = state >= Some(JournalState::Credited);
     if already {
+        // Whether the log record is there decides the APPEND below.
+        new.read_log(io)?;
         io.note(Note::AlreadyCredited { id: t.id });
     }
     let mut data = t.data.clone();
@@ -1193,7 +1321,7 @@ fn credit(
                 FieldValue::SscStatus(SscStatus::Active),
             )?;
         }
-        if !new.logged(LOG_TRANSFER_IN, t.id) || !already {
+        if !already || !new.logged(LOG_TRANSFER_IN, t.id)? {
             let rec = LogAppend {
                 kind: LOG_TRANSFER_IN,
                 amount_fen: t.data.balance_fen,
@@ -1204,16 +1332,18 @@ fn credit(
             };
             io.write(&proof, Which::New, WriteOp::AppendLog(rec))?;
         }
-        io.step_msg(Step::SetPin);
-        io.authenticate(Which::New, KeyRole::PinReload)?;
-        io.write(&proof, Which::New, WriteOp::ReloadPin(source))?;
-        let back = io.read(Which::New, Session::Same, NEW_BACK)?;
+        // Read back while DF04 is current (the records RELOAD PIN cannot touch;
+        // after it SSSE is current and a read-back would cost a SELECT of DF04).
+        let back = io.read(Which::New, Session::Same, CREDIT_BACK)?;
         if ssc_status(back)? != SscStatus::Active
             || transfer(back, Role::Ssc(SscRole::TransferId))? != Some(t.id)
             || number(back, Role::Ssc(SscRole::Balance))? != t.data.balance_fen
         {
             return stop(Stop::ReadBack { which: Which::New });
         }
+        io.step_msg(Step::SetPin);
+        io.authenticate(Which::New, KeyRole::PinReload)?;
+        io.write(&proof, Which::New, WriteOp::ReloadPin(source))?;
     }
     let proof = io.journal(t.id, Flow::Pharmacy, JournalState::Credited, &data)?;
     // Step 4: the old card, when it is in its reader.
@@ -1225,7 +1355,7 @@ fn credit(
             Role::City(CityRole::Status),
             FieldValue::CityStatus(CityStatus::Migrated),
         )?;
-        let back = io.read(Which::Old, Session::Same, OLD_BACK)?;
+        let back = io.read(Which::Old, Session::Same, OLD_STATUS)?;
         if city_status(back)? != CityStatus::Migrated {
             return stop(Stop::ReadBack { which: Which::Old });
         }
@@ -1412,7 +1542,7 @@ fn cancel(io: &mut Io, x: TransferId, entry: Option<&JournalEntry>) -> R<End> {
     let old_card = data.old_card.clone().unwrap_or_default();
     // N, and only N.
     io.step_msg(Step::CheckNew);
-    let f = io.open(Which::New, Purpose::Void, NEW_ROLES)?;
+    let f = io.open(Which::New, Purpose::Void, NEW_VOID)?;
     let genuine = io.genuine(Which::New)?;
     let new = NewCard::parse(f, genuine)?;
     io.note(new.holder());
@@ -1480,7 +1610,7 @@ fn cancel(io: &mut Io, x: TransferId, entry: Option<&JournalEntry>) -> R<End> {
         )?;
         balance_after = 0;
     }
-    if !new.logged(LOG_VOID, x) {
+    if !new.logged(LOG_VOID, x)? {
         let rec = LogAppend {
             kind: LOG_VOID,
             amount_fen: 0,
@@ -1557,9 +1687,12 @@ fn unfreeze(
             Role::City(CityRole::TargetCard),
             FieldValue::Text(String::new()),
         )?;
-        let back = io.read(Which::Old, Session::Same, OLD_BACK)?;
+        let back = io.read(Which::Old, Session::Same, UNFREEZE_BACK)?;
         if city_status(back)? != CityStatus::Active
             || transfer(back, Role::City(CityRole::TransferId))?.is_some()
+            || !text(back, Role::City(CityRole::TargetCard))?
+                .trim()
+                .is_empty()
         {
             return stop(Stop::ReadBack { which: Which::Old });
         }
@@ -1647,8 +1780,8 @@ fn window(io: &mut Io, flow: Flow, typed: Option<&str>, verify_pin: bool) -> R<E
         new_card: Some(card.number.clone()),
         citizen_id: card.citizen_id.clone(),
         holder_name: card.name.clone(),
-        account: card.account.clone(),
-        category: card.category,
+        account: card.account()?,
+        category: card.category()?,
         balance_fen: 0,
     };
     let proof = io.journal(id, flow, JournalState::Crediting, &data)?;
