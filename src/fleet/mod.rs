@@ -81,7 +81,7 @@ pub enum FleetError {
     #[error("fleet TLS: {0}")]
     Tls(String),
     /// PostgreSQL refused or failed (unreachable, authentication, permission).
-    #[error("fleet centre: {0}")]
+    #[error("fleet centre: {}", describe(.0))]
     Db(#[from] postgres::Error),
     /// The desk's journal could not be read or the watermark written.
     #[error("journal {path}: {source}")]
@@ -97,6 +97,31 @@ pub enum FleetError {
     /// Any other bad input (a terminal number, a report option).
     #[error("{0}")]
     Invalid(String),
+}
+
+/// A PostgreSQL error with the server's message (its `Display` alone says only
+/// "db error") or the cause of a connection failure.
+pub fn describe(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut s = format!("{} ({})", db.message(), db.code().code());
+        if let Some(d) = db.detail() {
+            s += &format!("; {d}");
+        }
+        if let Some(h) = db.hint() {
+            s += &format!("; hint: {h}");
+        }
+        return s;
+    }
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(c) = src {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s += &format!(": {t}");
+        }
+        src = c.source();
+    }
+    s
 }
 
 impl FleetError {

@@ -123,7 +123,7 @@ pub fn build(client: &mut postgres::Client, o: &Options) -> Result<Report, Fleet
         .get(0);
     let activations = tx
         .query(
-            "SELECT terminal, to_char((at AT TIME ZONE $1)::date, 'YYYY-MM-DD') AS day,
+            "SELECT terminal, to_char((at AT TIME ZONE $1::text)::date, 'YYYY-MM-DD') AS day,
                     count(DISTINCT id)
              FROM fleet.events WHERE state = 'COMPLETE'
              GROUP BY 1, 2 ORDER BY 2, 1",
@@ -148,7 +148,7 @@ pub fn build(client: &mut postgres::Client, o: &Options) -> Result<Report, Fleet
                         (SELECT e.state FROM fleet.events e WHERE e.id = f.id
                          ORDER BY e.at DESC, e.seq DESC LIMIT 1)
                  FROM f
-                 WHERE f.at < now() - make_interval(secs => $1 * 3600)
+                 WHERE f.at < now() - make_interval(secs => $1::float8 * 3600)
                    AND NOT EXISTS (SELECT 1 FROM fleet.events e WHERE e.id = f.id
                                    AND e.state IN ('CREDITED', 'COMPLETE', 'CANCELLED'))
                  ORDER BY f.at, f.id"
