@@ -22,6 +22,7 @@
 //! password comes from a file readable by its owner only, refused otherwise, as the
 //! key file is (src/sam/keyfile.rs).
 
+pub mod hook;
 pub mod migrate;
 pub mod push;
 pub mod query;
