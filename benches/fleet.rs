@@ -128,7 +128,10 @@ fn main() {
     for d in 0..desks {
         migrate::add_desk(&mut admin, &terminal(d), "bench-desk-password").unwrap();
     }
-    println!("  {desks} desk roles made in {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "  {desks} desk roles made in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     let t = Instant::now();
     let journals: Vec<PathBuf> = (0..desks)
         .map(|d| {

@@ -37,21 +37,22 @@ impl ConnArgs {
     /// A usage error when neither names a centre; configuration errors.
     pub fn target(&self) -> Result<Target, Error> {
         let cfg = crate::config::load(self.config.as_deref())?.and_then(|l| l.config.fleet);
-        let base = match (&self.db, cfg) {
-            (Some(db), c) => fleet::FleetConfig {
-                db: db.clone(),
-                password_file: None,
-                tls: c.as_ref().map(|c| c.tls).unwrap_or_default(),
-                ca_file: None,
-            },
-            (None, Some(c)) => c,
-            (None, None) => {
-                return Err(Error::Other {
-                    message: "no fleet centre: give --db URL or a [fleet] section in the configuration".into(),
+        let base =
+            match (&self.db, cfg) {
+                (Some(db), c) => fleet::FleetConfig {
+                    db: db.clone(),
+                    password_file: None,
+                    tls: c.as_ref().map(|c| c.tls).unwrap_or_default(),
+                    ca_file: None,
+                },
+                (None, Some(c)) => c,
+                (None, None) => return Err(Error::Other {
+                    message:
+                        "no fleet centre: give --db URL or a [fleet] section in the configuration"
+                            .into(),
                     code: ExitCode::Usage,
-                })
-            }
-        };
+                }),
+            };
         let mut t = Target::from_config(&base);
         if let Some(p) = &self.password_file {
             t.password_file = Some(p.clone());
@@ -174,10 +175,15 @@ pub fn run(args: &FleetArgs) -> CmdResult {
             if *as_json {
                 println!(
                     "{}",
-                    json(&serde_json::json!({"schema_version": "1.0", "id": id.to_ascii_uppercase(), "events": seen}))?
+                    json(
+                        &serde_json::json!({"schema_version": "1.0", "id": id.to_ascii_uppercase(), "events": seen})
+                    )?
                 );
             } else if seen.is_empty() {
-                return Err(FleetError::Invalid(format!("the centre knows no transfer {id}")).into_not_found());
+                return Err(
+                    FleetError::Invalid(format!("the centre knows no transfer {id}"))
+                        .into_not_found(),
+                );
             } else {
                 println!("transfer {} as every desk saw it:", id.to_ascii_uppercase());
                 for s in seen {

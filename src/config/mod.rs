@@ -179,7 +179,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     })?;
     c.validate(&shown)?;
     let dir = path.parent().unwrap_or(Path::new(""));
-    let fleet = c.fleet.as_mut().map(|f| [&mut f.password_file, &mut f.ca_file]);
+    let fleet = c
+        .fleet
+        .as_mut()
+        .map(|f| [&mut f.password_file, &mut f.ca_file]);
     for p in [&mut c.journal, &mut c.keys]
         .into_iter()
         .chain(fleet.into_iter().flatten())

@@ -123,7 +123,10 @@ pub fn add_desk(
     }
     let mut tx = client.transaction()?;
     let exists: bool = tx
-        .query_one("SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)", &[&role])?
+        .query_one(
+            "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)",
+            &[&role],
+        )?
         .get(0);
     let verb = if exists { "ALTER" } else { "CREATE" };
     tx.batch_execute(&format!(
@@ -160,7 +163,10 @@ pub fn add_reporter(
     let verifier = postgres_protocol::password::scram_sha_256(password.as_bytes());
     let mut tx = client.transaction()?;
     let exists: bool = tx
-        .query_one("SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)", &[&role])?
+        .query_one(
+            "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)",
+            &[&role],
+        )?
         .get(0);
     let verb = if exists { "ALTER" } else { "CREATE" };
     tx.batch_execute(&format!(

@@ -170,7 +170,8 @@ pub fn read_password_file(path: &Path) -> Result<zeroize::Zeroizing<String>, Fle
             path.display()
         )));
     }
-    let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?);
+    let text =
+        zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?);
     let line = zeroize::Zeroizing::new(text.lines().next().unwrap_or("").to_string());
     if line.is_empty() {
         return Err(bad("empty".into()));

@@ -80,7 +80,8 @@ pub fn open_outbox(path: &Path) -> Result<Connection, FleetError> {
     let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
         .map_err(&e)?;
     conn.busy_timeout(Duration::from_secs(10)).map_err(&e)?;
-    conn.pragma_update(None, "synchronous", "FULL").map_err(&e)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(&e)?;
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS fleet_watermark (
             centre TEXT PRIMARY KEY,
@@ -263,8 +264,7 @@ pub fn spawn_background(config_path: Option<&Path>, journal: &Path) {
     if let Some(c) = config_path {
         cmd.arg("--config").arg(c);
     }
-    cmd
-        .stdin(Stdio::null())
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0);

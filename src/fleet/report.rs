@@ -119,7 +119,10 @@ pub const DEADLINE_NOTE: &str = "cards near or past the six-month activation dea
 pub fn build(client: &mut postgres::Client, o: &Options) -> Result<Report, FleetError> {
     let mut tx = client.build_transaction().read_only(true).start()?;
     let generated_at: String = tx
-        .query_one(&format!("SELECT to_char(now() AT TIME ZONE 'UTC', {UTC})"), &[])?
+        .query_one(
+            &format!("SELECT to_char(now() AT TIME ZONE 'UTC', {UTC})"),
+            &[],
+        )?
         .get(0);
     let activations = tx
         .query(
@@ -251,7 +254,8 @@ pub fn text(r: &Report) -> String {
             f.frozen_at,
             f.terminal,
             f.old_card.as_deref().unwrap_or("-"),
-            f.balance_fen.map_or("-".into(), |b| format!("{}.{:02} yuan", b / 100, b % 100)),
+            f.balance_fen
+                .map_or("-".into(), |b| format!("{}.{:02} yuan", b / 100, b % 100)),
             f.last_state
         );
     }

@@ -62,7 +62,10 @@ fn run_as_postgres(cmd: &mut Command) -> Output {
 
 fn postgres_uid() -> (u32, u32) {
     let id = |flag: &str| -> u32 {
-        let o = Command::new("id").args([flag, "postgres"]).output().unwrap();
+        let o = Command::new("id")
+            .args([flag, "postgres"])
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
     };
     (id("-u"), id("-g"))
@@ -97,7 +100,10 @@ impl Cluster {
         std::fs::write(&init_pw, format!("{ADMIN_PW}\n")).unwrap();
         std::fs::set_permissions(&init_pw, std::fs::Permissions::from_mode(0o600)).unwrap();
         std::os::unix::fs::chown(&init_pw, Some(uid), Some(gid)).unwrap();
-        let admin_dir = tempfile::Builder::new().prefix("sscard-pgadm-").tempdir().unwrap();
+        let admin_dir = tempfile::Builder::new()
+            .prefix("sscard-pgadm-")
+            .tempdir()
+            .unwrap();
         let admin_pw = admin_dir.keep().join("admin.pw");
         std::fs::write(&admin_pw, format!("{ADMIN_PW}\n")).unwrap();
         std::fs::set_permissions(&admin_pw, std::fs::Permissions::from_mode(0o600)).unwrap();
