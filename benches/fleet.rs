@@ -189,7 +189,7 @@ fn main() {
                     'F' || lpad((g / 5)::text, 15, '0'), 'pharmacy',
                     (ARRAY['FREEZING','FROZEN','CREDITING','CREDITED','COMPLETE'])[g % 5 + 1],
                     now() - interval '30 days' + g * interval '2 seconds', 'op', '', 'O', 'N', 100
-             FROM generate_series(0, $1 - 1) g",
+             FROM generate_series(0, $1::bigint - 1) g",
             &[&extra],
         )
         .unwrap();
