@@ -56,8 +56,7 @@ pub fn ensure_installed() -> PathBuf {
 }
 
 fn run_as_postgres(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("runuser");
-    out
+    cmd.output().expect("runuser")
 }
 
 fn postgres_uid() -> (u32, u32) {
@@ -193,30 +192,24 @@ impl Cluster {
         format!("postgresql://{role}@127.0.0.1:{}/sscard", self.port)
     }
 
-    /// A client as the admin.
+    /// A client as the admin, on `sscard` (on `postgres` before `sscard` exists, while
+    /// [`Cluster::start_with`] creates it).
     pub fn admin(&self) -> postgres::Client {
-        self.client(ADMIN, ADMIN_PW, "sscard")
-    }
-
-    fn client(&self, role: &str, pw: &str, db: &str) -> postgres::Client {
-        let db = if db.is_empty() { "postgres" } else { db };
-        // The first connection (CREATE DATABASE) goes to `postgres`.
         let mut last = None;
-        for dbname in [db, "postgres"] {
+        for dbname in ["sscard", "postgres"] {
             match postgres::Config::new()
                 .host("127.0.0.1")
                 .port(self.port)
-                .user(role)
-                .password(pw)
+                .user(ADMIN)
+                .password(ADMIN_PW)
                 .dbname(dbname)
                 .connect(postgres::NoTls)
             {
-                Ok(c) if dbname == db => return c,
                 Ok(c) => return c,
                 Err(e) => last = Some(e),
             }
         }
-        panic!("connect as {role}: {:?}", last)
+        panic!("connect as {ADMIN}: {last:?}")
     }
 
     /// A client as `role` with password `pw` on `sscard`.
