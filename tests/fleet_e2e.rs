@@ -572,3 +572,47 @@ fn lookup_and_report_on_known_data() {
     let o = c.report_cmd(&["report", "--tz", "Mars/Olympus"]);
     assert_eq!(o.status.code(), Some(17));
 }
+
+#[test]
+fn desk_with_fleet_section_advises_before_cancel_and_pushes_after_the_flow() {
+    let c = Centre::new();
+    let jb = c.dir.path().join("b.sqlite");
+    journal_with(&jb, DESK_B, 1, days_ago(1), 1);
+    push_json(&c.push(DESK_B, &jb, &["--json"]));
+    let ja = c.dir.path().join("a.sqlite");
+    let n = journal_with(&ja, DESK_A, 3, days_ago(1), 1);
+    let cfg = c.dir.path().join("sscard.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "terminal = \"{DESK_A}\"\njournal = \"{}\"\ntimeout = 1\nui = \"plain\"\n\n[fleet]\ndb = \"{}\"\npassword_file = \"{}\"\n",
+            ja.display(),
+            c.pg.url(&format!("desk_{DESK_A}")),
+            c.dir.path().join(format!("{DESK_A}.pw")).display()
+        ),
+    )
+    .unwrap();
+    // Desk B's transfer, cancelled at desk A: no PC/SC here, so the flow itself fails,
+    // but the advisory comes first and the push follows whatever the outcome.
+    let out = Command::new(exe())
+        .args(["activate", "cancel", "0000000000000002", "--config"])
+        .arg(&cfg)
+        .env("PCSCLITE_CSOCK_NAME", c.dir.path().join("no-pcscd.sock"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("from other desks"), "{err}");
+    assert!(err.contains("terminal 000000000002"), "{err}");
+    assert!(!err.contains("pw-"), "{err}");
+    let t0 = Instant::now();
+    while c.count(DESK_A).0 < n {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "background push did not arrive: {:?}",
+            c.count(DESK_A)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(c.count(DESK_A), (n, n, n));
+}

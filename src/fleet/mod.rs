@@ -341,4 +341,23 @@ mod tests {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(read_password_file(&p).unwrap().as_str(), "s3cret");
     }
+
+    #[test]
+    fn fleet_section_parses_and_paths_follow_the_file() {
+        let c = crate::config::parse(
+            Path::new("/etc/sscard/sscard.toml"),
+            "[fleet]\ndb = \"postgresql://desk_1@centre/sscard\"\npassword_file = \"fleet.pw\"\ntls = \"verify-full\"\n",
+        )
+        .unwrap();
+        let f = c.fleet.unwrap();
+        assert_eq!(f.tls, TlsMode::VerifyFull);
+        assert_eq!(f.password_file, Some(PathBuf::from("/etc/sscard/fleet.pw")));
+        assert!(crate::config::parse(
+            Path::new("/x.toml"),
+            "[fleet]\ndb = \"x\"\ntls = \"maybe\"\n"
+        )
+        .is_err());
+        // The documented example shows the section (commented out).
+        assert!(crate::config::EXAMPLE.contains("# [fleet]"));
+    }
 }
