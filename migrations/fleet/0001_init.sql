@@ -62,15 +62,21 @@ CREATE POLICY report_reads ON fleet.events FOR SELECT TO sscard_report USING (tr
 
 -- Every desk's view of one transfer, for desks consulting the centre before a cancel
 -- or resume: a desk reads a transfer only by its exact id, never the whole table.
+-- PL/pgSQL rather than SQL: a SECURITY DEFINER SQL function is never inlined and is
+-- planned at every call; PL/pgSQL keeps its plan for the session.
 CREATE FUNCTION fleet.transfer_history(transfer text)
 RETURNS TABLE (terminal text, seq bigint, state text, at timestamptz, operator text,
                detail text, old_card text, new_card text, balance_fen bigint,
                received_at timestamptz)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = fleet, pg_temp AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = fleet, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     SELECT e.terminal, e.seq, e.state, e.at, e.operator, e.detail, e.old_card, e.new_card,
            e.balance_fen, e.received_at
     FROM fleet.events e WHERE e.id = upper(transfer)
-    ORDER BY e.at, e.terminal, e.seq
+    ORDER BY e.at, e.terminal, e.seq;
+END
 $$;
 REVOKE ALL ON FUNCTION fleet.transfer_history(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fleet.transfer_history(text) TO sscard_desk, sscard_report;
