@@ -44,6 +44,8 @@ pub enum ExitCode {
     Timeout = 15,
     /// A virtual card failed (image, vpcd connection).
     VirtualCard = 16,
+    /// The fleet centre (PostgreSQL) is unreachable, refused or failed (src/fleet).
+    Fleet = 17,
 }
 
 /// An error that ends the command.

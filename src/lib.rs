@@ -17,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod fleet;
 pub mod profile;
 pub mod reader;
 pub mod sam;

@@ -364,6 +364,17 @@ fn run_flow(common: &Common, job: Job) -> CmdResult {
     let cfg = loaded.map(|l| l.config).unwrap_or_default();
     let s = settings(common, &cfg);
     crate::config::desk::check_activate(&s.old, s.new.as_ref(), s.sam_reader.as_ref())?;
+    let asked = match &job {
+        Job::Cancel(id) | Job::Resume(Some(id)) => Some(id.as_str()),
+        _ => None,
+    };
+    let _fleet = crate::fleet::hook::Desk::start(
+        cfg.fleet.as_ref(),
+        common.config.as_deref(),
+        &s.journal,
+        s.terminal.as_deref(),
+        asked,
+    );
     let source = match &common.pin_file {
         Some(p) if p.as_os_str() == "-" => PinSource::Stdin,
         Some(p) => PinSource::File(p.clone()),

@@ -36,6 +36,21 @@ pub enum JournalCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Send the events the fleet centre has not acknowledged (src/fleet/push.rs).
+    Push {
+        /// The centre.
+        #[command(flatten)]
+        conn: super::fleet::ConnArgs,
+        /// Events per batch (one transaction each).
+        #[arg(long, default_value_t = crate::fleet::push::DEFAULT_BATCH)]
+        batch: usize,
+        /// Print nothing on success (the desk's background push).
+        #[arg(long)]
+        quiet: bool,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Every entry, for other systems.
     Export {
         /// Output format.
@@ -105,8 +120,28 @@ pub fn run(args: &JournalArgs) -> CmdResult {
             code: ExitCode::Journal,
         });
     }
+    if let JournalCommand::Push {
+        conn,
+        batch,
+        quiet,
+        json: as_json,
+    } = &args.command
+    {
+        let target = conn.target()?;
+        let out = crate::fleet::push::push_to(&target, &path, *batch)?;
+        if *as_json {
+            println!("{}", json(&out)?);
+        } else if !quiet {
+            println!(
+                "pushed {} event(s) in {} batch(es), {} new at the centre; acknowledged up to #{}",
+                out.sent, out.batches, out.inserted, out.watermark
+            );
+        }
+        return Ok(ExitCode::Ok);
+    }
     let j = Journal::open(&path).map_err(jerr)?;
     match &args.command {
+        JournalCommand::Push { .. } => unreachable!("handled above"),
         JournalCommand::List {
             unfinished,
             json: as_json,

@@ -9,6 +9,7 @@ pub mod atr;
 pub mod bounds;
 pub mod completions;
 pub mod config;
+pub mod fleet;
 pub mod info;
 pub mod journal;
 pub mod man;
@@ -60,8 +61,10 @@ pub enum Command {
     Testbed(testbed::TestbedArgs),
     /// Activate a new card: pharmacy dual insert, window, first use; resume or cancel.
     Activate(activate::ActivateArgs),
-    /// Read or export the activation journal.
+    /// Read or export the activation journal, or push it to the fleet centre.
     Journal(journal::JournalArgs),
+    /// The fleet centre (PostgreSQL): schema, desk roles, lookups, reports.
+    Fleet(fleet::FleetArgs),
     /// Wait until a card is inserted in (or removed from) a reader.
     Wait(wait::WaitArgs),
     /// Run APDU scripts that check every response (scriptor-compatible format).
@@ -110,6 +113,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Wait(a) => wait::run(a),
         Command::Activate(a) => activate::run(a),
         Command::Journal(a) => journal::run(a),
+        Command::Fleet(a) => fleet::run(a),
         Command::Script(a) => script::run(a),
         Command::Config(a) => config::run(a),
         Command::Completions(a) => completions::run(a),

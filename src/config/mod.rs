@@ -56,6 +56,8 @@ pub struct Config {
     /// The readers.
     #[serde(default)]
     pub readers: Readers,
+    /// The fleet centre this desk pushes its journal to (issue 13; src/fleet).
+    pub fleet: Option<crate::fleet::FleetConfig>,
 }
 
 /// The readers of the desk, by part of their name (or index).
@@ -208,7 +210,15 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     })?;
     c.validate(&shown)?;
     let dir = path.parent().unwrap_or(Path::new(""));
-    for p in [&mut c.journal, &mut c.keys].into_iter().flatten() {
+    let fleet = c
+        .fleet
+        .as_mut()
+        .map(|f| [&mut f.password_file, &mut f.ca_file]);
+    for p in [&mut c.journal, &mut c.keys]
+        .into_iter()
+        .chain(fleet.into_iter().flatten())
+        .flatten()
+    {
         if p.is_relative() {
             *p = dir.join(&*p);
         }

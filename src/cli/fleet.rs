@@ -1,0 +1,231 @@
+//! `sscard fleet init|desk-add|reporter-add|lookup|report`: the centre (src/fleet).
+//!
+//! The connection comes from `--db` (a URL without password) with `--password-file`,
+//! else from the `[fleet]` section of the desk configuration; a password on the
+//! command line is impossible by construction.
+
+use super::CmdResult;
+use crate::error::{Error, ExitCode};
+use crate::fleet::{self, migrate, query, report, FleetError, Target, TlsMode};
+use std::path::PathBuf;
+
+/// How to reach the centre (shared with `sscard journal push`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct ConnArgs {
+    /// The centre, `postgresql://ROLE@HOST:PORT/DB`, without a password
+    /// [default: `db` in the `[fleet]` section of the configuration].
+    #[arg(long, value_name = "URL", env = "SSCARD_FLEET_DB")]
+    pub db: Option<String>,
+    /// The role's password, alone in a file of mode 600.
+    #[arg(long, value_name = "PATH", env = "SSCARD_FLEET_PASSWORD_FILE")]
+    pub password_file: Option<PathBuf>,
+    /// TLS mode [default: from the configuration, else disable].
+    #[arg(long, value_enum)]
+    pub tls: Option<TlsMode>,
+    /// CA certificate (PEM) for `--tls verify-full`.
+    #[arg(long, value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
+    /// The desk configuration file (`none`: no file) [default: /etc/sscard/sscard.toml].
+    #[arg(long, value_name = "PATH", env = "SSCARD_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+impl ConnArgs {
+    /// The target: flags, else the configuration's `[fleet]`.
+    ///
+    /// # Errors
+    /// A usage error when neither names a centre; configuration errors.
+    pub fn target(&self) -> Result<Target, Error> {
+        let cfg = crate::config::load(self.config.as_deref())?.and_then(|l| l.config.fleet);
+        let base =
+            match (&self.db, cfg) {
+                (Some(db), c) => fleet::FleetConfig {
+                    db: db.clone(),
+                    password_file: None,
+                    tls: c.as_ref().map(|c| c.tls).unwrap_or_default(),
+                    ca_file: None,
+                },
+                (None, Some(c)) => c,
+                (None, None) => return Err(Error::Other {
+                    message:
+                        "no fleet centre: give --db URL or a [fleet] section in the configuration"
+                            .into(),
+                    code: ExitCode::Usage,
+                }),
+            };
+        let mut t = Target::from_config(&base);
+        if let Some(p) = &self.password_file {
+            t.password_file = Some(p.clone());
+        }
+        if let Some(m) = self.tls {
+            t.tls = m;
+        }
+        if let Some(c) = &self.ca_file {
+            t.ca_file = Some(c.clone());
+        }
+        Ok(t)
+    }
+}
+
+/// Arguments of `sscard fleet`.
+#[derive(clap::Args, Debug)]
+pub struct FleetArgs {
+    /// The centre.
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: FleetCommand,
+}
+
+/// Report formats.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// One JSON document.
+    Json,
+    /// One CSV table with a `section` column.
+    Csv,
+}
+
+/// Fleet subcommands.
+#[derive(clap::Subcommand, Debug)]
+pub enum FleetCommand {
+    /// Create or upgrade the centre's schema and roles (as the database owner).
+    Init,
+    /// Create (or re-key) the login role of a desk, allowed to add its own events only.
+    DeskAdd {
+        /// The desk's terminal number.
+        terminal: String,
+        /// The new role's password, alone in a file of mode 600.
+        #[arg(long, value_name = "PATH")]
+        new_password_file: PathBuf,
+    },
+    /// Create (or re-key) a reporting login role, allowed to read everything.
+    ReporterAdd {
+        /// The role name (lower case, digits, _).
+        role: String,
+        /// The new role's password, alone in a file of mode 600.
+        #[arg(long, value_name = "PATH")]
+        new_password_file: PathBuf,
+    },
+    /// Every desk's view of one transfer, in time order.
+    Lookup {
+        /// The transfer id.
+        id: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The back office's report.
+    Report {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Old cards frozen longer than this many hours with no credit seen.
+        #[arg(long, default_value_t = 24, value_name = "N")]
+        frozen_hours: u32,
+        /// Time zone of "day" (IANA name).
+        #[arg(long, default_value = "UTC")]
+        tz: String,
+    },
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String, Error> {
+    serde_json::to_string_pretty(v).map_err(|e| Error::InvalidData(e.to_string()))
+}
+
+/// Runs `sscard fleet`.
+pub fn run(args: &FleetArgs) -> CmdResult {
+    let target = args.conn.target()?;
+    let mut client = target.connect()?;
+    match &args.command {
+        FleetCommand::Init => {
+            let before = migrate::version(&mut client)?;
+            let applied = migrate::migrate(&mut client)?;
+            if applied.is_empty() {
+                println!("fleet schema up to date (version {before})");
+            } else {
+                println!(
+                    "fleet schema at version {} (applied {:?}, was {before})",
+                    migrate::SCHEMA_VERSION,
+                    applied
+                );
+            }
+        }
+        FleetCommand::DeskAdd {
+            terminal,
+            new_password_file,
+        } => {
+            let pw = fleet::read_password_file(new_password_file)?;
+            let role = migrate::add_desk(&mut client, terminal, &pw)?;
+            println!("desk {terminal}: role {role}");
+        }
+        FleetCommand::ReporterAdd {
+            role,
+            new_password_file,
+        } => {
+            let pw = fleet::read_password_file(new_password_file)?;
+            migrate::add_reporter(&mut client, role, &pw)?;
+            println!("reporting role {role}");
+        }
+        FleetCommand::Lookup { id, json: as_json } => {
+            let seen = query::lookup(&mut client, id)?;
+            if *as_json {
+                println!(
+                    "{}",
+                    json(
+                        &serde_json::json!({"schema_version": "1.0", "id": id.to_ascii_uppercase(), "events": seen})
+                    )?
+                );
+            } else if seen.is_empty() {
+                return Err(
+                    FleetError::Invalid(format!("the centre knows no transfer {id}"))
+                        .into_not_found(),
+                );
+            } else {
+                println!("transfer {} as every desk saw it:", id.to_ascii_uppercase());
+                for s in seen {
+                    println!(
+                        "  {}  terminal {:<14} #{:<6} {:<10} operator {}  {}",
+                        s.at, s.terminal, s.seq, s.state, s.operator, s.detail
+                    );
+                }
+            }
+        }
+        FleetCommand::Report {
+            format,
+            frozen_hours,
+            tz,
+        } => {
+            let r = report::build(
+                &mut client,
+                &report::Options {
+                    frozen_hours: *frozen_hours,
+                    tz: tz.clone(),
+                },
+            )?;
+            match format {
+                Format::Text => print!("{}", report::text(&r)),
+                Format::Json => println!("{}", json(&r)?),
+                Format::Csv => print!("{}", report::csv(&r)?),
+            }
+        }
+    }
+    Ok(ExitCode::Ok)
+}
+
+trait NotFound {
+    fn into_not_found(self) -> Error;
+}
+
+impl NotFound for FleetError {
+    /// An unknown transfer is a journal-style "not found" (exit 13), not bad usage.
+    fn into_not_found(self) -> Error {
+        Error::Other {
+            message: self.to_string(),
+            code: ExitCode::Journal,
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! The fleet centre: every desk's journal gathered in PostgreSQL (issue 13).
+//!
+//! Why a centre at all: one desk's journal cannot say which old cards are frozen with
+//! no credit seen anywhere, or which transfer one desk finished while another still
+//! shows it open. The cards stay the truth (spec/activation.md); the centre is the
+//! shared memory of the desks, and nothing a desk does waits for it.
+//!
+//! Why PostgreSQL and the `postgres` crate: the centre runs on a well-known server
+//! with replication, roles and row-level security rather than on something of our
+//! own; `postgres` (rust-postgres) is the maintained *synchronous* client, so a desk
+//! needs no async runtime of its own, and it links cleanly beside rusqlite's bundled
+//! SQLite (it has no C database library of its own). TLS goes through
+//! `postgres-native-tls` (OpenSSL on Linux, the system's roots and certificate checks).
+//!
+//! One concern per file: [`migrate`] (the schema, versioned SQL in
+//! `migrations/fleet/`), [`push`] (the desk's journal as outbox, with a durable
+//! watermark), [`query`] (one transfer as every desk saw it), [`report`] (the back
+//! office's reports).
+//!
+//! Credentials: the URL names host, database and role but never a password (one in the
+//! URL is refused: URLs end up in argv, shell history and configuration files); the
+//! password comes from a file readable by its owner only, refused otherwise, as the
+//! key file is (src/sam/keyfile.rs).
+
+pub mod hook;
+pub mod migrate;
+pub mod push;
+pub mod query;
+pub mod report;
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The `[fleet]` section of the desk configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetConfig {
+    /// The centre: a `postgresql://role@host:port/db` URL or libpq key=value string,
+    /// without a password.
+    pub db: String,
+    /// The file holding the role's password (mode 600).
+    pub password_file: Option<PathBuf>,
+    /// TLS mode.
+    #[serde(default)]
+    pub tls: TlsMode,
+    /// PEM file of the CA that signed the centre's certificate (`verify-full`).
+    pub ca_file: Option<PathBuf>,
+}
+
+/// How the connection to the centre is protected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsMode {
+    /// Plain TCP (a private network or a loopback test only).
+    #[default]
+    Disable,
+    /// Encrypted, but the certificate is not checked (protects against listening,
+    /// not against an impostor).
+    Require,
+    /// Encrypted, certificate chain and host name checked.
+    VerifyFull,
+}
+
+/// Fleet failures. Every one maps to [`crate::error::ExitCode::Fleet`] except bad
+/// input (usage or local files).
+#[derive(Debug, thiserror::Error)]
+pub enum FleetError {
+    /// The URL does not parse or carries a password.
+    #[error("fleet database URL: {0}")]
+    Url(String),
+    /// The password file is missing, unreadable or readable by others.
+    #[error("password file {path}: {reason}")]
+    PasswordFile {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// TLS could not be set up (CA file).
+    #[error("fleet TLS: {0}")]
+    Tls(String),
+    /// PostgreSQL refused or failed (unreachable, authentication, permission).
+    #[error("fleet centre: {}", describe(.0))]
+    Db(#[from] postgres::Error),
+    /// The desk's journal could not be read or the watermark written.
+    #[error("journal {path}: {source}")]
+    Journal {
+        /// The journal file.
+        path: String,
+        /// The failure.
+        source: rusqlite::Error,
+    },
+    /// The centre's schema is newer than this sscard or not there.
+    #[error("fleet schema: {0}")]
+    Schema(String),
+    /// Any other bad input (a terminal number, a report option).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A PostgreSQL error with the server's message (its `Display` alone says only
+/// "db error") or the cause of a connection failure.
+pub fn describe(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut s = format!("{} ({})", db.message(), db.code().code());
+        if let Some(d) = db.detail() {
+            s += &format!("; {d}");
+        }
+        if let Some(h) = db.hint() {
+            s += &format!("; hint: {h}");
+        }
+        return s;
+    }
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(c) = src {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s += &format!(": {t}");
+        }
+        src = c.source();
+    }
+    s
+}
+
+impl FleetError {
+    /// The exit code: 2 for bad input, 13 for the journal, 17 for the centre.
+    pub fn exit_code(&self) -> crate::error::ExitCode {
+        use crate::error::ExitCode;
+        match self {
+            FleetError::Url(_) | FleetError::Invalid(_) => ExitCode::Usage,
+            FleetError::PasswordFile { .. } => ExitCode::Keys,
+            FleetError::Journal { .. } => ExitCode::Journal,
+            FleetError::Tls(_) | FleetError::Db(_) | FleetError::Schema(_) => ExitCode::Fleet,
+        }
+    }
+}
+
+impl From<FleetError> for crate::error::Error {
+    fn from(e: FleetError) -> Self {
+        crate::error::Error::Other {
+            code: e.exit_code(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Reads a password file: the first line, refused when the file is readable or
+/// writable by group or others, or empty.
+///
+/// # Errors
+/// [`FleetError::PasswordFile`].
+pub fn read_password_file(path: &Path) -> Result<zeroize::Zeroizing<String>, FleetError> {
+    use std::os::unix::fs::PermissionsExt;
+    let bad = |reason: String| FleetError::PasswordFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(bad("not a regular file".into()));
+    }
+    let mode = meta.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(bad(format!(
+            "readable or writable by group or others (mode {:o}); run `chmod 600 {}`",
+            mode & 0o777,
+            path.display()
+        )));
+    }
+    let text =
+        zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?);
+    let line = zeroize::Zeroizing::new(text.lines().next().unwrap_or("").to_string());
+    if line.is_empty() {
+        return Err(bad("empty".into()));
+    }
+    Ok(line)
+}
+
+/// Where and how to reach the centre.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The URL or key=value string (no password).
+    pub db: String,
+    /// The password file, when the role has a password.
+    pub password_file: Option<PathBuf>,
+    /// TLS mode.
+    pub tls: TlsMode,
+    /// CA for `verify-full`.
+    pub ca_file: Option<PathBuf>,
+    /// Connection timeout.
+    pub connect_timeout: Duration,
+}
+
+impl Target {
+    /// A target from the `[fleet]` section.
+    pub fn from_config(c: &FleetConfig) -> Target {
+        Target {
+            db: c.db.clone(),
+            password_file: c.password_file.clone(),
+            tls: c.tls,
+            ca_file: c.ca_file.clone(),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// The parsed URL, refused when it carries a password.
+    ///
+    /// # Errors
+    /// [`FleetError::Url`].
+    pub fn config(&self) -> Result<postgres::Config, FleetError> {
+        let c = postgres::Config::from_str(&self.db)
+            .map_err(|e| FleetError::Url(format!("does not parse: {e}")))?;
+        if c.get_password().is_some() {
+            return Err(FleetError::Url(
+                "carries a password; put it in a password file (mode 600) instead".into(),
+            ));
+        }
+        if c.get_user().is_none() {
+            return Err(FleetError::Url(
+                "names no role (postgresql://ROLE@host/db)".into(),
+            ));
+        }
+        Ok(c)
+    }
+
+    /// A short name of the centre without secrets (`role@host:port/db`), the key
+    /// of the desk's watermark.
+    ///
+    /// # Errors
+    /// [`FleetError::Url`].
+    pub fn identity(&self) -> Result<String, FleetError> {
+        let c = self.config()?;
+        let host = c
+            .get_hosts()
+            .iter()
+            .map(|h| match h {
+                postgres::config::Host::Tcp(s) => s.clone(),
+                postgres::config::Host::Unix(p) => p.display().to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        let port = c
+            .get_ports()
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        Ok(format!(
+            "{}@{}:{}/{}",
+            c.get_user().unwrap_or(""),
+            host,
+            if port.is_empty() { "5432".into() } else { port },
+            c.get_dbname().unwrap_or("")
+        ))
+    }
+
+    /// Connects (password from the file, TLS as configured).
+    ///
+    /// # Errors
+    /// [`FleetError::Url`], [`FleetError::PasswordFile`], [`FleetError::Tls`],
+    /// [`FleetError::Db`] (unreachable, authentication refused).
+    pub fn connect(&self) -> Result<postgres::Client, FleetError> {
+        let mut c = self.config()?;
+        if let Some(p) = &self.password_file {
+            let pw = read_password_file(p)?;
+            c.password(pw.as_bytes());
+        }
+        c.connect_timeout(self.connect_timeout);
+        c.application_name("sscard");
+        match self.tls {
+            TlsMode::Disable => {
+                c.ssl_mode(postgres::config::SslMode::Disable);
+                Ok(c.connect(postgres::NoTls)?)
+            }
+            TlsMode::Require | TlsMode::VerifyFull => {
+                c.ssl_mode(postgres::config::SslMode::Require);
+                let mut b = native_tls::TlsConnector::builder();
+                if self.tls == TlsMode::Require {
+                    b.danger_accept_invalid_certs(true)
+                        .danger_accept_invalid_hostnames(true);
+                }
+                if let Some(ca) = &self.ca_file {
+                    let pem = std::fs::read(ca)
+                        .map_err(|e| FleetError::Tls(format!("{}: {e}", ca.display())))?;
+                    let cert = native_tls::Certificate::from_pem(&pem)
+                        .map_err(|e| FleetError::Tls(format!("{}: {e}", ca.display())))?;
+                    b.add_root_certificate(cert);
+                }
+                let tls = b.build().map_err(|e| FleetError::Tls(e.to_string()))?;
+                Ok(c.connect(postgres_native_tls::MakeTlsConnector::new(tls))?)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn target(db: &str) -> Target {
+        Target {
+            db: db.into(),
+            password_file: None,
+            tls: TlsMode::Disable,
+            ca_file: None,
+            connect_timeout: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn url_with_password_refused() {
+        let e = target("postgresql://desk:secret@localhost/sscard")
+            .config()
+            .unwrap_err();
+        assert!(matches!(e, FleetError::Url(_)));
+        assert!(!e.to_string().contains("secret"));
+    }
+
+    #[test]
+    fn identity_has_no_secret() {
+        let t = target("postgresql://desk_1@10.0.0.5:6543/sscard");
+        assert_eq!(t.identity().unwrap(), "desk_1@10.0.0.5:6543/sscard");
+    }
+
+    #[test]
+    fn password_file_mode_checked() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("pw");
+        std::fs::write(&p, "s3cret\n").unwrap();
+        for mode in [0o640, 0o604, 0o620] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert!(matches!(
+                read_password_file(&p),
+                Err(FleetError::PasswordFile { .. })
+            ));
+        }
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(read_password_file(&p).unwrap().as_str(), "s3cret");
+    }
+
+    #[test]
+    fn fleet_section_parses_and_paths_follow_the_file() {
+        let c = crate::config::parse(
+            Path::new("/etc/sscard/sscard.toml"),
+            "[fleet]\ndb = \"postgresql://desk_1@centre/sscard\"\npassword_file = \"fleet.pw\"\ntls = \"verify-full\"\n",
+        )
+        .unwrap();
+        let f = c.fleet.unwrap();
+        assert_eq!(f.tls, TlsMode::VerifyFull);
+        assert_eq!(f.password_file, Some(PathBuf::from("/etc/sscard/fleet.pw")));
+        assert!(crate::config::parse(
+            Path::new("/x.toml"),
+            "[fleet]\ndb = \"x\"\ntls = \"maybe\"\n"
+        )
+        .is_err());
+        // The documented example shows the section (commented out).
+        assert!(crate::config::EXAMPLE.contains("# [fleet]"));
+    }
+}

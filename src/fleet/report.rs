@@ -1,0 +1,383 @@
+//! The back office's reports over every desk's events (`sscard fleet report`).
+//!
+//! Why these: they are the questions one desk's journal cannot answer (issue 13):
+//! how many cards each desk activated per day; which old cards are frozen with no
+//! credit seen anywhere (the holder's money is stuck until the bureau acts); which
+//! transfers one desk credited while another still shows them open; which holders
+//! came back for a cancel or void. The six-month activation deadline (spec/cards.md,
+//! EF05 issue date + 6 months) cannot be reported: desk journals record transfers,
+//! not card reads, so the centre never learns an issue date. The report says so
+//! instead of printing an empty table.
+//!
+//! Output: text for people, JSON for programs, CSV (the `csv` crate) in one long table
+//! with a `section` column, so a spreadsheet filter separates the sections.
+
+use super::FleetError;
+use serde::Serialize;
+
+/// Report options.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Frozen longer than this many hours with no credit seen.
+    pub frozen_hours: u32,
+    /// Time zone for "day" (an IANA name such as `Asia/Shanghai`, or `UTC`).
+    pub tz: String,
+}
+
+/// Activations (transfers reaching `COMPLETE`) of one desk on one day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Activations {
+    /// The desk.
+    pub terminal: String,
+    /// The day (`YYYY-MM-DD` in [`Options::tz`]).
+    pub day: String,
+    /// Distinct transfers completed.
+    pub count: i64,
+}
+
+/// An old card frozen with no credit seen at any desk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Frozen {
+    /// The transfer.
+    pub id: String,
+    /// The desk that froze it.
+    pub terminal: String,
+    /// When (RFC 3339, UTC).
+    pub frozen_at: String,
+    /// The old card.
+    pub old_card: Option<String>,
+    /// The balance, in fen.
+    pub balance_fen: Option<i64>,
+    /// The latest state any desk recorded.
+    pub last_state: String,
+}
+
+/// A transfer credited at one desk and left open at another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Split {
+    /// The transfer.
+    pub id: String,
+    /// A desk whose latest state is `CREDITED` or `COMPLETE`.
+    pub credited_at: String,
+    /// Its state.
+    pub credited_state: String,
+    /// A desk whose latest state is still open.
+    pub open_at: String,
+    /// That desk's state.
+    pub open_state: String,
+    /// When it last changed there (RFC 3339, UTC).
+    pub open_since: String,
+}
+
+/// A cancel or void: the latest cancel-side event of a transfer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cancel {
+    /// The transfer.
+    pub id: String,
+    /// The desk.
+    pub terminal: String,
+    /// `VOIDING`, `VOIDED`, `CANCELLING` or `CANCELLED`.
+    pub state: String,
+    /// When (RFC 3339, UTC).
+    pub at: String,
+    /// The old card.
+    pub old_card: Option<String>,
+    /// The new card.
+    pub new_card: Option<String>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// Report format version.
+    pub schema_version: &'static str,
+    /// When it was made (RFC 3339, UTC).
+    pub generated_at: String,
+    /// The `frozen` threshold, hours.
+    pub frozen_hours: u32,
+    /// Activations per desk and day.
+    pub activations: Vec<Activations>,
+    /// Frozen old cards with no credit seen.
+    pub frozen: Vec<Frozen>,
+    /// Credited at one desk, open at another.
+    pub split: Vec<Split>,
+    /// Cancels and voids.
+    pub cancels: Vec<Cancel>,
+    /// What the report cannot tell, and why.
+    pub notes: Vec<String>,
+}
+
+const UTC: &str = "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'";
+
+/// The deadline note (see the module docs).
+pub const DEADLINE_NOTE: &str = "cards near or past the six-month activation deadline: not available; desk journals record transfers, not card reads, so no issue date reaches the centre";
+
+/// Builds the report.
+///
+/// # Errors
+/// [`FleetError::Db`] (an unknown time zone is refused by PostgreSQL).
+pub fn build(client: &mut postgres::Client, o: &Options) -> Result<Report, FleetError> {
+    let mut tx = client.build_transaction().read_only(true).start()?;
+    let generated_at: String = tx
+        .query_one(
+            &format!("SELECT to_char(now() AT TIME ZONE 'UTC', {UTC})"),
+            &[],
+        )?
+        .get(0);
+    let activations = tx
+        .query(
+            "SELECT terminal, to_char((at AT TIME ZONE $1::text)::date, 'YYYY-MM-DD') AS day,
+                    count(DISTINCT id)
+             FROM fleet.events WHERE state = 'COMPLETE'
+             GROUP BY 1, 2 ORDER BY 2, 1",
+            &[&o.tz],
+        )?
+        .iter()
+        .map(|r| Activations {
+            terminal: r.get(0),
+            day: r.get(1),
+            count: r.get(2),
+        })
+        .collect();
+    let hours = f64::from(o.frozen_hours);
+    let frozen = tx
+        .query(
+            &format!(
+                "WITH f AS (
+                    SELECT DISTINCT ON (id) id, terminal, at, old_card, balance_fen
+                    FROM fleet.events WHERE state = 'FROZEN' ORDER BY id, at, seq)
+                 SELECT f.id, f.terminal, to_char(f.at AT TIME ZONE 'UTC', {UTC}), f.old_card,
+                        f.balance_fen,
+                        (SELECT e.state FROM fleet.events e WHERE e.id = f.id
+                         ORDER BY e.at DESC, e.seq DESC LIMIT 1)
+                 FROM f
+                 WHERE f.at < now() - make_interval(secs => $1::float8 * 3600)
+                   AND NOT EXISTS (SELECT 1 FROM fleet.events e WHERE e.id = f.id
+                                   AND e.state IN ('CREDITED', 'COMPLETE', 'CANCELLED'))
+                 ORDER BY f.at, f.id"
+            ),
+            &[&hours],
+        )?
+        .iter()
+        .map(|r| Frozen {
+            id: r.get(0),
+            terminal: r.get(1),
+            frozen_at: r.get(2),
+            old_card: r.get(3),
+            balance_fen: r.get(4),
+            last_state: r.get(5),
+        })
+        .collect();
+    let split = tx
+        .query(
+            &format!(
+                "WITH multi AS (
+                    SELECT id FROM fleet.events GROUP BY id HAVING count(DISTINCT terminal) > 1),
+                 last AS (
+                    SELECT DISTINCT ON (e.id, e.terminal) e.id, e.terminal, e.state, e.at
+                    FROM fleet.events e JOIN multi m ON m.id = e.id
+                    ORDER BY e.id, e.terminal, e.at DESC, e.seq DESC)
+                 SELECT o.id, c.terminal, c.state, o.terminal, o.state,
+                        to_char(o.at AT TIME ZONE 'UTC', {UTC})
+                 FROM last o JOIN last c ON c.id = o.id AND c.terminal <> o.terminal
+                 WHERE c.state IN ('CREDITED', 'COMPLETE')
+                   AND o.state NOT IN ('CREDITED', 'COMPLETE', 'CANCELLED')
+                 ORDER BY o.at, o.id, c.terminal"
+            ),
+            &[],
+        )?
+        .iter()
+        .map(|r| Split {
+            id: r.get(0),
+            credited_at: r.get(1),
+            credited_state: r.get(2),
+            open_at: r.get(3),
+            open_state: r.get(4),
+            open_since: r.get(5),
+        })
+        .collect();
+    let cancels = tx
+        .query(
+            &format!(
+                "SELECT DISTINCT ON (id) id, terminal, state,
+                        to_char(at AT TIME ZONE 'UTC', {UTC}), old_card, new_card
+                 FROM fleet.events
+                 WHERE state IN ('VOIDING', 'VOIDED', 'CANCELLING', 'CANCELLED')
+                 ORDER BY id, at DESC, seq DESC"
+            ),
+            &[],
+        )?
+        .iter()
+        .map(|r| Cancel {
+            id: r.get(0),
+            terminal: r.get(1),
+            state: r.get(2),
+            at: r.get(3),
+            old_card: r.get(4),
+            new_card: r.get(5),
+        })
+        .collect();
+    tx.commit()?;
+    Ok(Report {
+        schema_version: "1.0",
+        generated_at,
+        frozen_hours: o.frozen_hours,
+        activations,
+        frozen,
+        split,
+        cancels,
+        notes: vec![DEADLINE_NOTE.to_string()],
+    })
+}
+
+/// The report for people.
+pub fn text(r: &Report) -> String {
+    let mut s = format!("fleet report, {}\n", r.generated_at);
+    s += "\nactivations per desk and day:\n";
+    if r.activations.is_empty() {
+        s += "  none\n";
+    }
+    for a in &r.activations {
+        s += &format!("  {}  terminal {:<14} {:>6}\n", a.day, a.terminal, a.count);
+    }
+    s += &format!(
+        "\nold cards frozen longer than {} h with no credit seen:\n",
+        r.frozen_hours
+    );
+    if r.frozen.is_empty() {
+        s += "  none\n";
+    }
+    for f in &r.frozen {
+        s += &format!(
+            "  {}  frozen {} at terminal {}  old card {}  balance {}  now {}\n",
+            f.id,
+            f.frozen_at,
+            f.terminal,
+            f.old_card.as_deref().unwrap_or("-"),
+            f.balance_fen
+                .map_or("-".into(), |b| format!("{}.{:02} yuan", b / 100, b % 100)),
+            f.last_state
+        );
+    }
+    s += "\ntransfers credited at one desk and open at another:\n";
+    if r.split.is_empty() {
+        s += "  none\n";
+    }
+    for x in &r.split {
+        s += &format!(
+            "  {}  {} at terminal {}; {} at terminal {} since {}\n",
+            x.id, x.credited_state, x.credited_at, x.open_state, x.open_at, x.open_since
+        );
+    }
+    s += "\ncancels and voids:\n";
+    if r.cancels.is_empty() {
+        s += "  none\n";
+    }
+    for c in &r.cancels {
+        s += &format!(
+            "  {}  {:<10} at terminal {}  {}  old {} new {}\n",
+            c.id,
+            c.state,
+            c.terminal,
+            c.at,
+            c.old_card.as_deref().unwrap_or("-"),
+            c.new_card.as_deref().unwrap_or("-")
+        );
+    }
+    for n in &r.notes {
+        s += &format!("\nnote: {n}\n");
+    }
+    s
+}
+
+/// The report as one CSV table: `section,terminal,day,id,state,at,old_card,new_card,count,other_terminal,other_state`.
+///
+/// # Errors
+/// [`FleetError::Invalid`] when the CSV writer fails (it writes to memory).
+pub fn csv(r: &Report) -> Result<String, FleetError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let e = |e: csv::Error| FleetError::Invalid(e.to_string());
+    w.write_record([
+        "section",
+        "terminal",
+        "day",
+        "id",
+        "state",
+        "at",
+        "old_card",
+        "new_card",
+        "count",
+        "other_terminal",
+        "other_state",
+    ])
+    .map_err(e)?;
+    let o = |v: &Option<String>| v.clone().unwrap_or_default();
+    for a in &r.activations {
+        w.write_record([
+            "activations",
+            &a.terminal,
+            &a.day,
+            "",
+            "COMPLETE",
+            "",
+            "",
+            "",
+            &a.count.to_string(),
+            "",
+            "",
+        ])
+        .map_err(e)?;
+    }
+    for f in &r.frozen {
+        w.write_record([
+            "frozen",
+            &f.terminal,
+            "",
+            &f.id,
+            &f.last_state,
+            &f.frozen_at,
+            &o(&f.old_card),
+            "",
+            "",
+            "",
+            "",
+        ])
+        .map_err(e)?;
+    }
+    for x in &r.split {
+        w.write_record([
+            "split",
+            &x.open_at,
+            "",
+            &x.id,
+            &x.open_state,
+            &x.open_since,
+            "",
+            "",
+            "",
+            &x.credited_at,
+            &x.credited_state,
+        ])
+        .map_err(e)?;
+    }
+    for c in &r.cancels {
+        w.write_record([
+            "cancels",
+            &c.terminal,
+            "",
+            &c.id,
+            &c.state,
+            &c.at,
+            &o(&c.old_card),
+            &o(&c.new_card),
+            "",
+            "",
+            "",
+        ])
+        .map_err(e)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| FleetError::Invalid(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| FleetError::Invalid(e.to_string()))
+}
