@@ -261,6 +261,23 @@ fn journals(dir: &std::path::Path) -> Vec<JournalError> {
             path: V.into(),
             found: 99,
         },
+        JournalError::IllegalMove {
+            id: V.into(),
+            from: V,
+            to: V,
+        },
+        JournalError::Exists(V.into()),
+        JournalError::Rebind {
+            id: V.into(),
+            bound: V.into(),
+            asked: V.into(),
+        },
+        JournalError::InUse {
+            id: V.into(),
+            holder: None,
+        },
+        JournalError::Removed { path: V.into() },
+        JournalError::Replaced { path: V.into() },
     ]
 }
 
@@ -270,6 +287,12 @@ fn journal_index(e: &JournalError) -> usize {
         JournalError::Io { .. } => 1,
         JournalError::NotFound(_) => 2,
         JournalError::TooNew { .. } => 3,
+        JournalError::IllegalMove { .. } => 4,
+        JournalError::Exists(_) => 5,
+        JournalError::Rebind { .. } => 6,
+        JournalError::InUse { .. } => 7,
+        JournalError::Removed { .. } => 8,
+        JournalError::Replaced { .. } => 9,
     }
 }
 
@@ -281,6 +304,8 @@ fn activations() -> Vec<ActivationError> {
         ActivationError::Timeout(V.into()),
         ActivationError::Desk(Error::InvalidData(V.into())),
         ActivationError::Inconsistent(V.into()),
+        ActivationError::Refusal(sscard::activation::core::Refusal::NewAlreadyActive),
+        ActivationError::Stop(sscard::activation::core::Stop::JournalFailed),
     ]
 }
 
@@ -292,6 +317,8 @@ fn activation_index(e: &ActivationError) -> usize {
         ActivationError::Timeout(_) => 3,
         ActivationError::Desk(_) => 4,
         ActivationError::Inconsistent(_) => 5,
+        ActivationError::Refusal(_) => 6,
+        ActivationError::Stop(_) => 7,
     }
 }
 

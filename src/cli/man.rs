@@ -52,7 +52,10 @@ const EXIT_CODES: &[(u8, &str)] = &[
     (14, "local file I/O error"),
     (15, "timed out waiting for a card"),
     (16, "virtual card failure"),
-    (17, "fleet centre (PostgreSQL) unreachable, refused or failed"),
+    (
+        17,
+        "fleet centre (PostgreSQL) unreachable, refused or failed",
+    ),
 ];
 
 const ENVIRONMENT: &[(&str, &str)] = &[
