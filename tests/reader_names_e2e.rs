@@ -155,7 +155,7 @@ fn gbk_reader_is_usable_by_index_and_by_substring() {
         &os(&["send", "--reader", "德卡", SELECT_SSSE]),
     );
     assert_eq!(r.code, 3, "{r:?}");
-    assert!(r.stderr.contains("matches 2 readers"), "{r:?}");
+    assert!(r.stderr.contains("names 2 readers"), "{r:?}");
     let r = run_os(
         &bed,
         "C.UTF-8",
