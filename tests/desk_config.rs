@@ -189,7 +189,8 @@ fn activation_takes_readers_psam_and_language_from_the_file() {
         let Ok(line) = line else { break };
         if line.starts_with("请将旧医保卡插入读卡器") {
             bed.insert(0, &old, &[]);
-        } else if line.contains("取出旧医保卡") {
+        } else if line.contains("取出旧医保卡") || line.contains("取出新社保卡") {
+            // Issue 10: the new card is checked first, then swapped for the old one.
             bed.pull(0);
         } else if line.starts_with("请将新社保卡插入读卡器") {
             bed.insert(0, &new, &[]);
@@ -242,6 +243,7 @@ fn flags_override_the_file() {
     let mut bed = Bed::start();
     let dir = bed.dir.path().to_path_buf();
     let old = bed.image("city.json");
+    let new = bed.image("ssc-2.00.json");
     let config = write(
         &dir,
         "sscard.toml",
@@ -253,6 +255,8 @@ fn flags_override_the_file() {
     std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o600)).unwrap();
     let pins = write(&dir, "pins", "999999\n");
     bed.insert(0, &old, &[]);
+    // Issue 10: the new card is checked first; it waits in a second reader.
+    bed.insert(1, &new, &[]);
     let base = |extra: &[&str]| -> Run {
         bed.cmd()
             .env("SSCARD_CONFIG", &config)
@@ -276,8 +280,9 @@ fn flags_override_the_file() {
         r.stderr.contains("技术信息：no reader matches 'ACR39U'"),
         "{r:?}"
     );
-    // --reader and --lang win: a wrong PIN is refused, in English, exit 12.
-    let r = base(&["--reader", "0", "--lang", "en"]);
+    // The readers given as flags and --lang win: a wrong PIN is refused, in
+    // English, exit 12.
+    let r = base(&["--old-reader", "0", "--new-reader", "1", "--lang", "en"]);
     assert_eq!(r.code, 12, "{r:?}");
     assert!(r.stderr.contains("Wrong PIN: 4 tries left."), "{r:?}");
     assert!(
@@ -286,4 +291,5 @@ fn flags_override_the_file() {
         "{r:?}"
     );
     bed.pull(0);
+    bed.pull(1);
 }
