@@ -182,14 +182,11 @@ fn the_scanner_reads_literals_and_placeholders() {
         stem("no card was inserted into '{}'"),
         "no card was inserted into"
     );
+    // Activation's refusals, stops and notes are typed now (ui::messages renders
+    // them); what the scanner still finds are the driver's few remaining literals.
     let all = desk_sentences();
-    assert!(all.len() > 30, "{all:?}");
-    assert!(all.iter().any(
-        |s| s.kind == Kind::Refused && s.pattern == "wrong PIN for the old card; {} tries left"
-    ));
-    assert!(all.iter().any(|s| s.kind == Kind::Prompt
-        && s.pattern == "Holder: enter the old card's PIN ({} tries left): "));
-    assert!(all.iter().any(|s| s.kind == Kind::Prompt
-        && s.pattern
-            .starts_with("Operator: type the holder's citizen ID")));
+    assert!(all.len() >= 5, "{all:?}");
+    assert!(all
+        .iter()
+        .any(|s| s.kind == Kind::Timeout && s.pattern == "no card was inserted into '{}'"));
 }
