@@ -120,10 +120,10 @@ fn case_1_cancel_after_another_desk_credited_is_refused() {
 #[test]
 fn case_2_torn_credit_window_refuses_and_cancel_voids() {
     let mut d = Desk::new(true);
-    // N's APDU 22 is the credit's first write (tag 26), then 20, 21, 23: pulled before 26.
+    // N's APDU 19 is the credit's first write (tag 26), then 20, 21, 23: pulled before 23.
     let faults = Faults {
         old: vec![],
-        new: vec!["--remove-before".into(), "26".into(), "--once".into()],
+        new: vec!["--remove-before".into(), "23".into(), "--once".into()],
     };
     let (r, _) = d.run(&["pharmacy"], &faults, Strike::None);
     assert_eq!(r.code, 5, "{r:?}");
@@ -181,10 +181,10 @@ fn spendable_on_frozen(d: &Desk) -> &'static str {
 #[test]
 fn case_3_cancel_with_the_other_card_is_refused() {
     let mut d = Desk::new(true);
-    // Writes 22..28 are tags 26, 20, 21, 23, 24, 25, 22: pulled before the log (29).
+    // Writes 19..25 are tags 26, 20, 21, 23, 24, 25, 22: pulled before the log (26).
     let faults = Faults {
         old: vec![],
-        new: vec!["--remove-before".into(), "29".into(), "--once".into()],
+        new: vec!["--remove-before".into(), "26".into(), "--once".into()],
     };
     let (r, _) = d.run(&["pharmacy"], &faults, Strike::None);
     assert_eq!(r.code, 5, "{r:?}");
@@ -249,7 +249,7 @@ fn case_5_one_process_per_transfer() {
     let mut d = Desk::new(true);
     let faults = Faults {
         old: vec![],
-        new: vec!["--remove-before".into(), "22".into(), "--once".into()],
+        new: vec!["--remove-before".into(), "19".into(), "--once".into()],
     };
     let (r, _) = d.run(&["pharmacy"], &faults, Strike::None);
     assert_eq!(r.code, 5, "{r:?}");
@@ -428,17 +428,17 @@ fn a_torn_cancel_is_finished_on_another_desk() {
     let mut d = Desk::new(true);
     let faults = Faults {
         old: vec![],
-        new: vec!["--remove-before".into(), "22".into(), "--once".into()],
+        new: vec!["--remove-before".into(), "19".into(), "--once".into()],
     };
     let (r, _) = d.run(&["pharmacy"], &faults, Strike::None);
     assert_eq!(r.code, 5, "{r:?}");
     let id = id_of(&d);
     // The cancel reads N (detection 2, identity 4, holder 3, INTERNAL AUTHENTICATE 2,
-    // medical area 8), authenticates (2) and writes the floor (22): pulled right after
+    // medical area 6), authenticates (2) and writes the floor (20): pulled right after
     // the floor was written, before the log record.
     let faults = Faults {
         old: vec![],
-        new: vec!["--remove-after".into(), "22".into(), "--once".into()],
+        new: vec!["--remove-after".into(), "20".into(), "--once".into()],
     };
     let (r, _) = d.run(&["cancel", &id], &faults, Strike::None);
     assert_ne!(r.code, 0, "{r:?}");

@@ -171,7 +171,12 @@ mod tests {
         assert!(page.contains("SSCARD_CONFIG"));
         assert!(page.contains("activate"));
         assert!(page.contains("completions"));
-        assert_eq!(EXIT_CODES.len(), 17);
+        // Every code 0..=the highest ExitCode, in order.
+        assert_eq!(EXIT_CODES.len(), crate::error::ExitCode::Fleet as usize + 1);
+        assert!(EXIT_CODES
+            .iter()
+            .enumerate()
+            .all(|(i, (c, _))| *c as usize == i));
         assert_eq!(roff("-v"), "\\-v");
         assert_eq!(roff(".x"), "\\&.x");
     }
