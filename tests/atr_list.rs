@@ -140,7 +140,7 @@ fn sscard_atr_shows_a_non_conforming_atr_and_exits_7() {
         .into();
     assert_eq!(r.code, 7, "{r:?}");
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
-    assert_eq!(doc["schema_version"], "1.1");
+    assert_eq!(doc["schema_version"], sscard::output::Doc::Atr.version());
     assert_eq!(doc["conforms"], false);
     assert_eq!(doc["trailing"], "26");
     assert_eq!(doc["violations"][0]["rule"], "trailing_bytes");

@@ -47,7 +47,8 @@ fn json(bed: &Bed, args: &[&str]) -> Value {
     let r = info(bed, &a);
     assert_eq!(r.code, 0, "{r:?}");
     let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {r:?}"));
-    assert_eq!(doc["schema_version"], "1.0");
+    assert_eq!(doc["schema_version"], sscard::output::Doc::Info.version());
+    assert_eq!(doc["schema"], "sscard-info");
     doc
 }
 

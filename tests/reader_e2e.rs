@@ -22,7 +22,7 @@ fn lists_the_two_vpcd_readers_with_and_without_a_card() {
     bed.insert(1, &img, &[]);
     let r = bed.run(&["readers", "--json"]);
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
-    assert_eq!(doc["schema_version"], "1.1");
+    assert_eq!(doc["schema_version"], sscard::output::Doc::Readers.version());
     assert_eq!(
         doc["readers"][0]["name_hex"],
         hex::encode_upper("Virtual PCD 00 00")
@@ -133,10 +133,14 @@ fn decodes_the_inserted_cards_atr() {
     let mut bed = Bed::start();
     let img = bed.image("city.json");
     bed.insert(0, &img, &[]);
-    let r = bed.run(&["atr", "--json"]);
+    let r = bed.run(&["atr", "--format", "json"]);
     assert_eq!(r.code, 0, "{r:?}");
-    let doc: serde_json::Value = serde_json::from_str(r.stdout.lines().last().unwrap()).unwrap();
-    assert_eq!(doc["schema_version"], "1.1");
+    // stdout is the document alone (the reader line is in it, not before it).
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["schema"], "sscard-atr");
+    assert_eq!(doc["schema_version"], sscard::output::Doc::Atr.version());
+    assert_eq!(doc["reader"], "Virtual PCD 00 00");
+    assert!(doc["protocol"].as_str().unwrap().starts_with("T="), "{doc}");
     assert_eq!(doc["conforms"], true);
     assert_eq!(doc["raw"], "3B68000059422E4349545931");
     let r = bed.run(&["atr", "3B 68 00 00 59 42 2E 43 49 54 59"]);

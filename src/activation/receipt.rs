@@ -6,8 +6,8 @@
 
 use serde::Serialize;
 
-/// Receipt schema version (JSON).
-pub const SCHEMA_VERSION: &str = "1.0";
+/// Receipt schema version (JSON), from the one table ([`crate::output::Doc`]).
+pub const SCHEMA_VERSION: &str = crate::output::Doc::Receipt.version();
 
 /// What a receipt says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -81,8 +81,9 @@ pub struct Common {
     /// the configuration, else 120].
     #[arg(long, value_name = "SECS", value_parser = super::bounds::seconds)]
     pub timeout: Option<f64>,
-    /// Receipt format.
-    #[arg(long, value_enum, default_value_t = ReceiptFormat::Text)]
+    /// Output format: the receipt as text, or as one versioned JSON document on stdout
+    /// (errors too are then a JSON document). `--receipt` is an old spelling.
+    #[arg(long = "format", alias = "receipt", value_enum, default_value_t = ReceiptFormat::Text)]
     pub receipt: ReceiptFormat,
     /// Another card profile file (another city's old card).
     #[arg(long, value_name = "FILE")]
@@ -404,13 +405,21 @@ fn run_flow(common: &Common, job: Job) -> CmdResult {
         Ok(()) => Ok(ExitCode::Ok),
         Err(Stopped::Flow(e, gave_up)) => {
             if front.failed(Failure::Activation(&e), gave_up) {
-                Ok(Error::from(e).exit_code())
+                let e = Error::from(e);
+                if common.receipt == ReceiptFormat::Json {
+                    // Shown on the screen; the caller that asked for JSON gets it too.
+                    crate::output::print_error(&e);
+                }
+                Ok(e.exit_code())
             } else {
                 Err(e.into())
             }
         }
         Err(Stopped::Setup(e)) => {
             if front.failed(Failure::Other(&e), None) {
+                if common.receipt == ReceiptFormat::Json {
+                    crate::output::print_error(&e);
+                }
                 Ok(e.exit_code())
             } else {
                 Err(e)
@@ -424,7 +433,8 @@ fn print_receipt(format: ReceiptFormat, front: &Frontend, r: &Receipt) -> Result
         ReceiptFormat::Text if !front.stdout_receipt() => return Ok(()),
         ReceiptFormat::Text => front.receipt_text(r),
         ReceiptFormat::Json => {
-            let mut j = serde_json::to_string(r).map_err(|e| Error::InvalidData(e.to_string()))?;
+            crate::output::mark_printed();
+            let mut j = crate::output::to_line(crate::output::Doc::Receipt, r)?;
             j.push('\n');
             j
         }

@@ -24,9 +24,9 @@ pub struct AtrArgs {
     /// The reader to read the ATR from (index or part of the name).
     #[arg(long, short)]
     pub reader: Option<ReaderSelector>,
-    /// JSON output.
-    #[arg(long)]
-    pub json: bool,
+    /// Output format (`json`: one versioned document on stdout, nothing else).
+    #[command(flatten)]
+    pub output: crate::output::FormatArgs,
     /// pcsc-tools' list of known ATRs to identify the card with (default: the
     /// installed /usr/share/pcsc/smartcard_list.txt, if any).
     #[arg(long, value_name = "FILE")]
@@ -38,17 +38,25 @@ pub struct AtrArgs {
 
 /// Runs `sscard atr`.
 pub fn run(args: &AtrArgs) -> CmdResult {
+    let json = args.output.is_json();
+    // Where the ATR came from (a card): a text line, or fields of the JSON document
+    // (stdout holds the document alone).
+    let mut source = None;
     let bytes = match &args.hex {
         Some(h) => parse_hex_arg(h)?,
         None => {
             let selector = args.reader.clone().unwrap_or(ReaderSelector::Auto);
             let card = PcscCard::connect(&selector, ConnectOptions::default())?;
             let atr = card.atr().unwrap_or_default();
-            println!(
-                "reader: {}  protocol: {}",
-                card.reader(),
-                card.protocol_name()
-            );
+            if json {
+                source = Some((card.reader().to_string(), card.protocol_name().to_string()));
+            } else {
+                println!(
+                    "reader: {}  protocol: {}",
+                    card.reader(),
+                    card.protocol_name()
+                );
+            }
             atr
         }
     };
@@ -70,7 +78,7 @@ pub fn run(args: &AtrArgs) -> CmdResult {
         .as_ref()
         .map(|l| l.identify(&bytes))
         .unwrap_or_default();
-    if args.json {
+    if json {
         let mut doc = match &analysis.atr {
             Some(atr) => {
                 serde_json::to_value(atr).map_err(|e| Error::InvalidData(e.to_string()))?
@@ -79,7 +87,11 @@ pub fn run(args: &AtrArgs) -> CmdResult {
         };
         if let Some(obj) = doc.as_object_mut() {
             // 1.1: trailing, conforms, violations, card_list and identified added.
-            obj.insert("schema_version".into(), "1.1".into());
+            // 1.2: reader and protocol (when read from a card); schema.
+            if let Some((reader, protocol)) = &source {
+                obj.insert("reader".into(), reader.clone().into());
+                obj.insert("protocol".into(), protocol.clone().into());
+            }
             obj.insert("conforms".into(), analysis.conforms().into());
             obj.insert(
                 "violations".into(),
@@ -104,7 +116,7 @@ pub fn run(args: &AtrArgs) -> CmdResult {
                     .into(),
             );
         }
-        println!("{doc}");
+        crate::output::print(crate::output::Doc::Atr, &doc)?;
     } else {
         println!("{analysis}");
         match &list_path {

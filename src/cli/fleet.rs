@@ -114,9 +114,9 @@ pub enum FleetCommand {
     Lookup {
         /// The transfer id.
         id: String,
-        /// JSON output.
-        #[arg(long)]
-        json: bool,
+        /// Output format.
+        #[command(flatten)]
+        output: crate::output::FormatArgs,
     },
     /// The back office's report.
     Report {
@@ -132,8 +132,15 @@ pub enum FleetCommand {
     },
 }
 
-fn json<T: serde::Serialize>(v: &T) -> Result<String, Error> {
-    serde_json::to_string_pretty(v).map_err(|e| Error::InvalidData(e.to_string()))
+impl FleetCommand {
+    /// Whether JSON was asked for (errors are then JSON documents too).
+    pub fn wants_json(&self) -> bool {
+        match self {
+            FleetCommand::Lookup { output, .. } => output.is_json(),
+            FleetCommand::Report { format, .. } => *format == Format::Json,
+            _ => false,
+        }
+    }
 }
 
 /// Runs `sscard fleet`.
@@ -170,15 +177,13 @@ pub fn run(args: &FleetArgs) -> CmdResult {
             migrate::add_reporter(&mut client, role, &pw)?;
             println!("reporting role {role}");
         }
-        FleetCommand::Lookup { id, json: as_json } => {
+        FleetCommand::Lookup { id, output } => {
             let seen = query::lookup(&mut client, id)?;
-            if *as_json {
-                println!(
-                    "{}",
-                    json(
-                        &serde_json::json!({"schema_version": "1.0", "id": id.to_ascii_uppercase(), "events": seen})
-                    )?
-                );
+            if output.is_json() {
+                crate::output::print(
+                    crate::output::Doc::FleetLookup,
+                    &serde_json::json!({"id": id.to_ascii_uppercase(), "events": seen}),
+                )?;
             } else if seen.is_empty() {
                 return Err(
                     FleetError::Invalid(format!("the centre knows no transfer {id}"))
@@ -208,7 +213,7 @@ pub fn run(args: &FleetArgs) -> CmdResult {
             )?;
             match format {
                 Format::Text => print!("{}", report::text(&r)),
-                Format::Json => println!("{}", json(&r)?),
+                Format::Json => crate::output::print(crate::output::Doc::FleetReport, &r)?,
                 Format::Csv => print!("{}", report::csv(&r)?),
             }
         }

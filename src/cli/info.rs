@@ -264,10 +264,7 @@ pub fn run(args: &InfoArgs) -> CmdResult {
     match args.format {
         Format::Text => write_out(&national::encode(&report::text::render(&report), charset))?,
         Format::Json => {
-            let mut s =
-                serde_json::to_string_pretty(&report::json::render(&report)).unwrap_or_default();
-            s.push('\n');
-            write_out(s.as_bytes())?;
+            crate::output::print(crate::output::Doc::Info, &report::json::render(&report))?
         }
         Format::National => {
             let Body::Ssc(c) = &report.body else {

@@ -125,7 +125,35 @@ pub fn main() -> std::process::ExitCode {
     };
     match result {
         Ok(code) => std::process::ExitCode::from(code as u8),
-        Err(e) => report(&e),
+        Err(e) => {
+            if wants_json(&cli.command) {
+                crate::output::print_error(&e);
+            }
+            report(&e)
+        }
+    }
+}
+
+/// Whether the command was asked for JSON (`--format json` or an old spelling): its
+/// errors are then an `sscard-error` document on stdout as well ([`crate::output`]).
+fn wants_json(c: &Command) -> bool {
+    use activate::ActivateCommand as A;
+    match c {
+        Command::Readers(a) => a.output.is_json(),
+        Command::Atr(a) => a.output.is_json(),
+        Command::Info(a) => a.format == info::Format::Json,
+        Command::Script(a) => a.output.is_json(),
+        Command::Journal(a) => a.command.wants_json(),
+        Command::Fleet(a) => a.command.wants_json(),
+        Command::Activate(a) => {
+            let common = match &a.command {
+                A::Pharmacy(c) => c,
+                A::Window(w) | A::FirstUse(w) => &w.common,
+                A::Resume { common, .. } | A::Cancel { common, .. } => common,
+            };
+            common.receipt == activate::ReceiptFormat::Json
+        }
+        _ => false,
     }
 }
 

@@ -1,4 +1,4 @@
-//! `sscard readers [--watch] [--json]`: readers, cards, and their events.
+//! `sscard readers [--watch] [--format text|json]`: readers, cards, and their events.
 //!
 //! Names are shown decoded for the locale with undecodable bytes as `\xNN`; a name
 //! that is GBK but not UTF-8 also gets its GBK reading in the text listing, and the
@@ -19,9 +19,10 @@ pub struct ReadersArgs {
     /// Keep running and print card/reader events as they happen.
     #[arg(long)]
     pub watch: bool,
-    /// JSON output (one object, or one object per event line with --watch).
-    #[arg(long)]
-    pub json: bool,
+    /// Output format (`json`: one document, or one document per event line with
+    /// --watch).
+    #[command(flatten)]
+    pub output: crate::output::FormatArgs,
     /// With --watch: stop after this many seconds.
     #[arg(long, value_name = "SECS", value_parser = super::bounds::seconds)]
     pub timeout: Option<f64>,
@@ -37,10 +38,12 @@ pub fn run(args: &ReadersArgs) -> CmdResult {
     }
     let ctx = establish()?;
     let readers = list_readers(&ctx)?;
-    if args.json {
+    if args.output.is_json() {
         // 1.1: name_hex (exact bytes) and name_gbk added.
-        let doc = serde_json::json!({ "schema_version": "1.1", "readers": readers });
-        println!("{doc}");
+        crate::output::print(
+            crate::output::Doc::Readers,
+            &serde_json::json!({ "readers": readers }),
+        )?;
     } else if readers.is_empty() {
         println!("no readers");
     } else {
@@ -63,7 +66,7 @@ pub fn run(args: &ReadersArgs) -> CmdResult {
 
 fn print_event(e: &Event, json: bool) -> Result<(), Error> {
     let line = if json {
-        serde_json::to_string(e).map_err(|e| Error::InvalidData(e.to_string()))?
+        crate::output::to_line(crate::output::Doc::ReaderEvent, e)?
     } else {
         match e {
             Event::ReaderAdded { reader } => format!("reader added: {reader}"),
@@ -87,14 +90,14 @@ fn watch(args: &ReadersArgs) -> CmdResult {
     let mut watcher = Watcher::new_patient()?;
     if !watcher.service_up() {
         stderr_notice(&Event::ServiceLost);
-        print_event(&Event::ServiceLost, args.json)?;
+        print_event(&Event::ServiceLost, args.output.is_json())?;
     }
     for (reader, atr) in watcher.snapshot() {
         let e = match atr {
             Some(atr) => Event::CardInserted { reader, atr },
             None => Event::ReaderAdded { reader },
         };
-        print_event(&e, args.json)?;
+        print_event(&e, args.output.is_json())?;
     }
     let deadline = args
         .timeout
@@ -112,7 +115,7 @@ fn watch(args: &ReadersArgs) -> CmdResult {
         }
         for e in watcher.next_events(left)? {
             stderr_notice(&e);
-            print_event(&e, args.json)?;
+            print_event(&e, args.output.is_json())?;
             seen += 1;
             if args.events.is_some_and(|n| seen >= n) {
                 return Ok(ExitCode::Ok);

@@ -4,7 +4,7 @@
 //! This file is the glue between the command line and [`crate::script`]: it reads the
 //! variables (PINs only from `--var-file`, never argv), parses every file before the
 //! card is touched, picks the transport (a reader, or `--replay DUMP`), the SAM
-//! (`--keys FILE` or `--psam READER`) and the reporter (text or `--json`), and turns the
+//! (`--keys FILE` or `--psam READER`) and the reporter (text or `--format json`), and turns the
 //! outcome into the exit code: 0 pass, 9 mismatch, 10 script error, 3-5 reader errors,
 //! 11 keys, 15 a `wait-card`/`wait-remove` timeout.
 //!
@@ -60,14 +60,14 @@ pub struct ScriptArgs {
     /// Record a transcript of the exchanges (secrets redacted); replay it with --replay.
     #[arg(long, value_name = "FILE")]
     pub dump: Option<PathBuf>,
-    /// Print one JSON document (schema `sscard-script` 1.x) instead of text.
-    #[arg(long)]
-    pub json: bool,
+    /// Output format (`json`: one document, schema `sscard-script`, instead of text).
+    #[command(flatten)]
+    pub output: crate::output::FormatArgs,
     /// Run against a recorded transcript instead of a reader.
     #[arg(long, value_name = "DUMP")]
     pub replay: Option<PathBuf>,
     /// Print the scriptor-compatible subset of the script and exit.
-    #[arg(long, conflicts_with_all = ["check", "json", "dump", "replay"])]
+    #[arg(long, conflicts_with_all = ["check", "json", "format", "dump", "replay"])]
     pub plain: bool,
     /// Only parse and check the script (no card needed).
     #[arg(long)]
@@ -200,7 +200,7 @@ pub fn run(args: &ScriptArgs) -> CmdResult {
         Ok(s) => s,
         Err(e) => {
             let err: Error = e.clone().into();
-            if args.json {
+            if args.output.is_json() {
                 json_early_error(&err, Some(&e));
             }
             return Err(err);
@@ -225,7 +225,7 @@ pub fn run(args: &ScriptArgs) -> CmdResult {
     match execute(args, &script, vars) {
         Ok(result) => result,
         Err(e) => {
-            if args.json {
+            if args.output.is_json() {
                 json_early_error(&e, None);
             }
             Err(e)
@@ -327,7 +327,7 @@ fn execute(
             default_wait: Duration::from_secs_f64(args.wait_timeout.clamp(0.0, 86_400.0)),
         },
     };
-    let (result, lost) = if args.json {
+    let (result, lost) = if args.output.is_json() {
         let mut r = JsonReporter::new(FirstError::new(std::io::stdout()));
         let result = runner::run(script, &mut ctx, &mut r);
         (result, r.into_inner().error)

@@ -219,7 +219,7 @@ pub fn build(client: &mut postgres::Client, o: &Options) -> Result<Report, Fleet
         .collect();
     tx.commit()?;
     Ok(Report {
-        schema_version: "1.0",
+        schema_version: crate::output::Doc::FleetReport.version(),
         generated_at,
         frozen_hours: o.frozen_hours,
         activations,

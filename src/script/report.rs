@@ -6,17 +6,18 @@
 //! follows scriptor's `> command` / `< response : meaning` shape so technicians read it
 //! at once; a mismatch names the step, the line, what was expected and what came back.
 //!
-//! JSON (`--json`) is one document printed at the end, with a versioned schema: fields
+//! JSON (`--format json`) is one document printed at the end, with a versioned schema: fields
 //! may be added (minor version), never removed or changed without a major version.
 
 use super::Pos;
 use serde::Serialize;
 use std::io::Write;
 
-/// The JSON schema name and version.
-pub const JSON_SCHEMA: &str = "sscard-script";
-/// The JSON schema version (major.minor).
-pub const JSON_VERSION: &str = "1.0";
+/// The JSON schema name (from the one table, [`crate::output::Doc`]).
+pub const JSON_SCHEMA: &str = crate::output::Doc::Script.name();
+/// The JSON schema version (major.minor). 2.0: the version's key is `schema_version`,
+/// as in every other document (it was `version`).
+pub const JSON_VERSION: &str = crate::output::Doc::Script.version();
 
 /// A position as JSON.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -351,7 +352,7 @@ impl<W: Write> JsonReporter<W> {
 #[derive(Serialize)]
 struct JsonDoc<'a> {
     schema: &'static str,
-    version: &'static str,
+    schema_version: &'static str,
     session: Option<&'a Session>,
     events: &'a [Event],
     summary: &'a Summary,
@@ -369,19 +370,20 @@ impl<W: Write> Reporter for JsonReporter<W> {
     fn end(&mut self, summary: &Summary) {
         let doc = JsonDoc {
             schema: JSON_SCHEMA,
-            version: JSON_VERSION,
+            schema_version: JSON_VERSION,
             session: self.session.as_ref(),
             events: &self.events,
             summary,
         };
-        match serde_json::to_string_pretty(&doc) {
+        crate::output::mark_printed();
+        match serde_json::to_string(&doc) {
             Ok(text) => {
                 let _ = writeln!(self.out, "{text}");
             }
             Err(e) => {
                 let _ = writeln!(
                     self.out,
-                    "{{\"schema\":\"{JSON_SCHEMA}\",\"error\":\"{e}\"}}"
+                    "{{\"schema\":\"{JSON_SCHEMA}\",\"schema_version\":\"{JSON_VERSION}\",\"error\":\"{e}\"}}"
                 );
             }
         }

@@ -12,8 +12,8 @@ use crate::card::ssc::SscCard;
 use crate::profile::Date;
 use serde_json::{json, Value};
 
-/// The JSON schema version of `sscard info --format json`.
-pub const SCHEMA_VERSION: &str = "1.0";
+/// The JSON schema version of `sscard info --format json` (from [`crate::output::Doc`]).
+pub const SCHEMA_VERSION: &str = crate::output::Doc::Info.version();
 
 fn date(d: Option<Date>) -> Value {
     d.map_or(Value::Null, |d| {

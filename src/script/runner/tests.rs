@@ -386,7 +386,8 @@ fn json_report_is_versioned_and_redacted() {
     assert!(!text.contains("12 34 56"), "{text}");
     let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(doc["schema"], "sscard-script");
-    assert_eq!(doc["version"], "1.0");
+    assert_eq!(doc["schema_version"], crate::output::Doc::Script.version());
+    assert!(doc.get("version").is_none(), "the old key is gone (2.0)");
     assert_eq!(doc["summary"]["result"], "mismatch");
     assert_eq!(doc["summary"]["exit_code"], 9);
     assert_eq!(doc["summary"]["failures"][0]["step"], "verify");
