@@ -584,9 +584,28 @@ pub fn backup(src: &Path, dest: &Path) -> Result<BackupOutcome, Error> {
         {
             let b = rusqlite::backup::Backup::new(&source, &mut copy)
                 .map_err(|e| sql("start", e))?;
-            // All pages in one step: one read transaction, so one consistent snapshot.
-            b.run_to_completion(-1, std::time::Duration::ZERO, None)
-                .map_err(|e| sql("copy", e))?;
+            // All pages in one step (-1): one read transaction, so one consistent
+            // snapshot. Busy/locked is transient (in WAL mode a reader waits only for
+            // a checkpoint): retry for up to 10 s.
+            let mut waited = 0u32;
+            loop {
+                match b.step(-1).map_err(|e| sql("copy", e))? {
+                    rusqlite::backup::StepResult::Done => break,
+                    rusqlite::backup::StepResult::More => {}
+                    _ if waited < 100 => {
+                        waited += 1;
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                    }
+                    _ => {
+                        return Err(Error::Other {
+                            message: "journal backup: the journal stayed locked for 10 s; \
+                                      try again"
+                                .into(),
+                            code: ExitCode::Journal,
+                        })
+                    }
+                }
+            }
         }
         // A self-contained file (no -wal beside it) that opens anywhere.
         copy.pragma_update(None, "journal_mode", "DELETE")
