@@ -82,7 +82,7 @@ pub struct Common {
     #[arg(long, value_name = "SECS", value_parser = super::bounds::seconds)]
     pub timeout: Option<f64>,
     /// Output format: the receipt as text, or as one versioned JSON document on stdout
-    /// (errors too are then a JSON document). `--receipt` is an old spelling.
+    /// (errors too are then a JSON document).
     #[arg(long = "format", alias = "receipt", value_enum, default_value_t = ReceiptFormat::Text)]
     pub receipt: ReceiptFormat,
     /// Another card profile file (another city's old card).
