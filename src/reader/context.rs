@@ -14,7 +14,7 @@ pub fn establish() -> Result<Context, TransportError> {
 
 /// One reader and what is in it.
 ///
-/// JSON (`sscard readers --json`, schema 1.1): `index`, `name` (UTF-8 reading, bytes
+/// JSON (`sscard readers --format json`, [`crate::output::Doc::Readers`]): `index`, `name` (UTF-8 reading, bytes
 /// that are not UTF-8 as `\xNN`), `name_hex` (the exact bytes), `name_gbk` (only when
 /// the bytes are not UTF-8 but valid GBK), `card_present`, `exclusive`, `atr`.
 #[derive(Debug, Clone, PartialEq, Eq)]

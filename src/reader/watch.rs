@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 /// Something that changed.
 ///
-/// JSON (one object per line in `sscard readers --watch --json`): `event` (the
+/// JSON (one object per line in `sscard readers --watch --format json`): `event` (the
 /// variant in snake case), and for reader events `reader` (UTF-8 reading, other
 /// bytes as `\xNN`), `reader_hex` (the exact name bytes), `reader_gbk` (when the name
 /// is GBK, not UTF-8), `atr` for an insertion; `message` for the service events.
