@@ -48,22 +48,42 @@ fn journal(dir: &Path) -> PathBuf {
     let mut j = Journal::open(&path).unwrap();
     let _ = j
         .begin(
-            &entry(ID_A1, "张三", "110101199003078515", Some("6399000123"), "X00000019"),
+            &entry(
+                ID_A1,
+                "张三",
+                "110101199003078515",
+                Some("6399000123"),
+                "X00000019",
+            ),
             "",
         )
         .unwrap();
     let _ = j.advance(ID_A1, State::Frozen, T, "0007", "").unwrap();
     let _ = j
         .begin(
-            &entry(ID_A2, "李四", "440301198512120032", Some("6399000456"), "X00000027"),
+            &entry(
+                ID_A2,
+                "李四",
+                "440301198512120032",
+                Some("6399000456"),
+                "X00000027",
+            ),
             "",
         )
         .unwrap();
-    for s in [State::Frozen, State::Crediting, State::Credited, State::Complete] {
+    for s in [
+        State::Frozen,
+        State::Crediting,
+        State::Credited,
+        State::Complete,
+    ] {
         let _ = j.advance(ID_A2, s, T, "0007", "").unwrap();
     }
     let _ = j
-        .begin(&entry(ID_C, "王五", "320102197001010011", None, "X00000035"), "")
+        .begin(
+            &entry(ID_C, "王五", "320102197001010011", None, "X00000035"),
+            "",
+        )
         .unwrap();
     drop(j);
     // Entry C was made "last month" (the library stamps the current time).
@@ -111,19 +131,22 @@ fn list_filters_by_holder_card_state_and_date() {
     assert_eq!(ids(&run(&j, &["list", "--card", "x00000035"])), [ID_C]);
     assert_eq!(ids(&run(&j, &["list", "--state", "frozen"])), [ID_A1]);
     assert_eq!(
-        ids(&run(&j, &["list", "--state", "FROZEN", "--state", "complete"])),
+        ids(&run(
+            &j,
+            &["list", "--state", "FROZEN", "--state", "complete"]
+        )),
         [ID_A1, ID_A2]
     );
     assert_eq!(ids(&run(&j, &["list", "--unfinished"])), [ID_A1, ID_C]);
     assert_eq!(
-        ids(&run(&j, &["list", "--since", "2026-10-01", "--until", "2026-10-31"])),
+        ids(&run(
+            &j,
+            &["list", "--since", "2026-10-01", "--until", "2026-10-31"]
+        )),
         [ID_C]
     );
     let today = chrono::Local::now().date_naive().to_string();
-    assert_eq!(
-        ids(&run(&j, &["list", "--since", &today])),
-        [ID_A1, ID_A2]
-    );
+    assert_eq!(ids(&run(&j, &["list", "--since", &today])), [ID_A1, ID_A2]);
     // A filter that matches nothing: "no entries", exit 0.
     let r = run(&j, &["list", "--holder", "赵六"]);
     assert_eq!((r.code, r.stdout.trim()), (0, "no entries"), "{r:?}");
@@ -131,7 +154,10 @@ fn list_filters_by_holder_card_state_and_date() {
     // Bad filters: usage (2), naming what is accepted.
     let r = run(&j, &["list", "--state", "frozn"]);
     assert_eq!(r.code, 2, "{r:?}");
-    assert!(r.stderr.contains("FROZEN") && r.stderr.contains("CANCELLED"), "{r:?}");
+    assert!(
+        r.stderr.contains("FROZEN") && r.stderr.contains("CANCELLED"),
+        "{r:?}"
+    );
     let r = run(&j, &["list", "--since", "15/10/2026"]);
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("YYYY-MM-DD"), "{r:?}");
@@ -183,7 +209,7 @@ fn csv_opens_in_a_chinese_spreadsheet_as_it_is() {
     assert_eq!(rows.len(), 3);
     let a1 = rows
         .iter()
-        .find(|r| &r[col("id")] == format!("=\"{ID_A1}\""))
+        .find(|r| r[col("id")] == format!("=\"{ID_A1}\""))
         .expect("A1's row");
     // 18-digit IDs and 12-digit terminal numbers stay text (no 1.10101E+17).
     assert_eq!(&a1[col("citizen_id")], "=\"110101199003078515\"");
@@ -205,7 +231,7 @@ fn csv_opens_in_a_chinese_spreadsheet_as_it_is() {
     );
     let c = rows
         .iter()
-        .find(|r| &r[col("id")] == format!("=\"{ID_C}\""))
+        .find(|r| r[col("id")] == format!("=\"{ID_C}\""))
         .unwrap();
     assert_eq!(&c[col("created_local")], "2026-10-15 09:30:00");
     assert_eq!(&c[col("utc_offset")], "=\"+08:00\"");
@@ -309,7 +335,9 @@ fn backup_is_consistent_while_another_process_holds_the_journal() {
     // The desk: a Journal holding a transfer (its lock) and a write transaction in
     // flight (a new entry not yet committed), as during a card write.
     let mut desk = Journal::open(&j).unwrap();
-    let _ = desk.advance(ID_A1, State::Crediting, T, "0007", "").unwrap();
+    let _ = desk
+        .advance(ID_A1, State::Crediting, T, "0007", "")
+        .unwrap();
     let writer = rusqlite::Connection::open(&j).unwrap();
     writer.execute_batch("BEGIN IMMEDIATE").unwrap();
     writer
@@ -328,7 +356,10 @@ fn backup_is_consistent_while_another_process_holds_the_journal() {
     assert_eq!(r.code, 0, "{r:?}");
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(doc["schema"], "sscard-journal-backup");
-    assert_eq!(doc["entries"], 3, "the uncommitted entry is not in the copy");
+    assert_eq!(
+        doc["entries"], 3,
+        "the uncommitted entry is not in the copy"
+    );
     assert_eq!(
         std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777,
         0o600,
@@ -361,6 +392,9 @@ fn backup_is_consistent_while_another_process_holds_the_journal() {
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("journal itself"), "{r:?}");
     // No journal: nothing to back up (13).
-    let r = run(&dir.path().join("none.sqlite"), &["backup", again.to_str().unwrap()]);
+    let r = run(
+        &dir.path().join("none.sqlite"),
+        &["backup", again.to_str().unwrap()],
+    );
     assert_eq!(r.code, 13, "{r:?}");
 }

@@ -22,7 +22,10 @@ fn lists_the_two_vpcd_readers_with_and_without_a_card() {
     bed.insert(1, &img, &[]);
     let r = bed.run(&["readers", "--json"]);
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
-    assert_eq!(doc["schema_version"], sscard::output::Doc::Readers.version());
+    assert_eq!(
+        doc["schema_version"],
+        sscard::output::Doc::Readers.version()
+    );
     assert_eq!(
         doc["readers"][0]["name_hex"],
         hex::encode_upper("Virtual PCD 00 00")

@@ -84,7 +84,10 @@ fn gbk_reader_is_listed_with_its_bytes() {
     let r = run_os(&bed, "C.UTF-8", &os(&["readers", "--json"]));
     assert_eq!(r.code, 0, "{r:?}");
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
-    assert_eq!(doc["schema_version"], sscard::output::Doc::Readers.version());
+    assert_eq!(
+        doc["schema_version"],
+        sscard::output::Doc::Readers.version()
+    );
     let r0 = &doc["readers"][0];
     assert_eq!(r0["name_hex"], hex::encode_upper(&name0));
     assert_eq!(r0["name_gbk"], "DECARD 德卡 T10 读卡器 00 00");

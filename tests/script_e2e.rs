@@ -562,7 +562,10 @@ fn json_output_is_one_versioned_document() {
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(doc["schema"], "sscard-script");
     assert_eq!(doc["schema_version"], sscard::output::Doc::Script.version());
-    assert!(doc.get("version").is_none(), "2.0: `version` is `schema_version`");
+    assert!(
+        doc.get("version").is_none(),
+        "2.0: `version` is `schema_version`"
+    );
     assert_eq!(doc["session"]["reader"], "Virtual PCD 00 00");
     assert_eq!(doc["summary"]["result"], "pass");
     assert_eq!(doc["summary"]["exchanges"], 3);

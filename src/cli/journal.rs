@@ -357,7 +357,13 @@ fn find(j: &Journal, prefix: &str) -> Result<Entry, Error> {
         n => Err(usage(format!(
             "'{prefix}' begins {n} journal entries; give more digits: {}",
             hits.iter()
-                .map(|e| format!("{} ({}, {}, {})", e.id, e.state.as_str(), e.holder_name, e.created_at))
+                .map(|e| format!(
+                    "{} ({}, {}, {})",
+                    e.id,
+                    e.state.as_str(),
+                    e.holder_name,
+                    e.created_at
+                ))
                 .collect::<Vec<_>>()
                 .join("; ")
         ))),
@@ -430,15 +436,11 @@ pub fn run(args: &JournalArgs) -> CmdResult {
             output: out,
         } => {
             let filter = Filter::new(filters)?;
-            let entries: Vec<Entry> = all(&j)?
-                .into_iter()
-                .filter(|e| filter.keeps(e))
-                .collect();
+            let entries: Vec<Entry> = all(&j)?.into_iter().filter(|e| filter.keeps(e)).collect();
             match out.get() {
-                TableFormat::Json => output::print(
-                    Doc::JournalList,
-                    &serde_json::json!({ "entries": entries }),
-                )?,
+                TableFormat::Json => {
+                    output::print(Doc::JournalList, &serde_json::json!({ "entries": entries }))?
+                }
                 TableFormat::Csv => write_csv(&entries)?,
                 TableFormat::Text => print_text_list(&entries),
             }
@@ -491,10 +493,9 @@ pub fn run(args: &JournalArgs) -> CmdResult {
                         output::print_line(Doc::JournalExportLine, e)?;
                     }
                 }
-                ExportFormat::Json => output::print(
-                    Doc::JournalList,
-                    &serde_json::json!({ "entries": entries }),
-                )?,
+                ExportFormat::Json => {
+                    output::print(Doc::JournalList, &serde_json::json!({ "entries": entries }))?
+                }
                 ExportFormat::Csv => write_csv(&entries)?,
             }
         }
@@ -582,8 +583,8 @@ pub fn backup(src: &Path, dest: &Path) -> Result<BackupOutcome, Error> {
             .map_err(|e| sql("open the journal", e))?;
         let mut copy = Connection::open(&tmp).map_err(|e| sql("open the copy", e))?;
         {
-            let b = rusqlite::backup::Backup::new(&source, &mut copy)
-                .map_err(|e| sql("start", e))?;
+            let b =
+                rusqlite::backup::Backup::new(&source, &mut copy).map_err(|e| sql("start", e))?;
             // All pages in one step (-1): one read transaction, so one consistent
             // snapshot. Busy/locked is transient (in WAL mode a reader waits only for
             // a checkpoint): retry for up to 10 s.

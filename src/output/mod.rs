@@ -379,9 +379,6 @@ mod tests {
         let v = error_document(&e);
         assert_eq!(v["schema"], "sscard-error");
         assert_eq!(v["error"]["exit_code"], 7);
-        assert!(v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("bad hex"));
+        assert!(v["error"]["message"].as_str().unwrap().contains("bad hex"));
     }
 }
