@@ -182,7 +182,7 @@ fn write_stdout(text: &str) -> Result<(), Error> {
 }
 
 /// The error of a failed write to stdout (`what` names it); a closed pipe ends the
-/// process quietly instead (see [`print`]).
+/// process quietly instead (see [`print()`]).
 pub fn stdout_error(what: &str, source: std::io::Error) -> Error {
     if source.kind() == std::io::ErrorKind::BrokenPipe {
         std::process::exit(crate::cli::BROKEN_PIPE_EXIT);
@@ -204,10 +204,10 @@ pub fn print<T: Serialize + ?Sized>(doc: Doc, body: &T) -> Result<(), Error> {
 }
 
 /// Prints one line of a stream of documents (`readers --watch`, `journal export`).
-/// Unlike [`print`] it leaves room for an error document as the stream's last line.
+/// Unlike [`print()`] it leaves room for an error document as the stream's last line.
 ///
 /// # Errors
-/// As [`print`].
+/// As [`print()`].
 pub fn print_line<T: Serialize + ?Sized>(doc: Doc, body: &T) -> Result<(), Error> {
     write_stdout(&to_line(doc, body)?)
 }
