@@ -43,6 +43,11 @@ fn pharmacy_with_one_reader_moves_account_and_pin() {
         "{lines:#?}"
     );
     let receipt = json(&r.stdout);
+    assert_eq!(receipt["schema"], "sscard-receipt");
+    assert_eq!(
+        receipt["schema_version"],
+        sscard::output::Doc::Receipt.version()
+    );
     assert_eq!(receipt["flow"], "pharmacy");
     assert_eq!(receipt["citizen_id_masked"], "111111********1110");
     assert_eq!(receipt["old_card"], "6399000123");
@@ -187,6 +192,18 @@ fn expired_new_card_is_refused() {
     let r: common::Run = out.into();
     assert_eq!(r.code, 12, "{r:?}");
     assert!(r.stderr.contains("expired on 2036-06-01"), "{r:?}");
+    // JSON was asked for (the desk helper passes `--receipt json`, the old spelling of
+    // `--format json`): the refusal is a JSON document on stdout with the same code.
+    let err = json(&r.stdout);
+    assert_eq!(err["schema"], "sscard-error", "{r:?}");
+    assert_eq!(err["error"]["exit_code"], 12);
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired on 2036-06-01"),
+        "{err}"
+    );
     assert_eq!(new_money(&d.new_img).status, 0x00);
 }
 
