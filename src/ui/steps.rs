@@ -226,9 +226,11 @@ impl StepList {
         self.failed = false;
     }
 
-    /// The current stage stopped.
+    /// The current stage stopped. Before any stage started (keys, configuration,
+    /// readers: the desk's setup) no stage failed, and none is marked: a failed
+    /// "insert the old card" would send the clerk to the wrong slot.
     pub fn fail(&mut self) {
-        if self.current.is_none() && self.done_upto < self.stages.len() {
+        if self.current.is_none() && self.done_upto > 0 && self.done_upto < self.stages.len() {
             self.current = Some(self.done_upto);
         }
         self.failed = self.current.is_some();
