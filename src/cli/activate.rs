@@ -185,16 +185,27 @@ pub fn open_sam(
         (None, Some(sel)) => Ok(Box::new(Psam::open_in_reader(sel).map_err(|error| {
             let reader = match (&error, sel) {
                 (SamError::Transport(TransportError::NoCard(r)), _) => r.clone(),
-                (_, ReaderSelector::Name(n)) => n.clone(),
-                (_, ReaderSelector::NameBytes(b)) => String::from_utf8_lossy(b).into_owned(),
-                (_, ReaderSelector::Exact(n)) => n.to_string(),
-                (_, ReaderSelector::Index(i)) => i.to_string(),
-                (_, ReaderSelector::Auto) => "auto".into(),
+                _ => reader_name(sel),
             };
             setup(Setup::Psam { reader, error })
         })?)),
         (None, None) => Err(setup(Setup::NoKeys(config))),
     }
+}
+
+/// The name of the reader `sel` picks, as pcscd lists it; as typed when it picks none.
+fn reader_name(sel: &ReaderSelector) -> String {
+    let listed = crate::reader::establish()
+        .and_then(|ctx| crate::reader::list_readers(&ctx))
+        .ok()
+        .and_then(|readers| sel.pick(&readers).ok().map(|r| r.name.to_string()));
+    listed.unwrap_or_else(|| match sel {
+        ReaderSelector::Name(n) => n.clone(),
+        ReaderSelector::NameBytes(b) => String::from_utf8_lossy(b).into_owned(),
+        ReaderSelector::Exact(n) => n.to_string(),
+        ReaderSelector::Index(i) => format!("#{i}"),
+        ReaderSelector::Auto => "auto".into(),
+    })
 }
 
 /// What the command was asked to do.
