@@ -413,4 +413,18 @@ mod tests {
             assert_ne!(s.label(Lang::En), s.label(Lang::Zh));
         }
     }
+
+    #[test]
+    fn a_failure_before_any_stage_marks_none() {
+        // The desk's setup (keys, configuration) failing is not "insert the card".
+        let mut l = StepList::new(Plan::PharmacyOneReader);
+        l.fail();
+        assert!(l.rows().iter().all(|(_, m)| *m == Mark::Todo), "{:?}", l.rows());
+        // Between stages, the next one is the one that stopped.
+        l.follow(&Msg::Insert(Want::NewCard, "r".into()));
+        l.follow(&Msg::Step(Step::ReadNew));
+        l.follow(&Msg::Remove(Want::NewCard, "r".into()));
+        l.fail();
+        assert!(l.rows().iter().any(|(_, m)| *m == Mark::Failed), "{:?}", l.rows());
+    }
 }
