@@ -419,12 +419,20 @@ mod tests {
         // The desk's setup (keys, configuration) failing is not "insert the card".
         let mut l = StepList::new(Plan::PharmacyOneReader);
         l.fail();
-        assert!(l.rows().iter().all(|(_, m)| *m == Mark::Todo), "{:?}", l.rows());
+        assert!(
+            l.rows().iter().all(|(_, m)| *m == Mark::Todo),
+            "{:?}",
+            l.rows()
+        );
         // Between stages, the next one is the one that stopped.
         l.follow(&Msg::Insert(Want::NewCard, "r".into()));
         l.follow(&Msg::Step(Step::ReadNew));
         l.follow(&Msg::Remove(Want::NewCard, "r".into()));
         l.fail();
-        assert!(l.rows().iter().any(|(_, m)| *m == Mark::Failed), "{:?}", l.rows());
+        assert!(
+            l.rows().iter().any(|(_, m)| *m == Mark::Failed),
+            "{:?}",
+            l.rows()
+        );
     }
 }
