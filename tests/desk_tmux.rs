@@ -14,80 +14,10 @@
 mod common;
 
 use common::desk::{assert_invariants, new_money, old_money, BALANCE};
+use common::tmux::{tmux_available, Tmux};
 use common::{exe, Bed};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn tmux_available() -> bool {
-    Command::new("tmux")
-        .arg("-V")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// A private tmux server with one 100x40 pane running a command.
-struct Tmux {
-    sock: PathBuf,
-}
-
-impl Tmux {
-    fn start(sock: PathBuf, env: &[(String, String)], command: &str) -> Tmux {
-        let mut c = Command::new("tmux");
-        c.arg("-S").arg(&sock).arg("-u").arg("-f").arg("/dev/null");
-        c.args(["new-session", "-d", "-s", "desk", "-x", "100", "-y", "40"]);
-        for (k, v) in env {
-            c.arg("-e").arg(format!("{k}={v}"));
-        }
-        c.arg(command);
-        // The server's own environment: a UTF-8 locale so it draws Chinese.
-        c.env("LANG", "C.UTF-8").env_remove("TMUX");
-        let out = c.output().expect("tmux runs");
-        assert!(
-            out.status.success(),
-            "tmux: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Tmux { sock }
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-S")
-            .arg(&self.sock)
-            .args(args)
-            .output()
-            .expect("tmux runs");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// The visible screen (wrapped lines joined).
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-J", "-t", "desk"])
-    }
-
-    /// The screen with its SGR escapes.
-    fn screen_styled(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-J", "-e", "-t", "desk"])
-    }
-
-    fn keys(&self, text: &str) {
-        self.tmux(&["send-keys", "-t", "desk", "-l", text]);
-        self.tmux(&["send-keys", "-t", "desk", "Enter"]);
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .arg("-S")
-            .arg(&self.sock)
-            .arg("kill-server")
-            .status();
-    }
-}
 
 /// What the holder script looks for on the screen, per language.
 struct Words {

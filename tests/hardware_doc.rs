@@ -5,12 +5,12 @@
 //! of its message (as the variant prints it and as `sscard: error:` prints it), and
 //! giving its exit code. The variant lists are checked against an exhaustive `match`
 //! with one index per variant: a new variant does not compile until it is added here,
-//! and then fails until hardware.md has its row. The refusal, safety-stop, timeout and
-//! setup sentences of the activation code are read from the sources (tests/ui_support)
-//! and must each appear in the second table with their exit code.
+//! and then fails until hardware.md has its row. The activation's refusals, stops and
+//! timeouts are typed values (`activation::error`, `activation::core::msg`), rendered
+//! by `ui::messages`; no test reads sentences out of the sources.
 
-mod ui_support;
-
+use sscard::activation::desk::Want;
+use sscard::activation::error::{DeskRefusal, Internal, Setup, WaitTimeout};
 use sscard::activation::journal::{Journal, JournalError, SCHEMA_VERSION};
 use sscard::activation::ActivationError;
 use sscard::apdu::{Status, TransportError};
@@ -300,12 +300,16 @@ fn activations() -> Vec<ActivationError> {
     vec![
         ActivationError::Card(CardError::Unknown(V.into())),
         ActivationError::Journal(JournalError::NotFound(V.into())),
-        ActivationError::Refused(V.into()),
-        ActivationError::Timeout(V.into()),
+        ActivationError::Refused(DeskRefusal::NotTransferId { text: V.into() }),
+        ActivationError::Timeout(WaitTimeout::NotInserted {
+            want: Want::OldCard,
+            reader: V.into(),
+        }),
         ActivationError::Desk(Error::InvalidData(V.into())),
-        ActivationError::Inconsistent(V.into()),
+        ActivationError::Inconsistent(Internal::PinMissing),
         ActivationError::Refusal(sscard::activation::core::Refusal::NewAlreadyActive),
         ActivationError::Stop(sscard::activation::core::Stop::JournalFailed),
+        ActivationError::Setup(Setup::BadTerminal(V.into())),
     ]
 }
 
@@ -319,6 +323,7 @@ fn activation_index(e: &ActivationError) -> usize {
         ActivationError::Inconsistent(_) => 5,
         ActivationError::Refusal(_) => 6,
         ActivationError::Stop(_) => 7,
+        ActivationError::Setup(_) => 8,
     }
 }
 
@@ -691,43 +696,6 @@ fn every_error_variant_has_a_row_with_its_message_and_exit_code() {
         if let Some(code) = s.code {
             if !has_code(cells.get(3).copied().unwrap_or(""), code) {
                 problems.push(format!("{}: the exit cell lacks {code}", s.name));
-            }
-        }
-    }
-    assert!(problems.is_empty(), "hardware.md:\n{}", problems.join("\n"));
-}
-
-#[test]
-fn every_refusal_stop_timeout_and_setup_message_of_the_flows_has_a_row() {
-    use ui_support::Kind;
-    let doc = doc();
-    let mut problems = Vec::new();
-    for s in ui_support::desk_sentences() {
-        let code = match s.kind {
-            Kind::Refused => Some(12),
-            Kind::Stopped => Some(6),
-            Kind::Timeout => Some(15),
-            Kind::Setup => None,
-            Kind::Note | Kind::Prompt => continue,
-        };
-        let st = ui_support::stem(&s.pattern);
-        let rows: Vec<&str> = doc
-            .lines()
-            .filter(|l| l.starts_with('|') && l.contains(&st))
-            .collect();
-        if rows.is_empty() {
-            problems.push(format!(
-                "{}: no row quotes {st:?} ({:?})",
-                s.place, s.pattern
-            ));
-            continue;
-        }
-        if let Some(code) = code {
-            let ok = rows
-                .iter()
-                .any(|r| r.split('|').nth(2).is_some_and(|c| has_code(c, code)));
-            if !ok {
-                problems.push(format!("{}: the row for {st:?} lacks exit {code}", s.place));
             }
         }
     }

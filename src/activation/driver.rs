@@ -19,7 +19,7 @@ use super::core::{
     Prompt, Readers, Role, SscRole, SscStatus, Start, TransferData, TransferId, Which, WriteOp,
 };
 use super::desk::{Ask, Desk, Msg, Step, Want};
-use super::error::ActivationError;
+use super::error::{ActivationError, DeskRefusal, Internal, LayoutRecord, OldLayout};
 use super::journal::{Entry, Flow, Journal, JournalError};
 use super::log_record::LogRecord;
 use super::receipt::{mask_id, yuan, Receipt};
@@ -136,7 +136,7 @@ fn fault_of(e: &ActivationError) -> CardFault {
 pub fn run(cx: &mut Context, start: Start) -> Result<Outcome, ActivationError> {
     let mut random = [0u8; 12];
     getrandom::fill(&mut random)
-        .map_err(|e| ActivationError::Inconsistent(format!("no random numbers: {e}")))?;
+        .map_err(|e| ActivationError::Inconsistent(Internal::NoRandom(e.to_string())))?;
     let env = Env {
         terminal: cx.terminal.clone(),
         today: cx.today,
@@ -500,13 +500,15 @@ fn card_op_inner<'p>(
                         transfer_prefix: prefix,
                     }
                     .encode()
-                    .map_err(|e| ActivationError::Inconsistent(format!("log record: {e}")))?;
+                    .map_err(|e| {
+                        ActivationError::Inconsistent(Internal::LogRecord(e.to_string()))
+                    })?;
                     s.append_exact("medical_log", &bytes)?;
                 }
                 WriteOp::ReloadPin(_) => {
-                    let pin = pin.flatten().ok_or_else(|| {
-                        ActivationError::Inconsistent("the PIN for the new card is missing".into())
-                    })?;
+                    let pin = pin
+                        .flatten()
+                        .ok_or(ActivationError::Inconsistent(Internal::PinMissing))?;
                     let r = s.ch.send(&catalogue::reload_pin(&pin))?;
                     if !r.is_success() {
                         return Err(CardError::status("RELOAD PIN", r.status).into());
@@ -514,9 +516,7 @@ fn card_op_inner<'p>(
                 }
                 WriteOp::ChangePin => {
                     let (Some(old), Some(new)) = change.unwrap_or((None, None)) else {
-                        return Err(ActivationError::Inconsistent(
-                            "the PINs for CHANGE PIN are missing".into(),
-                        ));
+                        return Err(ActivationError::Inconsistent(Internal::ChangePinsMissing));
                     };
                     let r = s.ch.send(&catalogue::change_pin(&old, &new))?;
                     if !r.is_success() {
@@ -593,14 +593,16 @@ fn open<'p>(
 fn gap(
     profile: &Profile,
     has: impl FnMut(&str) -> bool,
-    what: &str,
+    which: Which,
 ) -> Result<(), ActivationError> {
-    if let Some((role, why)) = crate::profile::roles::activation_gap(profile.kind, has) {
-        return Err(ActivationError::Refused(format!(
-            "the {what} (profile {}) has no {role} record: {why}. It follows a layout older \
-             than the transfer protocol; the bureau must update the card (or the profile must \
-             name the record)",
-            profile.name
+    if let Some(record) = LayoutRecord::missing(profile.kind, has) {
+        return Err(ActivationError::Refused(DeskRefusal::OldLayout(
+            OldLayout {
+                which,
+                card: None,
+                profile: profile.name.clone(),
+                record,
+            },
         )));
     }
     Ok(())
@@ -613,10 +615,10 @@ fn open_old(opened: Opened) -> Result<Card, ActivationError> {
         selection,
         ..
     } = opened;
-    gap(profile, |r| profile.field(r).is_ok(), "old card's profile")?;
+    gap(profile, |r| profile.field(r).is_ok(), Which::Old)?;
     let city = read_city_with(&mut ch, profile, selection.as_ref())?;
-    if let Some(why) = city.activation_gap() {
-        return Err(ActivationError::Refused(why));
+    if let Some(gap) = city.activation_gap() {
+        return Err(ActivationError::Refused(DeskRefusal::OldLayout(gap)));
     }
     let mut session = Session::new(
         ch,
@@ -649,7 +651,7 @@ fn open_new<'p>(
         selection,
         ..
     } = opened;
-    gap(profile, |r| profile.field(r).is_ok(), "new card's profile")?;
+    gap(profile, |r| profile.field(r).is_ok(), Which::New)?;
     let nav = match &selection {
         Some(sel) => Nav::after(profile, sel),
         None => Nav::new(profile),
@@ -733,15 +735,13 @@ fn open_new<'p>(
         f.extend(read_role(&mut s.ch, &mut s.nav, profile, role)?);
     }
     if f.get("transfer_floor").is_none() {
-        let number = f.text("card_number").unwrap_or_default();
-        return Err(ActivationError::Refused(format!(
-            "the new card {number} (profile {}) has no transfer_floor record: {}. It follows a \
-             layout older than the transfer protocol; the bureau must update the card",
-            profile.name,
-            crate::profile::roles::ACTIVATION
-                .iter()
-                .find(|(_, r, _)| *r == "transfer_floor")
-                .map_or("", |(_, _, w)| *w)
+        return Err(ActivationError::Refused(DeskRefusal::OldLayout(
+            OldLayout {
+                which: Which::New,
+                card: f.text("card_number").ok(),
+                profile: profile.name.clone(),
+                record: LayoutRecord::TransferFloor,
+            },
         )));
     }
     s.cache = f;
@@ -896,9 +896,8 @@ fn to_profile_value(
             .to_vec(),
         }),
         FieldValue::LastLog(_) => {
-            return Err(ActivationError::Inconsistent(format!(
-                "{} is not written as a field",
-                role.name()
+            return Err(ActivationError::Inconsistent(Internal::NotAField(
+                role.name(),
             )))
         }
     })

@@ -11,7 +11,7 @@
 //! and removes cards when the desk waits for them.
 
 use super::desk::{Desk, Msg, Service, Want};
-use super::error::ActivationError;
+use super::error::{ActivationError, WaitTimeout};
 use crate::apdu::Channel;
 use crate::card::{identify, CardKind, Selection};
 use crate::profile::{Profile, Profiles};
@@ -294,9 +294,10 @@ impl Slots {
             if !self.card_present(&reader, None, None)? {
                 desk.show(&Msg::Insert(want, reader.to_string()));
                 if !self.card_present(&reader, Some(want), Some(desk))? {
-                    return Err(ActivationError::Timeout(format!(
-                        "no card was inserted into '{reader}'"
-                    )));
+                    return Err(ActivationError::Timeout(WaitTimeout::NotInserted {
+                        want,
+                        reader: reader.to_string(),
+                    }));
                 }
             }
             let mut ch = self.connect(&reader)?;
@@ -350,9 +351,10 @@ impl Slots {
         if self.reader_empty(reader, true, desk)? {
             Ok(())
         } else {
-            Err(ActivationError::Timeout(format!(
-                "the card was not removed from '{reader}'"
-            )))
+            Err(ActivationError::Timeout(WaitTimeout::NotRemoved {
+                want: card,
+                reader: reader.to_string(),
+            }))
         }
     }
 }

@@ -66,21 +66,21 @@ impl CityCard {
     }
 
     /// Why the activation protocol cannot work with this card, or `None` when it can:
-    /// the card (or its profile) lacks a record the protocol needs. The text says which
-    /// record and why (spec/activation.md).
-    pub fn activation_gap(&self) -> Option<String> {
-        let (role, why) =
-            crate::profile::roles::activation_gap(crate::profile::Kind::City, |r| match r {
-                "target_card" => self.has_target_record,
-                "transfer_counter" => self.transfer_counter.is_some(),
-                _ => self.fields.get(r).is_some(),
-            })?;
-        Some(format!(
-            "the old card {} (profile {}) has no {role} record: {why}. It follows a layout \
-             older than the transfer protocol; the bureau must update the card (or the \
-             profile must name the record)",
-            self.card_number, self.profile
-        ))
+    /// the card (or its profile) lacks a record the protocol needs, as data naming the
+    /// record (spec/activation.md; the desk renders it, `ui::messages`).
+    pub fn activation_gap(&self) -> Option<crate::activation::error::OldLayout> {
+        use crate::activation::error::{LayoutRecord, OldLayout};
+        let record = LayoutRecord::missing(crate::profile::Kind::City, |r| match r {
+            "target_card" => self.has_target_record,
+            "transfer_counter" => self.transfer_counter.is_some(),
+            _ => self.fields.get(r).is_some(),
+        })?;
+        Some(OldLayout {
+            which: crate::activation::core::Which::Old,
+            card: Some(self.card_number.clone()),
+            profile: self.profile.clone(),
+            record,
+        })
     }
 }
 

@@ -121,24 +121,24 @@ impl SscCard {
     }
 
     /// Why the activation protocol cannot work with this card, or `None` when it can:
-    /// the card (or its profile) lacks a record the protocol needs. The text says which
-    /// record and why (spec/activation.md).
-    pub fn activation_gap(&self) -> Option<String> {
+    /// the card (or its profile) lacks a record the protocol needs, as data naming the
+    /// record (spec/activation.md; the desk renders it, `ui::messages`).
+    pub fn activation_gap(&self) -> Option<crate::activation::error::OldLayout> {
+        use crate::activation::error::{LayoutRecord, OldLayout};
         let has_floor = self
             .medical
             .as_ref()
             .is_some_and(|m| m.transfer_floor.is_some());
-        let (role, why) =
-            crate::profile::roles::activation_gap(crate::profile::Kind::Ssc, |r| match r {
-                "transfer_floor" => has_floor,
-                _ => self.fields.get(r).is_some(),
-            })?;
-        Some(format!(
-            "the new card {} (profile {}) has no {role} record: {why}. It follows a layout \
-             older than the transfer protocol; the bureau must update the card (or the \
-             profile must name the record)",
-            self.card_number, self.profile
-        ))
+        let record = LayoutRecord::missing(crate::profile::Kind::Ssc, |r| match r {
+            "transfer_floor" => has_floor,
+            _ => self.fields.get(r).is_some(),
+        })?;
+        Some(OldLayout {
+            which: crate::activation::core::Which::New,
+            card: Some(self.card_number.clone()),
+            profile: self.profile.clone(),
+            record,
+        })
     }
 
     /// The region code: the first 3 bytes of the card identifier, BCD.

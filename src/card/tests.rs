@@ -218,7 +218,15 @@ fn old_layouts_are_read_and_refused_for_activation() {
     };
     assert_eq!(c.transfer_counter, None);
     assert!(c.has_target_record, "the old layout had tag 27");
-    let why = c.activation_gap().expect("refused");
+    let gap = c.activation_gap().expect("refused");
+    assert_eq!(
+        gap.record,
+        crate::activation::error::LayoutRecord::TransferCounter
+    );
+    let why = crate::ui::messages::desk_refusal(
+        crate::ui::messages::Lang::En,
+        &crate::activation::error::DeskRefusal::OldLayout(gap),
+    );
     assert!(why.contains("no transfer_counter record"), "{why}");
     assert!(why.contains("tag 28"), "{why}");
     assert!(why.contains("older than the transfer protocol"), "{why}");
@@ -230,7 +238,15 @@ fn old_layouts_are_read_and_refused_for_activation() {
 
     let s = ssc(info("broken/ssc-no-floor.json", None, false).0);
     assert_eq!(s.medical.as_ref().unwrap().transfer_floor, None);
-    let why = s.activation_gap().expect("refused");
+    let gap = s.activation_gap().expect("refused");
+    assert_eq!(
+        gap.record,
+        crate::activation::error::LayoutRecord::TransferFloor
+    );
+    let why = crate::ui::messages::desk_refusal(
+        crate::ui::messages::Lang::En,
+        &crate::activation::error::DeskRefusal::OldLayout(gap),
+    );
     assert!(why.contains("no transfer_floor record"), "{why}");
     assert!(why.contains("tag 27"), "{why}");
     let s = ssc(info("ssc-2.00.json", None, false).0);

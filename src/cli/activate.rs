@@ -22,17 +22,19 @@ use super::pin_input::{PinReader, PinSource};
 use super::CmdResult;
 use crate::activation::core::{Start, TransferId};
 use crate::activation::driver::{self, Outcome, Recovery};
+use crate::activation::error::{ConfigSeen, DeskRefusal, Setup};
 use crate::activation::journal::{self, Flow, Journal};
 use crate::activation::receipt::Receipt;
 use crate::activation::slots::Slots;
 use crate::activation::{ActivationError, Context};
+use crate::apdu::TransportError;
 use crate::config::{self, Config};
 use crate::error::{Error, ExitCode};
 use crate::profile::Profiles;
 use crate::reader::{Event, ReaderSelector, Watcher};
 use crate::sam::keyfile::KeyFile;
 use crate::sam::psam::Psam;
-use crate::sam::Sam;
+use crate::sam::{Sam, SamError};
 use crate::ui::i18n::{Lang, Text};
 use crate::ui::steps::Plan;
 use crate::ui::{trouble, Failure, Frontend, FrontendSetup, UiMode};
@@ -167,17 +169,44 @@ pub struct ActivateArgs {
 }
 
 /// Opens the SAM the options name.
+///
+/// # Errors
+/// [`ActivationError::Setup`]: no keys configured (`config` says what the
+/// configuration looked like), the key file refused, or the PSAM missing or not one.
 pub fn open_sam(
     keys: Option<&PathBuf>,
     sam_reader: Option<&ReaderSelector>,
-) -> Result<Box<dyn Sam>, Error> {
+    config: ConfigSeen,
+) -> Result<Box<dyn Sam>, ActivationError> {
+    let setup = ActivationError::Setup;
     match (keys, sam_reader) {
-        (Some(path), _) => Ok(Box::new(KeyFile::load(path)?)),
-        (None, Some(sel)) => Ok(Box::new(Psam::open_in_reader(sel)?)),
-        (None, None) => Err(Error::keys(
-            "activation needs card keys: give --sam-reader READER (the PSAM) or --keys FILE",
+        (Some(path), _) => Ok(Box::new(
+            KeyFile::load(path).map_err(|e| setup(Setup::KeyFile(e)))?,
         )),
+        (None, Some(sel)) => Ok(Box::new(Psam::open_in_reader(sel).map_err(|error| {
+            let reader = match (&error, sel) {
+                (SamError::Transport(TransportError::NoCard(r)), _) => r.clone(),
+                _ => reader_name(sel),
+            };
+            setup(Setup::Psam { reader, error })
+        })?)),
+        (None, None) => Err(setup(Setup::NoKeys(config))),
     }
+}
+
+/// The name of the reader `sel` picks, as pcscd lists it; as typed when it picks none.
+fn reader_name(sel: &ReaderSelector) -> String {
+    let listed = crate::reader::establish()
+        .and_then(|ctx| crate::reader::list_readers(&ctx))
+        .ok()
+        .and_then(|readers| sel.pick(&readers).ok().map(|r| r.name.to_string()));
+    listed.unwrap_or_else(|| match sel {
+        ReaderSelector::Name(n) => n.clone(),
+        ReaderSelector::NameBytes(b) => String::from_utf8_lossy(b).into_owned(),
+        ReaderSelector::Exact(n) => n.to_string(),
+        ReaderSelector::Index(i) => format!("#{i}"),
+        ReaderSelector::Auto => "auto".into(),
+    })
 }
 
 /// What the command was asked to do.
@@ -284,7 +313,8 @@ struct Settings {
     keys: Option<PathBuf>,
     sam_reader: Option<ReaderSelector>,
     journal: PathBuf,
-    operator: String,
+    /// `None`: not configured (the journal records `unknown`; the desk says "not set").
+    operator: Option<String>,
     terminal: Option<String>,
     timeout: Duration,
     retries: Option<u32>,
@@ -292,6 +322,8 @@ struct Settings {
     lang_explicit: bool,
     ui: UiMode,
     dump: Option<PathBuf>,
+    /// What the configuration looked like (for a desk without keys).
+    config: ConfigSeen,
 }
 
 fn selector(text: &str) -> ReaderSelector {
@@ -301,7 +333,7 @@ fn selector(text: &str) -> ReaderSelector {
     }
 }
 
-fn settings(c: &Common, cfg: &Config) -> Settings {
+fn settings(c: &Common, cfg: &Config, config: ConfigSeen) -> Settings {
     let (old, new) = match (&c.reader, &c.old_reader, &c.new_reader) {
         (Some(r), _, _) => (r.clone(), None),
         (None, Some(o), Some(n)) => (o.clone(), Some(n.clone())),
@@ -326,8 +358,7 @@ fn settings(c: &Common, cfg: &Config) -> Settings {
         .operator
         .clone()
         .or_else(|| cfg.operator.clone())
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "unknown".into());
+        .or_else(|| std::env::var("USER").ok());
     let lang = c.lang.or(cfg.language);
     Settings {
         old,
@@ -343,6 +374,7 @@ fn settings(c: &Common, cfg: &Config) -> Settings {
         lang_explicit: lang.is_some(),
         ui: c.ui.or(cfg.ui).unwrap_or_default(),
         dump: c.dump.clone(),
+        config,
     }
 }
 
@@ -362,8 +394,13 @@ impl From<Error> for Stopped {
 
 fn run_flow(common: &Common, job: Job) -> CmdResult {
     let loaded = config::load(common.config.as_deref())?;
+    let seen = match (&loaded, config::Source::of(common.config.as_deref())) {
+        (Some(_), _) => ConfigSeen::WithoutKeys,
+        (None, config::Source::Disabled) => ConfigSeen::Disabled,
+        (None, _) => ConfigSeen::Missing,
+    };
     let cfg = loaded.map(|l| l.config).unwrap_or_default();
-    let s = settings(common, &cfg);
+    let s = settings(common, &cfg, seen);
     crate::config::desk::check_activate(&s.old, s.new.as_ref(), s.sam_reader.as_ref())?;
     let asked = match &job {
         Job::Cancel(id) | Job::Resume(Some(id)) => Some(id.as_str()),
@@ -521,7 +558,9 @@ fn attempt(cx: &mut Context, what: &Attempt) -> Result<Option<Receipt>, Activati
     };
     let parse = |id: &str| {
         TransferId::parse(id).ok_or_else(|| {
-            ActivationError::Refused(format!("'{id}' is not a transfer id (32 hex digits)"))
+            ActivationError::Refused(DeskRefusal::NotTransferId {
+                text: id.to_string(),
+            })
         })
     };
     let start = match what {
@@ -533,7 +572,7 @@ fn attempt(cx: &mut Context, what: &Attempt) -> Result<Option<Receipt>, Activati
                     // One process per transfer: claim it before touching a card.
                     cx.journal.claim(&x.hex())?;
                     Some(entry(cx, &x.hex())?.ok_or_else(|| {
-                        ActivationError::Refused(format!("no journal entry {}", x.hex()))
+                        ActivationError::Refused(DeskRefusal::NoJournalEntry { id: x })
                     })?)
                 }
                 None => None,
@@ -591,20 +630,15 @@ fn drive(
             .map_err(|e| Error::InvalidData(e.to_string()))?;
     }
     let mut slots = open_slots(front, s, retries > 0)?;
-    let mut sam = open_sam(s.keys.as_ref(), s.sam_reader.as_ref())?;
+    let setup = |e| Stopped::Flow(e, None);
+    let mut sam = open_sam(s.keys.as_ref(), s.sam_reader.as_ref(), s.config).map_err(setup)?;
     let terminal = match (&s.terminal, sam.terminal_number()) {
         (Some(t), _) => t.clone(),
         (None, Some(t)) => t,
-        (None, None) => {
-            return Err(
-                Error::keys("no terminal number: the SAM has none; give --terminal DIGITS").into(),
-            )
-        }
+        (None, None) => return Err(setup(ActivationError::Setup(Setup::NoTerminal))),
     };
     if terminal.len() != 12 || !terminal.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(
-            Error::InvalidData(format!("terminal number '{terminal}' is not 12 digits")).into(),
-        );
+        return Err(setup(ActivationError::Setup(Setup::BadTerminal(terminal))));
     }
     let mut journal = Journal::open(&s.journal).map_err(|e| Error::Other {
         message: e.to_string(),
@@ -616,7 +650,11 @@ fn drive(
         .into_iter()
         .map(|e| (e.id, (e.state, e.updated_at)))
         .collect();
-    front.set_context(&terminal, &s.operator, job.plan(slots.one_reader()));
+    front.set_context(
+        &terminal,
+        s.operator.as_deref(),
+        job.plan(slots.one_reader()),
+    );
     let today = crate::card::clock::today().map_err(Error::InvalidData)?;
     let mut what = job.first();
     let mut recovered = 0u32;
@@ -631,7 +669,7 @@ fn drive(
                 desk: front.desk(),
                 slots: &mut slots,
                 terminal: terminal.clone(),
-                operator: s.operator.clone(),
+                operator: s.operator.clone().unwrap_or_else(|| "unknown".into()),
                 today,
                 force_last_try,
             };
@@ -693,7 +731,8 @@ fn drive(
             Err(err) => return Err(Stopped::Setup(err)),
         };
         if s.keys.is_none() {
-            sam = open_sam(s.keys.as_ref(), s.sam_reader.as_ref())?;
+            sam = open_sam(s.keys.as_ref(), s.sam_reader.as_ref(), s.config)
+                .map_err(|e| Stopped::Flow(e, None))?;
         }
         what = next;
     }
@@ -745,11 +784,15 @@ mod tests {
              journal = \"/var/j.sqlite\"\n[readers]\nold = \"A\"\nnew = \"B\"\npsam = \"SAM\"",
         )
         .unwrap();
-        let s = settings(&common(&["--config", "none"]), &cfg);
+        let s = settings(
+            &common(&["--config", "none"]),
+            &cfg,
+            ConfigSeen::WithoutKeys,
+        );
         assert_eq!(s.old, ReaderSelector::Name("A".into()));
         assert_eq!(s.new, Some(ReaderSelector::Name("B".into())));
         assert_eq!(s.sam_reader, Some(ReaderSelector::Name("SAM".into())));
-        assert_eq!(s.operator, "desk-1");
+        assert_eq!(s.operator.as_deref(), Some("desk-1"));
         assert_eq!(s.terminal.as_deref(), Some("639900000009"));
         assert_eq!(s.timeout, Duration::from_secs(30));
         assert_eq!((s.lang, s.lang_explicit), (Lang::Zh, true));
@@ -773,10 +816,11 @@ mod tests {
                 "/j",
             ]),
             &cfg,
+            ConfigSeen::WithoutKeys,
         );
         assert_eq!((s.old, s.new), (ReaderSelector::Index(0), None));
         assert_eq!((s.keys, s.sam_reader), (Some(PathBuf::from("k")), None));
-        assert_eq!(s.operator, "me");
+        assert_eq!(s.operator.as_deref(), Some("me"));
         assert_eq!(s.terminal.as_deref(), Some("639900000001"));
         assert_eq!(s.timeout, Duration::from_secs(5));
         assert_eq!((s.lang, s.ui), (Lang::En, UiMode::Plain));

@@ -12,7 +12,8 @@
 //! It implements the flows' [`Desk`] trait, so the flows do not know it exists; PINs
 //! still come from [`PinReader`] (terminal with echo off, or a file), never argv.
 
-use super::i18n::{self, Advice, Lang, Text};
+use super::advice::Advice;
+use super::i18n::{self, Lang, Text};
 use super::messages;
 use super::receipt::{pad, rows, width};
 use super::spinner::Spinner;
@@ -44,7 +45,8 @@ pub struct GuidedDesk {
     draw: bool,
     title: String,
     terminal: String,
-    operator: String,
+    /// The header's operator part (`operator desk-7`, or "not set").
+    operator: Option<String>,
     timeout: Duration,
     steps: StepList,
     holder: Option<(String, String)>,
@@ -90,7 +92,7 @@ impl GuidedDesk {
             draw: true,
             title: s.title,
             terminal: String::new(),
-            operator: String::new(),
+            operator: None,
             timeout: s.timeout,
             steps: StepList::new(s.plan),
             holder: None,
@@ -113,9 +115,13 @@ impl GuidedDesk {
 
     /// Sets what the header shows and the step plan (known once the readers and the
     /// SAM are open).
-    pub fn set_context(&mut self, terminal: &str, operator: &str, plan: Plan) {
+    /// `operator`: `None` when none is configured (shown as "not set").
+    pub fn set_context(&mut self, terminal: &str, operator: Option<&str>, plan: Plan) {
         self.terminal = terminal.to_string();
-        self.operator = operator.to_string();
+        self.operator = Some(operator.map_or_else(
+            || Text::OperatorUnset.get(self.lang).to_string(),
+            |o| format!("{} {o}", Text::Operator.get(self.lang)),
+        ));
         self.steps = StepList::new(plan);
     }
 
@@ -133,8 +139,8 @@ impl GuidedDesk {
         if !self.terminal.is_empty() {
             ctx.push(format!("{} {}", Text::Terminal.get(l), self.terminal));
         }
-        if !self.operator.is_empty() {
-            ctx.push(format!("{} {}", Text::Operator.get(l), self.operator));
+        if let Some(o) = &self.operator {
+            ctx.push(o.clone());
         }
         if !ctx.is_empty() {
             line(p.paint(Tone::Dim, &ctx.join(" · ")));
@@ -325,7 +331,9 @@ impl GuidedDesk {
     pub fn failed(&mut self, advice: &Advice, gave_up_after: Option<u32>) {
         let l = self.lang;
         let p = self.paint;
-        self.steps.fail();
+        if !advice.before_flow {
+            self.steps.fail();
+        }
         self.notices.retain(|(t, _)| *t != Tone::Warn);
         self.now = Some((Tone::Bad, mark::FAILED, advice.title.clone()));
         self.finale.clear();
@@ -340,8 +348,10 @@ impl GuidedDesk {
                 },
             ));
         }
-        self.finale
-            .push(p.paint(Tone::Action, &format!("{} {}", mark::DO, advice.action)));
+        self.finale.push(p.paint(
+            Tone::Action,
+            &format!("{} {}", mark::DO, advice.addressed(l)),
+        ));
         self.finale.push(p.paint(
             Tone::Dim,
             &format!("{}{}", i18n::prefix(l, Text::Details), advice.detail),
@@ -543,7 +553,7 @@ mod tests {
         });
         d.clear = false;
         d.draw = false;
-        d.set_context("639900000001", "demo", Plan::PharmacyOneReader);
+        d.set_context("639900000001", Some("demo"), Plan::PharmacyOneReader);
         d
     }
 
@@ -622,7 +632,10 @@ mod tests {
         assert!(s.contains("转移金额"), "{s}");
         assert!(s.contains("1234.56 元"), "{s}");
         assert!(!s.contains("⚠"), "resolved warnings are gone: {s}");
-        let a = i18n::advise_transport(Lang::Zh, &crate::apdu::TransportError::CardRemoved);
+        let a = crate::ui::advice::advise_transport(
+            Lang::Zh,
+            &crate::apdu::TransportError::CardRemoved,
+        );
         d.failed(&a, Some(3));
         let s = d.screen();
         assert!(s.contains("✘ 卡片被过早取出"), "{s}");

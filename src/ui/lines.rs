@@ -60,7 +60,7 @@ impl Desk for LinesDesk {
 
 /// Prints why the command stopped, in `lang`, as `sscard: error: ...` and `hint: ...`
 /// lines (the technical message follows for technicians).
-pub fn report(lang: Lang, advice: &i18n::Advice) {
+pub fn report(lang: Lang, advice: &crate::ui::advice::Advice) {
     say(&format!(
         "sscard: {}{}",
         i18n::prefix(lang, Text::ErrorPrefix),
@@ -69,7 +69,7 @@ pub fn report(lang: Lang, advice: &i18n::Advice) {
     say(&format!(
         "{}{}",
         i18n::prefix(lang, Text::HintPrefix),
-        advice.action
+        advice.addressed(lang)
     ));
     say(&format!(
         "{}{}",

@@ -13,6 +13,7 @@
 //! is set explicitly (`--lang`, or `language` in the configuration file), so existing
 //! scripts keep reading the same lines.
 
+pub mod advice;
 pub mod guided;
 pub mod i18n;
 pub mod lines;
@@ -28,8 +29,9 @@ use crate::activation::receipt::Receipt;
 use crate::activation::ActivationError;
 use crate::cli::pin_input::PinReader;
 use crate::error::Error;
+use advice::Advice;
 use guided::{GuidedDesk, GuidedSetup};
-use i18n::{Advice, Lang, Text};
+use i18n::{Lang, Text};
 use lines::{say, LinesDesk};
 use std::time::Duration;
 use steps::Plan;
@@ -77,8 +79,8 @@ impl Failure<'_> {
     /// What the desk is told.
     pub fn advice(&self, lang: Lang) -> Advice {
         match self {
-            Failure::Activation(e) => i18n::advise_activation(lang, e),
-            Failure::Other(e) => i18n::advise(lang, e),
+            Failure::Activation(e) => advice::advise_activation(lang, e),
+            Failure::Other(e) => advice::advise(lang, e),
         }
     }
 }
@@ -164,7 +166,8 @@ impl Frontend {
     }
 
     /// Header facts and the step plan, once known.
-    pub fn set_context(&mut self, terminal: &str, operator: &str, plan: Plan) {
+    /// `operator`: `None` when none is configured.
+    pub fn set_context(&mut self, terminal: &str, operator: Option<&str>, plan: Plan) {
         if let Frontend::Guided(d) = self {
             d.set_context(terminal, operator, plan);
         }

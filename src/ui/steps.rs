@@ -226,9 +226,11 @@ impl StepList {
         self.failed = false;
     }
 
-    /// The current stage stopped.
+    /// The current stage stopped. Before any stage started (keys, configuration,
+    /// readers: the desk's setup) no stage failed, and none is marked: a failed
+    /// "insert the old card" would send the clerk to the wrong slot.
     pub fn fail(&mut self) {
-        if self.current.is_none() && self.done_upto < self.stages.len() {
+        if self.current.is_none() && self.done_upto > 0 && self.done_upto < self.stages.len() {
             self.current = Some(self.done_upto);
         }
         self.failed = self.current.is_some();
@@ -410,5 +412,27 @@ mod tests {
         for s in Stage::ALL {
             assert_ne!(s.label(Lang::En), s.label(Lang::Zh));
         }
+    }
+
+    #[test]
+    fn a_failure_before_any_stage_marks_none() {
+        // The desk's setup (keys, configuration) failing is not "insert the card".
+        let mut l = StepList::new(Plan::PharmacyOneReader);
+        l.fail();
+        assert!(
+            l.rows().iter().all(|(_, m)| *m == Mark::Todo),
+            "{:?}",
+            l.rows()
+        );
+        // Between stages, the next one is the one that stopped.
+        l.follow(&Msg::Insert(Want::NewCard, "r".into()));
+        l.follow(&Msg::Step(Step::ReadNew));
+        l.follow(&Msg::Remove(Want::NewCard, "r".into()));
+        l.fail();
+        assert!(
+            l.rows().iter().any(|(_, m)| *m == Mark::Failed),
+            "{:?}",
+            l.rows()
+        );
     }
 }

@@ -119,6 +119,7 @@ pub fn classify(e: &ActivationError) -> Option<Trouble> {
         | ActivationError::Refused(_)
         | ActivationError::Refusal(_)
         | ActivationError::Stop(_)
+        | ActivationError::Setup(_)
         | ActivationError::Inconsistent(_) => None,
     }
 }
@@ -143,12 +144,18 @@ mod tests {
             source: SamError::Transport(TransportError::CardRemoved),
         });
         assert_eq!(classify(&psam), Some(Trouble::CardPulled));
+        use crate::activation::error::{DeskRefusal, Internal, WaitTimeout};
+        let timeout = ActivationError::Timeout(WaitTimeout::NotInserted {
+            want: Want::OldCard,
+            reader: "R".into(),
+        });
+        assert_eq!(classify(&timeout), Some(Trouble::NoCardInTime));
+        let refused = ActivationError::Refused(DeskRefusal::NotTransferId { text: "x".into() });
+        assert_eq!(classify(&refused), None);
         assert_eq!(
-            classify(&ActivationError::Timeout("x".into())),
-            Some(Trouble::NoCardInTime)
+            classify(&ActivationError::Inconsistent(Internal::PinMissing)),
+            None
         );
-        assert_eq!(classify(&ActivationError::Refused("x".into())), None);
-        assert_eq!(classify(&ActivationError::Inconsistent("x".into())), None);
     }
 
     #[test]

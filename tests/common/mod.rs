@@ -171,3 +171,4 @@ impl Bed {
     }
 }
 pub mod desk;
+pub mod tmux;

@@ -465,13 +465,14 @@ fn desk_index(m: &desk::Msg) -> usize {
 
 /// ASCII words a Chinese sentence may keep: technical names a desk worker sees on
 /// the hardware or types, and the values the samples carry.
-const KEPT_WORDS: &[&str] = &["pcscd", "transfer_floor", "Virtual", "PCD"];
+const KEPT_WORDS: &[&str] = &["pcscd", "Virtual", "PCD", "PIN", "PSAM", "PC", "SC", "SAM"];
 
 /// The ASCII-letter words of a Chinese rendering that are left untranslated: every
 /// word of letters except command lines in backticks, `--options`, words with a
-/// digit (ids, card numbers, status words), words in capitals (PIN, PSAM, PC/SC,
-/// journal state names, hex ids) and [`KEPT_WORDS`].
-fn english_words(zh: &str) -> Vec<String> {
+/// digit (ids, card numbers, status words), hex values and [`KEPT_WORDS`] (PIN,
+/// PSAM, PC/SC, the sample reader's name). Words in capitals count: a raw journal
+/// state name (`FROZEN`) on a Chinese screen is English.
+pub(crate) fn english_words(zh: &str) -> Vec<String> {
     let mut text = String::new();
     for (i, part) in zh.split('`').enumerate() {
         if i % 2 == 0 {
@@ -483,7 +484,8 @@ fn english_words(zh: &str) -> Vec<String> {
         .filter(|w| w.chars().any(|c| c.is_ascii_alphabetic()))
         .filter(|w| !w.starts_with("--"))
         .filter(|w| !w.chars().any(|c| c.is_ascii_digit()))
-        .filter(|w| !w.chars().all(|c| !c.is_ascii_lowercase()))
+        // Hex (transfer ids, status words) is a value, not a word.
+        .filter(|w| !(w.len() >= 4 && w.chars().all(|c| c.is_ascii_hexdigit())))
         .filter(|w| !KEPT_WORDS.contains(w))
         .map(str::to_string)
         .collect()
@@ -549,3 +551,6 @@ fn chinese_renderings_keep_no_english_words() {
     );
     assert!(english_words("请运行 `sscard activate resume` --force-last-try").is_empty());
 }
+
+/// The driver's and the command's own messages (`activation::error`).
+mod driver_messages;

@@ -7,12 +7,15 @@
 //! is for the desk staff (`--lang zh`, or a `zh*` locale).
 
 use crate::activation::core::{
-    CardFault, KeyRole, Msg, Note, Prompt, Purpose, Refusal, SscStatus, Step, Stop, TransferId,
-    Which,
+    CardFault, JournalState, KeyRole, Msg, Note, Prompt, Purpose, Refusal, SscStatus, Step, Stop,
+    TransferId, Which,
 };
 use crate::activation::desk::{self, Ask, Service, Want};
 use crate::card::CardKind;
 pub use crate::ui::i18n::Lang;
+
+mod driver;
+pub use driver::{desk_refusal, internal, layout_record, setup, wait_timeout};
 
 /// `1234.56` from fen.
 fn yuan(fen: u32) -> String {
@@ -59,6 +62,26 @@ fn ssc_status(lang: Lang, s: SscStatus) -> String {
         (Lang::Zh, SscStatus::Active) => "已启用".into(),
         (Lang::Zh, SscStatus::Blocked) => "已锁定".into(),
         (Lang::Zh, SscStatus::Other(c)) => format!("未知（{c:02X}）"),
+    }
+}
+
+/// Where a transfer stands, for a desk worker: the journal's state names (`FROZEN`)
+/// are for technicians and scripts (English keeps them).
+pub fn journal_state(lang: Lang, st: JournalState) -> &'static str {
+    use JournalState as J;
+    match lang {
+        Lang::En => st.as_str(),
+        Lang::Zh => match st {
+            J::Freezing => "正在冻结旧卡",
+            J::Frozen => "旧卡已冻结",
+            J::Crediting => "正在转入新卡",
+            J::Credited => "已转入新卡",
+            J::Complete => "已完成",
+            J::Voiding => "正在作废",
+            J::Voided => "已在新卡上作废",
+            J::Cancelling => "正在撤销",
+            J::Cancelled => "已撤销",
+        },
     }
 }
 
@@ -200,7 +223,7 @@ pub fn note(lang: Lang, n: &Note) -> String {
             Note::ContinuingFromJournal { id: x, state } => format!(
                 "本终端日志中有未完成的转移 {}（{}），继续办理。",
                 id(x),
-                state.as_str()
+                journal_state(lang, *state)
             ),
             Note::ContinuingFromOldCard { id: x } => format!(
                 "旧卡载有本终端未记录的转移 {}，按卡内数据继续办理。",
@@ -418,7 +441,7 @@ pub fn refusal(lang: Lang, r: &Refusal) -> String {
             Refusal::PinBlocked => "密码已锁定，请持卡人到经办机构解锁".into(),
             Refusal::PinNotChosen => "未设置新密码".into(),
             Refusal::EntryFinal { id: x, state } => {
-                format!("转移 {} 已是 {} 状态", id(x), state.as_str())
+                format!("转移 {} {}", id(x), journal_state(lang, *state))
             }
             Refusal::BeingCancelled { id: x } => format!(
                 "转移 {} 正在撤销：请再次运行 `sscard activate cancel {}`",
@@ -536,11 +559,11 @@ pub fn stop(lang: Lang, s: &Stop) -> String {
                 journal,
             } => match journal {
                 Some((x, st)) => format!(
-                    "{}：{}；转移 {} 处于 {}：请运行 `sscard activate resume`（或撤销）",
+                    "{}：{}；转移 {} 目前{}：请运行 `sscard activate resume`（或撤销）",
                     card(lang, *which),
                     fault(lang, *f),
                     id(x),
-                    st.as_str()
+                    journal_state(lang, *st)
                 ),
                 None => format!("{}：{}；未写入任何数据", card(lang, *which), fault(lang, *f)),
             },
@@ -548,7 +571,7 @@ pub fn stop(lang: Lang, s: &Stop) -> String {
                 "{}读回的数据与写入不符；请保留两张卡并联系经办机构",
                 card(lang, *which)
             ),
-            Stop::MissingField { role } => format!("卡片缺少启用所需的字段“{role}”"),
+            Stop::MissingField { .. } => "卡片缺少启用所需的数据项（名称见技术信息）".into(),
             Stop::FrozenWithoutTransfer => "旧卡已冻结但转移信息不完整：余额仍冻结在旧卡上，不会丢失；请经办机构处理".into(),
             Stop::FloorOtherOldCard { old_card } => format!(
                 "新卡已禁止来自另一张旧卡（{old_card}）的转移；余额仍冻结在旧卡上；请经办机构处理"
@@ -669,4 +692,4 @@ pub fn ask(lang: Lang, a: Ask) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
