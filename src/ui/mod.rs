@@ -26,7 +26,7 @@ pub mod trouble;
 use crate::activation::desk::{Desk, PlainDesk};
 use crate::activation::receipt::Receipt;
 use crate::activation::ActivationError;
-use crate::cli::pin_input::PinReader;
+use crate::pin_input::PinReader;
 use crate::error::Error;
 use guided::{GuidedDesk, GuidedSetup};
 use i18n::{Advice, Lang, Text};

@@ -43,7 +43,7 @@ const FILES: &[&str] = &[
     "src/activation/session.rs",
     "src/activation/desk.rs",
     "src/cli/activate.rs",
-    "src/cli/pin_input.rs",
+    "src/pin_input.rs",
 ];
 
 const MARKERS: &[(&str, Kind)] = &[
