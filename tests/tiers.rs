@@ -73,15 +73,16 @@ fn the_pcscd_tier_is_declared() {
 fn pcscd_tier_prerequisites() {
     // /proc/self belongs to the process's effective user.
     use std::os::unix::fs::MetadataExt;
-    let euid = std::fs::metadata("/proc/self").expect("stat /proc/self").uid();
+    let euid = std::fs::metadata("/proc/self")
+        .expect("stat /proc/self")
+        .uid();
     assert!(
         euid == 0,
         "the pcscd + vpcd tier runs private pcscd instances in mount namespaces: run as root"
     );
     let on_path = |bin: &str| {
-        std::env::var_os("PATH").is_some_and(|p| {
-            std::env::split_paths(&p).any(|d| d.join(bin).is_file())
-        })
+        std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
     };
     for bin in ["pcscd", "unshare", "tmux"] {
         assert!(

@@ -18,7 +18,6 @@
 //!   when they run out, the command exits with the last failure's own code (5 card
 //!   lost, 3 pcscd/reader, 15 timeout), so scripts can still tell failures apart.
 
-use crate::pin_input::{PinReader, PinSource};
 use super::CmdResult;
 use crate::activation::core::{Start, TransferId};
 use crate::activation::driver::{self, Outcome, Recovery};
@@ -28,6 +27,7 @@ use crate::activation::slots::Slots;
 use crate::activation::{ActivationError, Context};
 use crate::config::{self, Config};
 use crate::error::{Error, ExitCode};
+use crate::pin_input::{PinReader, PinSource};
 use crate::profile::Profiles;
 use crate::reader::{Event, ReaderSelector, Watcher};
 use crate::sam::keyfile::KeyFile;
