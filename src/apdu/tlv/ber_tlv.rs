@@ -191,10 +191,7 @@ pub(super) fn len_of_len(n: usize) -> usize {
 /// Re-encodes pre-scanned objects with minimal length fields (the form the crate
 /// counts in), returning the buffer and each top-level object's (input offset, range
 /// in the buffer).
-fn normalise(
-    bytes: &[u8],
-    nodes: &[Node],
-) -> (Vec<u8>, Vec<(usize, std::ops::Range<usize>)>) {
+fn normalise(bytes: &[u8], nodes: &[Node]) -> (Vec<u8>, Vec<(usize, std::ops::Range<usize>)>) {
     // Value lengths after normalisation, computed bottom-up (children follow their
     // parent in pre-order, so walking backwards sees children first).
     let mut value_len: Vec<usize> = nodes
