@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 /// The check of each target, by corpus directory name.
 fn check_for(target: &str) -> Option<fn(&[u8])> {
     Some(match target {
-        "atr" => sscard::apdu::atr::fuzz_check,
+        "atr" => sscard::card::historical::fuzz_check,
         "tlv" => sscard::apdu::tlv::fuzz_check,
         "script" => sscard::script::fuzz_parse,
         "response" => checks::response,
