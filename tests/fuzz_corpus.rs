@@ -11,6 +11,10 @@
 //! A corpus directory without a check here fails the test: an unchecked corpus
 //! would look covered and not be.
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../fuzz/fuzz_targets/checks.rs"]
 mod checks;
 

@@ -5,6 +5,10 @@
 //! reader and signal tests start a private one (root), so they belong to the pcscd +
 //! vpcd tier: ignored, with that reason, unless the `pcscd-tests` feature is on.
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{exe, Bed, Run};

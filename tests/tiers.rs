@@ -16,6 +16,10 @@
 //! tier's prerequisites, so a missing one fails at once naming what to install instead
 //! of as a timeout deep inside an end-to-end test.
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 
 fn root() -> &'static Path {

@@ -12,7 +12,7 @@
 //!   uses, plus any byte that comes from a secret variable, so a PIN put in an odd
 //!   command is hidden too. Every secret value (var file, cryptogram, secret capture or
 //!   `let`) is also registered in the channel's
-//!   [`KnownSecrets`](crate::apdu::redact::KnownSecrets), so the `-v` trace, the
+//!   [`KnownSecrets`], so the `-v` trace, the
 //!   `--dump` transcript, the report and its JSON hide it wherever it appears, in
 //!   commands and in responses.
 //! - Sizes are bounded: a value built by `let` (which can double itself line after

@@ -9,9 +9,9 @@
 //!
 //! Two layers: the serde types here are a faithful picture of the file
 //! (`deny_unknown_fields`, so a typo is an error, not a silently ignored field), and
-//! [`build`] turns them into the engine's file system, checking everything the serde
+//! `build` turns them into the engine's file system, checking everything the serde
 //! layer cannot (lengths, duplicates, references) and naming the offending field.
-//! [`unbuild`] goes back, keeping unchanged records exactly as they were written.
+//! `unbuild` goes back, keeping unchanged records exactly as they were written.
 //!
 //! Saving is atomic (temporary file, fsync, rename, fsync of the directory): a power
 //! cut or a kill leaves the old image or the new one, never a mix, which is how the
