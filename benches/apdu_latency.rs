@@ -27,6 +27,10 @@
 //! run against a second card that counts the APDUs it receives: a tool that sends
 //! more than the workload (opensc's card detection) shows it there.
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{have, median, peak_rss_kib, spaced, time_run, Bed};

@@ -7,6 +7,10 @@
 //! times on fresh card images; the median wall time (spawn to exit of
 //! `sscard activate pharmacy`) is reported with the APDUs each card counted.
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use sscard::testbed::{Pcscd, VirtualCardProcess};
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -16,6 +16,10 @@
 //! its minimal sequence. The pharmacy flow needs two cards and is measured by
 //! `benches/pharmacy_flow.rs` (BENCHMARKS.md section 3).
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{median, Bed};
@@ -177,7 +181,7 @@ fn run_minimal(reader: &str, steps: &[Step]) -> Result<Minimum, String> {
         .map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
     let mut answers: Vec<Vec<u8>> = Vec::new();
-    let (mut bytes, mut model) = (0usize, std::time::Duration::ZERO);
+    let (mut bytes, mut model) = (0usize, Duration::ZERO);
     for step in steps {
         let apdu = match step {
             Step::Apdu(a) => a.clone(),

@@ -13,6 +13,10 @@
 //! window (no events), as a percentage of one core; pcscd's over the same window
 //! for scale (it polls vpcd every 400 ms whatever its clients do).
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{median, Bed};

@@ -19,6 +19,7 @@ pub mod crypto;
 pub mod error;
 pub mod fleet;
 pub mod output;
+pub mod pin_input;
 pub mod profile;
 pub mod reader;
 pub mod sam;

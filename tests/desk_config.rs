@@ -5,6 +5,10 @@
 //! readers, PSAM, journal, operator and language from the file alone (Chinese plain
 //! lines, since the output is not a terminal), and flags that override the file.
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::desk::{new_money, BALANCE};

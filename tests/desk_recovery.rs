@@ -7,6 +7,10 @@
 //! (plain mode's default) the command stops with the failure's own exit code, as
 //! scripts expect.
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::desk::{assert_invariants, new_money, old_money, Desk, Faults, Strike, BALANCE};

@@ -11,6 +11,10 @@
 //! Skipped, with a message, only when tmux is not installed (`scripts/setup` installs
 //! it). Needs root like every other end-to-end test (private pcscd).
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::desk::{assert_invariants, new_money, old_money, BALANCE};

@@ -3,6 +3,10 @@
 //! that file has (a `## N.` / `### N.M` heading, or item `M.` of a numbered list under
 //! `## N.`). Runs without root or pcscd.
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {

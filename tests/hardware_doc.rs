@@ -9,6 +9,10 @@
 //! timeouts are typed values (`activation::error`, `activation::core::msg`), rendered
 //! by `ui::messages`; no test reads sentences out of the sources.
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use sscard::activation::desk::Want;
 use sscard::activation::error::{DeskRefusal, Internal, Setup, WaitTimeout};
 use sscard::activation::journal::{Journal, JournalError, SCHEMA_VERSION};

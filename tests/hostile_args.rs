@@ -7,6 +7,10 @@
 //! (`SSCARD_CONFIG=none`), a journal and a working directory in a scratch directory,
 //! and a watchdog: a run that takes more than [`LIMIT`] fails the test as a hang.
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use clap::CommandFactory;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;

@@ -9,6 +9,10 @@
 //! threads): the binary does, and the one test of the `Psam` type runs in a child
 //! process of this test binary.
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Bed, Run};

@@ -9,6 +9,10 @@
 //! Each command meets a freshly inserted card, so one mode's wreckage (a closed link,
 //! a half-fetched response) cannot leak into the next command's result.
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::Bed;

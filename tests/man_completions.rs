@@ -1,6 +1,10 @@
 //! The manual pages and shell completions come from the clap definition, and
 //! `scripts/install-docs` puts them where man and the shells look.
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{exe, Run};

@@ -4,6 +4,10 @@
 //!
 //! Each runs through the real binary and a private pcscd (`sscard testbed`), as root.
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{exe, root};

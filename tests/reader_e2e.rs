@@ -1,6 +1,10 @@
 //! End-to-end: the reader layer, `sscard send/atr/readers/wait` and the virtual card,
 //! through a real private pcscd with the vpcd driver.
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::Bed;

@@ -11,6 +11,10 @@
 //! - a dump replays without a reader; `wait-card` / `wait-remove` follow the desk;
 //! - script, reader and card errors have their own exit codes.
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use sscard::testbed::{Pcscd, VirtualCardProcess};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;

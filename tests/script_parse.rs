@@ -1,6 +1,10 @@
 //! Parser tests: every class of syntax error names its file:line:column and says what
 //! to write instead; scriptor input parses unchanged; no input makes the parser panic.
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use proptest::prelude::*;
 use sscard::script::ast::StmtKind;
 use sscard::script::parser::{parse_bytes, parse_files, parse_str, MemLoader, NoIncludes};

@@ -14,6 +14,10 @@
 //! included), inside a continuation, an unfinished APDU at the end of the file, case,
 //! packed hex, GET RESPONSE and a `6Cxx` resend written by hand.
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 use common::{root, Bed};
 use std::path::{Path, PathBuf};

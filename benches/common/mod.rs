@@ -271,10 +271,10 @@ pub fn machine_busy(window: Duration) -> (f64, f64) {
 /// and returns the last sample. Benchmarks share machines with compilers and test
 /// suites; starting in a quiet moment is cheap, and the note says when there was none.
 pub fn wait_idle(max: Duration) -> (f64, f64) {
-    let deadline = std::time::Instant::now() + max;
+    let deadline = Instant::now() + max;
     loop {
         let s = machine_busy(Duration::from_secs(1));
-        if s.0 < 10.0 || std::time::Instant::now() >= deadline {
+        if s.0 < 10.0 || Instant::now() >= deadline {
             return s;
         }
     }

@@ -146,10 +146,10 @@ pub fn prompt_line(prompt: &str) -> Result<String, Error> {
 }
 
 /// A desk that prints English lines to stderr and reads PINs from a
-/// [`PinReader`](crate::cli::pin_input::PinReader).
+/// [`PinReader`](crate::pin_input::PinReader).
 pub struct PlainDesk {
     /// Where PINs come from.
-    pub pins: crate::cli::pin_input::PinReader,
+    pub pins: crate::pin_input::PinReader,
     /// Where typed lines (citizen IDs) come from when not given as options.
     pub interactive: bool,
 }

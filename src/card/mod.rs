@@ -43,6 +43,7 @@ pub mod clock;
 pub mod detect;
 pub mod error;
 pub mod fields;
+pub mod historical;
 pub mod nav;
 pub mod psam;
 pub mod report;

@@ -18,7 +18,6 @@
 //!   when they run out, the command exits with the last failure's own code (5 card
 //!   lost, 3 pcscd/reader, 15 timeout), so scripts can still tell failures apart.
 
-use super::pin_input::{PinReader, PinSource};
 use super::CmdResult;
 use crate::activation::core::{Start, TransferId};
 use crate::activation::driver::{self, Outcome, Recovery};
@@ -30,6 +29,7 @@ use crate::activation::{ActivationError, Context};
 use crate::apdu::TransportError;
 use crate::config::{self, Config};
 use crate::error::{Error, ExitCode};
+use crate::pin_input::{PinReader, PinSource};
 use crate::profile::Profiles;
 use crate::reader::{Event, ReaderSelector, Watcher};
 use crate::sam::keyfile::KeyFile;
@@ -418,7 +418,7 @@ fn run_flow(common: &Common, job: Job) -> CmdResult {
         Some(p) => PinSource::File(p.clone()),
         None => PinSource::Terminal,
     };
-    crate::cli::pin_input::check_source(&source)?;
+    crate::pin_input::check_source(&source)?;
     let interactive = matches!(source, PinSource::Terminal);
     let mut front = Frontend::choose(FrontendSetup {
         mode: s.ui,

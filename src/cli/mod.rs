@@ -13,7 +13,6 @@ pub mod fleet;
 pub mod info;
 pub mod journal;
 pub mod man;
-pub mod pin_input;
 pub mod process;
 pub mod readers;
 pub mod script;

@@ -203,7 +203,7 @@ mod tests {
 
     fn check(pairs: &[(Use, &str)], list: bool) -> Result<(), Conflict> {
         let sels: Vec<ReaderSelector> = pairs.iter().map(|(_, s)| sel(s)).collect();
-        let roles: Vec<Role> = pairs
+        let roles: Vec<Role<'_>> = pairs
             .iter()
             .zip(&sels)
             .map(|((u, _), s)| Role {
@@ -228,7 +228,7 @@ mod tests {
     fn one_reader_under_two_names_is_refused() {
         use Use::*;
         // (roles, with pcscd's list, refused?)
-        let cases: &[Case] = &[
+        let cases: &[Case<'_>] = &[
             (&[(Old, "0"), (New, "PCD 00 00")], true, true),
             (&[(Old, "0"), (New, "Virtual PCD 00 00")], true, true),
             (&[(Old, "0"), (New, "0")], true, true),

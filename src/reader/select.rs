@@ -167,7 +167,7 @@ mod tests {
         assert_eq!(pick("\\xB6\\xC1".parse().unwrap()).unwrap(), 3);
         let (part, _, _) = encoding_rs::GBK.encode("读卡器");
         let from_argv = ReaderSelector::from(
-            <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(part.to_vec()),
+            <OsString as std::os::unix::ffi::OsStringExt>::from_vec(part.to_vec()),
         );
         assert_eq!(from_argv, ReaderSelector::NameBytes(part.to_vec()));
         assert_eq!(pick(from_argv).unwrap(), 3);

@@ -191,7 +191,7 @@ pub const MAX_VAR_FILE_BYTES: u64 = 1 << 20;
 /// Reads a var file's text, refusing one past [`MAX_VAR_FILE_BYTES`] without reading
 /// further (`--var-file -` from an endless pipe, a FIFO, `/dev/zero`). The buffer is
 /// wiped when dropped.
-fn read_var_text(source: impl std::io::Read) -> Result<Zeroizing<String>, String> {
+fn read_var_text(source: impl Read) -> Result<Zeroizing<String>, String> {
     let mut bytes = Zeroizing::new(Vec::with_capacity(4096));
     source
         .take(MAX_VAR_FILE_BYTES + 1)

@@ -23,8 +23,8 @@ use super::trouble::Trouble;
 use crate::activation::core::Prompt;
 use crate::activation::desk::{english, Ask, Desk, Msg, Step, Want};
 use crate::activation::receipt::Receipt;
-use crate::cli::pin_input::PinReader;
 use crate::error::{Error, ExitCode};
+use crate::pin_input::PinReader;
 use crate::secret::{Pin, PinError};
 use std::io::Write;
 use std::time::Duration;
@@ -539,7 +539,7 @@ impl Desk for GuidedDesk {
 mod tests {
     use super::*;
     use crate::card::CardKind;
-    use crate::cli::pin_input::PinSource;
+    use crate::pin_input::PinSource;
 
     fn desk(lang: Lang) -> GuidedDesk {
         let mut d = GuidedDesk::new(GuidedSetup {

@@ -9,8 +9,8 @@ use super::i18n::{self, Lang, Text};
 use super::messages;
 use crate::activation::core::Prompt;
 use crate::activation::desk::{Ask, Desk, Msg};
-use crate::cli::pin_input::PinReader;
 use crate::error::{Error, ExitCode};
+use crate::pin_input::PinReader;
 use crate::secret::Pin;
 use std::io::Write;
 

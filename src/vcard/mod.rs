@@ -8,10 +8,10 @@
 //!
 //! One concern per file:
 //! - [`capdu`]: parsing C-APDUs on the card side; the status words.
-//! - [`fs`]: the file system (DFs by FID and AID, record and transparent EFs, SFIs).
+//! - `fs`: the file system (DFs by FID and AID, record and transparent EFs, SFIs).
 //! - [`security`]: keys, PINs, try counters, access rules, volatile security state.
 //! - [`engine`]: [`Card`], command processing and T=0 behaviour.
-//! - [`psam`]: the PSAM's key derivation commands.
+//! - `psam`: the PSAM's key derivation commands.
 //! - [`image`]: the JSON image format, loading, atomic saving.
 //! - [`vpcd`]: the connector to the vpcd reader driver.
 //! - [`fault`]: fault injection (removal, mute, delays).

@@ -4,6 +4,10 @@
 //! Tests run as threads of one process and pcsc-lite reads its socket path once per
 //! process, so the test process itself never talks PC/SC: every exchange goes through
 //! the `sscard` binary, as a user's would.
+
+// The harness's unwrap/expect are the tests' assertions: a panic fails the test that
+// called it, with the message (also for the test files that do not allow them).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)]
 
 use sscard::testbed::{Pcscd, VirtualCardProcess};

@@ -2,6 +2,10 @@
 //! `capture-pane` and type into it with `send-keys` (tests/desk_tmux.rs,
 //! tests/desk_setup_tmux.rs).
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 

@@ -32,8 +32,9 @@
 //!
 //! [`smartcard_list`] identifies the card from pcsc-tools' list of known ATRs, offline.
 //!
-//! The SSC profile (spec `cards.md` §1.1) puts chip/COS information, a BCD city code
-//! and a serial number into the 13 historical bytes: [`ssc_historical`] splits them.
+//! This module knows ISO/IEC 7816-3 only. What a card profile puts in the historical
+//! bytes (the SSC's chip/COS information, city code and serial, spec `cards.md` §1.1)
+//! is read by the card layer, `card::historical`.
 
 pub mod conformance;
 mod display;
@@ -41,8 +42,6 @@ mod parse;
 pub mod smartcard_list;
 
 pub use conformance::{Analysis, Rule, Severity, Violation};
-
-use std::fmt;
 
 use serde::{Serialize, Serializer};
 
@@ -325,11 +324,6 @@ impl Atr {
     pub fn td(&self, i: u8) -> Option<u8> {
         self.level(i).and_then(|l| l.td)
     }
-
-    /// The SSC reading of the historical bytes (see [`ssc_historical`]).
-    pub fn ssc_historical(&self) -> Option<SscHistorical> {
-        ssc_historical(&self.historical)
-    }
 }
 
 fn parse_inner(bytes: &[u8], strict_tck: bool) -> Result<Atr, AtrError> {
@@ -346,58 +340,7 @@ fn parse_inner(bytes: &[u8], strict_tck: bool) -> Result<Atr, AtrError> {
     }
 }
 
-/// The SSC historical bytes (spec `cards.md` §1.1): 7 bytes of chip/COS information,
-/// 2 bytes of BCD city code (the first 4 digits of the region code), 4 serial bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SscHistorical {
-    /// Chip and COS information, shown as is (its meaning is vendor specific).
-    #[serde(serialize_with = "ser_hex")]
-    pub chip_info: [u8; 7],
-    /// The city code bytes as stored.
-    #[serde(serialize_with = "ser_hex")]
-    pub city_code_raw: [u8; 2],
-    /// The city code as 4 decimal digits; `None` when the bytes are not valid BCD.
-    pub city_code: Option<String>,
-    /// Serial bytes.
-    #[serde(serialize_with = "ser_hex")]
-    pub serial: [u8; 4],
-}
-
-impl fmt::Display for SscHistorical {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "chip/COS {}, city code {}, serial {}",
-            hex::encode_upper(self.chip_info),
-            self.city_code
-                .clone()
-                .unwrap_or_else(|| format!("{} (not BCD)", hex::encode_upper(self.city_code_raw))),
-            hex::encode_upper(self.serial)
-        )
-    }
-}
-
-/// Splits SSC historical bytes. `None` unless there are exactly 13 bytes. Note that
-/// the PSAM's ATR has the same layout length, so this does not prove the card is an
-/// SSC: it only reads the fields for display.
-pub fn ssc_historical(hist: &[u8]) -> Option<SscHistorical> {
-    let hist: &[u8; 13] = hist.try_into().ok()?;
-    let mut chip_info = [0u8; 7];
-    chip_info.copy_from_slice(&hist[..7]);
-    let city_code_raw = [hist[7], hist[8]];
-    let mut serial = [0u8; 4];
-    serial.copy_from_slice(&hist[9..]);
-    let is_bcd = city_code_raw.iter().all(|b| b >> 4 <= 9 && b & 0x0F <= 9);
-    let city_code = is_bcd.then(|| hex::encode(city_code_raw));
-    Some(SscHistorical {
-        chip_info,
-        city_code_raw,
-        city_code,
-        serial,
-    })
-}
-
-fn ser_hex<S: Serializer, B: AsRef<[u8]>>(bytes: &B, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn ser_hex<S: Serializer, B: AsRef<[u8]>>(bytes: &B, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&hex::encode_upper(bytes.as_ref()))
 }
 
@@ -437,10 +380,8 @@ pub fn fuzz_check(data: &[u8]) {
         assert!(!atr.protocols.is_empty());
         let _ = atr.to_string();
         let _ = serde_json::to_string(&atr).map_err(|e| panic!("json: {e}"));
-        let _ = atr.ssc_historical().map(|h| h.to_string());
         assert!(atr.trailing.is_empty());
     }
-    let _ = ssc_historical(data);
     // The full analysis: never panics, shows and serialises, and agrees with the
     // strict parse (which is its first structural fault).
     let analysis = Atr::analyse(data);

@@ -31,10 +31,6 @@ fn ssc_atr() {
     assert!(!atr.transmission.from_ta1);
     assert_eq!(atr.transmission.fi, Some(372));
     assert_eq!(atr.transmission.baud_at_typical_clock, Some(9600));
-    let hist = atr.ssc_historical().expect("13 bytes");
-    assert_eq!(hist.chip_info, [0x00, 0x81, 0x54, 0x4C, 0x96, 0x86, 0x84]);
-    assert_eq!(hist.city_code.as_deref(), Some("6399"));
-    assert_eq!(hist.serial, [0x48, 0xFB, 0x49, 0x66]);
     // The national output format (cards.md §4) prints the historical bytes as hex.
     assert_eq!(
         hex::encode_upper(&atr.historical),
@@ -47,7 +43,6 @@ fn city_atr() {
     let atr = Atr::parse(&h(CITY)).expect("CITY ATR");
     assert_eq!(atr.protocols, vec![0]);
     assert_eq!(atr.historical, b"YB.CITY1");
-    assert_eq!(atr.ssc_historical(), None);
     assert!(atr.to_string().contains("\"YB.CITY1\""));
 }
 
@@ -56,8 +51,6 @@ fn psam_atr() {
     let atr = Atr::parse(&h(PSAM)).expect("PSAM ATR");
     assert_eq!(atr.protocols, vec![0]);
     assert_eq!(atr.historical.len(), 13);
-    let hist = ssc_historical(&atr.historical).expect("13 bytes");
-    assert_eq!(hist.city_code.as_deref(), Some("0807"));
 }
 
 #[test]
@@ -330,17 +323,6 @@ fn ta1_rfu_values() {
     assert_eq!(atr.transmission.di, None);
     assert_eq!(atr.transmission.baud_at_f_max, None);
     assert!(atr.to_string().contains("Fi=RFU, Di=RFU"));
-}
-
-#[test]
-fn ssc_historical_lengths() {
-    assert_eq!(ssc_historical(&[0; 12]), None);
-    assert_eq!(ssc_historical(&[0; 14]), None);
-    let mut hist = [0u8; 13];
-    hist[7] = 0xA1;
-    let s = ssc_historical(&hist).expect("13 bytes");
-    assert_eq!(s.city_code, None);
-    assert!(s.to_string().contains("A100 (not BCD)"));
 }
 
 #[test]

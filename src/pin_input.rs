@@ -1,5 +1,9 @@
 //! Reading a PIN: from the terminal with echo off, or from a file or stdin for
 //! automation. Never from argv (it would show in `ps` and shell history).
+//!
+//! Why at the crate root and not under `cli/`: the desk (`activation::desk`) and the
+//! screens (`ui`) hold a [`PinReader`], and no lower layer imports from `cli/` (issue
+//! 14 point 5); this module needs only [`crate::error`] and [`crate::secret`].
 
 use crate::error::{Error, ExitCode};
 use crate::secret::Pin;
