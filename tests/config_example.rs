@@ -15,8 +15,8 @@ fn sscard(args: &[&str]) -> (i32, String) {
         .env_remove("SSCARD_JOURNAL")
         .output()
         .expect("sscard runs");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code().unwrap_or(-1), text)
 }
 
@@ -52,7 +52,9 @@ fn the_missing_file_hint_installs_the_example_on_a_fresh_machine() {
     let written = std::fs::read_to_string(&path).unwrap();
     assert!(written.contains("[readers]"), "{written}");
     // The installed example sets no terminal number (it would override the PSAM's).
-    assert!(!written.lines().any(|l| l.trim_start().starts_with("terminal")));
+    assert!(!written
+        .lines()
+        .any(|l| l.trim_start().starts_with("terminal")));
     let (code, text) = sscard(&["config", "check", "--offline", "--config", &shown]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("configuration OK"), "{text}");

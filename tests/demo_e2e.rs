@@ -79,7 +79,12 @@ fn scripts_demo_succeeds_every_time() {
 fn processes_naming(needle: &str) -> Vec<String> {
     let mut found = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        if !e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+        if !e
+            .file_name()
+            .to_string_lossy()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        {
             continue;
         }
         if let Ok(raw) = std::fs::read(e.path().join("cmdline")) {
@@ -131,7 +136,10 @@ fn a_demo_stopped_mid_flow_leaves_no_card_or_flow_behind() {
         .unwrap_or_default()
         .contains("holder: (inserts the new card)")
     {
-        assert!(std::time::Instant::now() < deadline, "the demo never got to the flow");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the demo never got to the flow"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(!processes_naming(&format!("vcard --image {}", w.display())).is_empty());

@@ -328,6 +328,22 @@ fn assert_saw(seen: &[String], needles: &[&str]) {
     }
 }
 
+/// Issue 15 §9: the final screen says "done" once (the receipt box), and the
+/// receipt's time is local and readable (`2026-11-22 10:00:05`, not RFC 3339).
+fn assert_receipt_for_people(last: &str, done: &str, time_label: &str) {
+    assert_eq!(last.matches(done).count(), 1, "one \"{done}\":\n{last}");
+    let time = last
+        .lines()
+        .find_map(|l| l.strip_prefix("│ ")?.strip_prefix(time_label))
+        .unwrap_or_else(|| panic!("no {time_label} row:\n{last}"))
+        .trim();
+    let shape: String = time
+        .chars()
+        .map(|c| if c.is_ascii_digit() { 'd' } else { c })
+        .collect();
+    assert_eq!(shape, "dddd-dd-dd dd:dd:dd", "{time}");
+}
+
 fn assert_money_moved(d: &Desk) {
     assert_invariants(&d.old_img, &d.new_img, "after the guided flow");
     let (old, new) = (old_money(&d.old_img), new_money(&d.new_img));
@@ -386,8 +402,7 @@ fn guided_pharmacy_in_english_recovers_from_a_pulled_card_wrong_card_and_pin_typ
             "Holder 张三 · Citizen ID 111111********1110",
             "Old card 6399000123 → New card X00000019",
             // The receipt.
-            "✔ All 10 steps done",
-            "✔ Activation complete",
+            "╭─ ✔ Activation complete",
             "Amount moved  1234.56 yuan",
             "Old card      6399000123 (frozen; cannot pay)",
             "➜ Give the cards and the receipt back to the holder.",
@@ -398,6 +413,7 @@ fn guided_pharmacy_in_english_recovers_from_a_pulled_card_wrong_card_and_pin_typ
         !last.contains('⚠'),
         "resolved warnings are gone at the end: {last}"
     );
+    assert_receipt_for_people(&last, "complete", "Time");
     assert!(!last.contains("sscard: error"), "{last}");
     for pin in ["135790", "246802", "12345"] {
         assert!(!echoed(&seen, pin), "the PIN {pin} was echoed:\n{all}");
@@ -456,14 +472,14 @@ fn guided_pharmacy_in_chinese_from_lang_continues_after_the_new_card_is_pulled_m
             "（正在恢复：第 1 次，共 3 次）",
             "➜ 请持卡人输入旧卡密码，用于新卡（输入两次）：",
             "持卡人 张三 · 身份证号 111111********1110",
-            "✔ 全部 10 步已完成",
-            "✔ 办理完成",
+            "╭─ ✔ 办理完成",
             "转移金额",
             "1234.56 元",
             "旧卡      6399000123（已冻结，不能再支付）",
             "➜ 请将卡片和回执交还持卡人。",
         ],
     );
+    assert_receipt_for_people(seen.last().unwrap(), "完成", "时间");
     for english in ["Insert the", "Remove the", "Activation complete"] {
         assert!(
             !saw(&seen, english),
