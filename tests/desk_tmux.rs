@@ -124,6 +124,13 @@ struct Script {
     wrong_card_first: bool,
     /// PINs typed at successive prompts; the last one repeats.
     pins: Vec<&'static str>,
+    /// Press Ctrl-C at this PIN prompt (1-based) instead of typing (issue 15 §2).
+    interrupt_at: Option<usize>,
+    /// Press Ctrl-C instead of this insertion of the new card (1-based).
+    interrupt_at_new: Option<usize>,
+    /// Run this shell command line instead of `activate pharmacy` with the desk's
+    /// options (the command an interrupted run printed).
+    command: Option<String>,
 }
 
 struct Desk {
@@ -205,9 +212,13 @@ fn play(
     .collect::<Vec<_>>()
     .join(" ");
     let extra = extra.join(" ");
+    let flow = match &s.command {
+        Some(c) => c.clone(),
+        None => format!("'{}' {args} {extra}", exe().display()),
+    };
+    // After the exit, whether the terminal echoes again (a PIN prompt turns it off).
     let command = format!(
-        "'{}' {args} {extra}; echo \"[exit $?]\"; exec sleep 600",
-        exe().display()
+        "{flow}; echo \"[exit $?]\"; stty -a | tr ' ;' '\\n\\n' | grep -x -e echo -e -echo | sed 's/.*/[tty &]/'; exec sleep 600"
     );
     let tmux = Tmux::start(d.bed.dir.path().join("tmux.sock"), &envs, &command);
     let mut seen: Vec<String> = Vec::new();
@@ -216,6 +227,7 @@ fn play(
     let mut new_insertions = 0usize;
     let mut wrong_card = s.wrong_card_first;
     let mut pins = s.pins.iter();
+    let mut prompts = 0usize;
     let mut last_pin = "135790";
     let mut in_reader = false;
     let mut acted_on = String::new();
@@ -233,6 +245,9 @@ fn play(
             seen.push(screen.clone());
         }
         if let Some(code) = exit_code(&screen) {
+            // Let the line about the terminal's echo come.
+            std::thread::sleep(Duration::from_millis(300));
+            seen.push(tmux.screen());
             break code;
         }
         // Act only on a screen that stayed the same for two captures and that we
@@ -249,6 +264,12 @@ fn play(
             .find(|l| !l.trim().is_empty())
             .unwrap_or("");
         if s.words.prompts.iter().any(|p| last_line.trim_end() == *p) {
+            prompts += 1;
+            if s.interrupt_at == Some(prompts) {
+                tmux.tmux(&["send-keys", "-t", "desk", "C-c"]);
+                acted_on = now;
+                continue;
+            }
             let pin = pins.next().copied().unwrap_or(last_pin);
             last_pin = pin;
             tmux.keys(pin);
@@ -270,6 +291,11 @@ fn play(
                 (d.old_img.clone(), Vec::new())
             } else {
                 new_insertions += 1;
+                if s.interrupt_at_new == Some(new_insertions) {
+                    tmux.tmux(&["send-keys", "-t", "desk", "C-c"]);
+                    acted_on = now;
+                    continue;
+                }
                 let flags = if new_insertions == s.new_fault_at {
                     new_fault.take().unwrap_or_default()
                 } else {
@@ -368,6 +394,9 @@ fn guided_pharmacy_in_english_recovers_from_a_pulled_card_wrong_card_and_pin_typ
         wrong_card_first: true,
         // Five digits, then a wrong PIN, then the right one.
         pins: vec!["12345", "246802", "135790"],
+        interrupt_at: None,
+        interrupt_at_new: None,
+        command: None,
     };
     let (seen, styled, code) = play(&mut d, &[("LANG", "en_US.UTF-8")], &[], script);
     let all = seen.join("\n=====\n");
@@ -444,6 +473,9 @@ fn guided_pharmacy_in_chinese_from_lang_continues_after_the_new_card_is_pulled_m
         // The old PIN; after the pull the frozen old card cannot check it, so the
         // holder enters it twice: first mistyped twice differently, then right.
         pins: vec!["135790", "135790", "135791", "135790", "135790"],
+        interrupt_at: None,
+        interrupt_at_new: None,
+        command: None,
     };
     let (seen, styled, code) = play(
         &mut d,
@@ -567,4 +599,120 @@ fn plain_ui_in_a_terminal_prints_the_english_lines() {
         "JSON receipt on stdout: {screen}"
     );
     assert_money_moved(&d);
+}
+
+fn journal_ids(journal: &std::path::Path) -> Vec<String> {
+    let c = rusqlite::Connection::open(journal).unwrap();
+    let mut q = c.prepare("SELECT id FROM entries").unwrap();
+    let ids = q
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    ids
+}
+
+/// Where the Ctrl-C comes.
+#[derive(Clone, Copy)]
+enum CtrlC {
+    /// At the old card's PIN prompt (echo off), before anything was written.
+    AtThePin,
+    /// Instead of inserting the new card for the credit: the old card is frozen.
+    AfterTheFreeze,
+}
+
+/// Issue 15 §2: Ctrl-C mid-flow: the screen says where the cards stand, the
+/// transfer id (when one was journaled) and the exact command that continues; the
+/// terminal echoes again (Ctrl-C at the PIN prompt, where echo is off); the exit
+/// status is 130. Then the printed command, run as it is, finishes the transfer.
+fn interrupted_then_continued(
+    lang: &str,
+    words: &'static Words,
+    when: CtrlC,
+    said: &[&str],
+    lead: &str,
+) {
+    if !tmux_available() {
+        println!("SKIPPED: tmux is not installed (scripts/setup installs it)");
+        return;
+    }
+    let mut d = desk();
+    let script = Script {
+        words,
+        old_fault: vec![],
+        new_fault: vec![],
+        new_fault_at: 1,
+        wrong_card_first: false,
+        pins: vec!["135790"],
+        interrupt_at: matches!(when, CtrlC::AtThePin).then_some(1),
+        interrupt_at_new: matches!(when, CtrlC::AfterTheFreeze).then_some(2),
+        command: None,
+    };
+    let (seen, _, code) = play(&mut d, &[], &["--lang", lang], script);
+    let all = seen.join("\n=====\n");
+    assert_eq!(code, 130, "{all}");
+    let last = seen.last().unwrap();
+    assert_saw(&seen, said);
+    assert!(last.contains("[tty echo]"), "echo is back on:\n{last}");
+    let ids = journal_ids(&d.journal);
+    let command = last
+        .lines()
+        .find_map(|l| l.split_once(lead).map(|(_, c)| c.trim().to_string()))
+        .unwrap_or_else(|| panic!("no command after {lead:?}:\n{last}"));
+    let old = old_money(&d.old_img);
+    match when {
+        CtrlC::AtThePin => {
+            assert!(ids.is_empty(), "{ids:?}");
+            assert!(command.contains(" activate pharmacy "), "{command}");
+            assert_eq!(old.status, 0x00, "the old card is untouched");
+        }
+        CtrlC::AfterTheFreeze => {
+            assert_eq!(ids.len(), 1, "{ids:?}");
+            assert!(last.contains(&ids[0]), "the transfer id:\n{last}");
+            assert!(
+                command.contains(&format!(" activate resume {} ", ids[0])),
+                "{command}"
+            );
+            assert_eq!(old.status, 0x01, "frozen");
+        }
+    }
+    assert_eq!(old.balance, BALANCE, "the money has not moved yet");
+    // The printed command continues (or starts again), as it is.
+    let again = Script {
+        words,
+        old_fault: vec![],
+        new_fault: vec![],
+        new_fault_at: 1,
+        wrong_card_first: false,
+        pins: vec!["135790"],
+        interrupt_at: None,
+        interrupt_at_new: None,
+        command: Some(command),
+    };
+    let _ = std::fs::remove_file(d.bed.dir.path().join("tmux.sock"));
+    let (seen, _, code) = play(&mut d, &[], &[], again);
+    assert_eq!(code, 0, "{}", seen.join("\n=====\n"));
+    assert_money_moved(&d);
+}
+
+#[test]
+fn ctrl_c_after_the_freeze_says_where_the_cards_are_in_english() {
+    interrupted_then_continued(
+        "en",
+        &EN,
+        CtrlC::AfterTheFreeze,
+        &["Stopped by Ctrl-C mid-transfer: the old card is frozen (it cannot pay) and the money is not on the new card yet. Transfer id "],
+        "To continue, with either card in its reader: ",
+    );
+}
+
+#[test]
+fn ctrl_c_at_the_pin_prompt_restores_echo_and_says_nothing_was_written_in_chinese() {
+    interrupted_then_continued(
+        "zh",
+        &ZH,
+        CtrlC::AtThePin,
+        &["已按 Ctrl-C 中断：尚未写入任何卡片，两张卡均未改变。"],
+        "重新办理：",
+    );
 }

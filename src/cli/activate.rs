@@ -417,6 +417,7 @@ fn run_flow(common: &Common, job: Job) -> CmdResult {
         }
         Ok(())
     });
+    interrupt::yield_to_signal();
     match outcome {
         Ok(()) => Ok(ExitCode::Ok),
         Err(Stopped::Flow(e, gave_up)) => {
@@ -923,11 +924,32 @@ mod interrupt {
         interrupted(w.lang, by, &where_cards_stand(&touched, &w.commands))
     }
 
+    /// Set from the signal handler itself (async-signal-safe), before the watcher
+    /// thread wakes.
+    static CAUGHT: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+
+    /// Called by the flow's thread before it reports an outcome: when a stop signal
+    /// came, the watcher is reporting it and ends the process, so the flow's own
+    /// failure (a PIN prompt cut short by Ctrl-C reads as "no input") must not win
+    /// the race and print or exit first. Waits at most 10 s (a journal locked by
+    /// another process waits 5 s), then lets the flow go on.
+    pub fn yield_to_signal() {
+        let Some(caught) = CAUGHT.get() else { return };
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while caught.load(Ordering::SeqCst) && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// Installs the handlers and the watcher thread.
     ///
     /// # Errors
     /// The handlers could not be installed.
     pub fn watch(w: Watch) -> std::io::Result<()> {
+        let caught = Arc::clone(CAUGHT.get_or_init(|| Arc::new(AtomicBool::new(false))));
+        for sig in process::STOP_SIGNALS {
+            signal_hook::flag::register(sig, Arc::clone(&caught))?;
+        }
         let armed = Arc::new(AtomicBool::new(false));
         for sig in process::STOP_SIGNALS {
             signal_hook::flag::register_conditional_shutdown(
