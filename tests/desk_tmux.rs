@@ -716,3 +716,100 @@ fn ctrl_c_at_the_pin_prompt_restores_echo_and_says_nothing_was_written_in_chines
         "重新办理：",
     );
 }
+
+/// Issue 15 §3: at the bureau window the operator mistypes the citizen ID (a wrong
+/// check digit), is asked again, and the flow goes on; the receipt is for a
+/// citizen (§9): no "amount moved" row, a readable time, one "done". Both languages.
+fn window_with_a_typo(lang: &str, note: &str, prompt: &str, insert: &str, done: &str, time: &str) {
+    if !tmux_available() {
+        println!("SKIPPED: tmux is not installed (scripts/setup installs it)");
+        return;
+    }
+    let mut d = desk();
+    let (k, v) = d.bed.pcscd.env();
+    let envs = vec![
+        (k.to_string(), v.display().to_string()),
+        ("SSCARD_TODAY".to_string(), "20261122".to_string()),
+        ("SSCARD_CONFIG".to_string(), "none".to_string()),
+    ];
+    let command = format!(
+        "'{}' activate window --reader 0 --keys '{}' --journal '{}' --operator desk-7 --lang {lang} --timeout 30; echo \"[exit $?]\"; exec sleep 600",
+        exe().display(),
+        d.keys.display(),
+        d.journal.display()
+    );
+    let tmux = Tmux::start(d.bed.dir.path().join("tmux.sock"), &envs, &command);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (mut typed, mut inserted) = (0, false);
+    let mut seen: Vec<String> = Vec::new();
+    let code = loop {
+        assert!(
+            Instant::now() < deadline,
+            "stuck:\n{}",
+            seen.join("\n=====\n")
+        );
+        std::thread::sleep(Duration::from_millis(150));
+        let screen = tmux.screen();
+        if seen.last() != Some(&screen) {
+            seen.push(screen.clone());
+        }
+        if let Some(code) = exit_code(&screen) {
+            break code;
+        }
+        let asking = screen.contains(prompt)
+            && screen
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .is_some_and(|l| l.trim_end() == ">");
+        if asking && typed == 0 {
+            // The last character (the check digit) mistyped.
+            tmux.keys("111111198101011111");
+            typed = 1;
+        } else if asking && typed == 1 && screen.contains(note) {
+            tmux.keys("111111198101011110");
+            typed = 2;
+        } else if !inserted && instruction(&screen).is_some_and(|l| l.contains(insert)) {
+            d.bed.insert(0, &d.new_img, &[]);
+            inserted = true;
+        }
+    };
+    drop(tmux);
+    d.bed.pull(0);
+    let all = seen.join("\n=====\n");
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(typed, 2, "asked again after the typo:\n{all}");
+    assert_saw(&seen, &[note]);
+    let last = seen.last().unwrap();
+    assert!(
+        !last.contains("0.00"),
+        "no amount on a window activation:\n{last}"
+    );
+    assert_receipt_for_people(last, done, time);
+    let new = new_money(&d.new_img);
+    assert_eq!(new.status, 0x01, "activated");
+}
+
+#[test]
+fn window_asks_again_after_a_mistyped_citizen_id_in_english() {
+    window_with_a_typo(
+        "en",
+        "The citizen ID typed is not valid (check digit); please type it again.",
+        "Operator: type the holder's citizen ID",
+        "Insert the new social security card",
+        "complete",
+        "Time",
+    );
+}
+
+#[test]
+fn window_asks_again_after_a_mistyped_citizen_id_in_chinese() {
+    window_with_a_typo(
+        "zh",
+        "输入的身份证号无效（校验位不符），请重新输入。",
+        "请操作员按身份证件输入持卡人身份证号",
+        "请将新社保卡插入读卡器",
+        "完成",
+        "时间",
+    );
+}

@@ -283,8 +283,25 @@ impl GuidedDesk {
             Text::LastTryQuestion.get(self.lang).trim_end().to_string(),
         ));
         self.render();
-        let answer = read_line(Text::LinePrompt.get(self.lang)).unwrap_or_default();
-        let yes = matches!(answer.trim(), "y" | "Y" | "yes" | "是" | "是的");
+        // A typo is asked again, not taken for "no" (issue 15 §3); Enter alone is
+        // the default, no; three unclear answers are no.
+        let mut yes = false;
+        for _ in 0..3 {
+            let answer = read_line(Text::LinePrompt.get(self.lang)).unwrap_or_default();
+            match messages::yes_no(&answer) {
+                Some(y) => {
+                    yes = y;
+                    break;
+                }
+                None => {
+                    self.notice(
+                        Tone::Warn,
+                        messages::answer_yes_or_no(self.lang).to_string(),
+                    );
+                    self.render();
+                }
+            }
+        }
         if !yes {
             self.notice(Tone::Dim, Text::LastTryDeclined.get(self.lang).to_string());
         }

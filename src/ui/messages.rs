@@ -800,9 +800,42 @@ pub fn interrupted(lang: Lang, by: StoppedBy, i: &Interrupted) -> String {
     }
 }
 
+/// The operator's answer to a `[y/N]` question: `Some(true)` for yes, `Some(false)`
+/// for no or Enter alone (the default), `None` for anything else, a typo to be asked
+/// again (issue 15 §3) rather than taken for no.
+pub fn yes_no(answer: &str) -> Option<bool> {
+    match answer.trim().to_lowercase().as_str() {
+        "y" | "yes" | "是" | "是的" | "确定" => Some(true),
+        "" | "n" | "no" | "否" | "不" | "不是" => Some(false),
+        _ => None,
+    }
+}
+
+/// Asked after an answer [`yes_no`] did not understand.
+pub fn answer_yes_or_no(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "Please answer y (yes) or n (no).",
+        Lang::Zh => "请输入 y（是）或 n（否）。",
+    }
+}
+
 #[cfg(test)]
 mod interrupted_tests {
     use super::*;
+
+    #[test]
+    fn a_typo_in_a_yes_no_answer_is_asked_again() {
+        for y in ["y", "Y", " yes ", "是", "是的", "确定"] {
+            assert_eq!(yes_no(y), Some(true), "{y}");
+        }
+        for n in ["", "n", "NO", "否", "不"] {
+            assert_eq!(yes_no(n), Some(false), "{n}");
+        }
+        for typo in ["ys", "t", "yes!", "1", "u"] {
+            assert_eq!(yes_no(typo), None, "{typo}");
+        }
+        assert!(answer_yes_or_no(Lang::Zh).contains("（是）"));
+    }
 
     #[test]
     fn every_interruption_names_the_state_the_id_and_the_command_in_both_languages() {
