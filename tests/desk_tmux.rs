@@ -128,6 +128,8 @@ struct Script {
     interrupt_at: Option<usize>,
     /// Press Ctrl-C instead of this insertion of the new card (1-based).
     interrupt_at_new: Option<usize>,
+    /// Send SIGTERM to sscard instead of pressing Ctrl-C.
+    term: bool,
     /// Run this shell command line instead of `activate pharmacy` with the desk's
     /// options (the command an interrupted run printed).
     command: Option<String>,
@@ -292,7 +294,11 @@ fn play(
             } else {
                 new_insertions += 1;
                 if s.interrupt_at_new == Some(new_insertions) {
-                    tmux.tmux(&["send-keys", "-t", "desk", "C-c"]);
+                    if s.term {
+                        sigterm_sscard(&d.journal);
+                    } else {
+                        tmux.tmux(&["send-keys", "-t", "desk", "C-c"]);
+                    }
                     acted_on = now;
                     continue;
                 }
@@ -396,6 +402,7 @@ fn guided_pharmacy_in_english_recovers_from_a_pulled_card_wrong_card_and_pin_typ
         pins: vec!["12345", "246802", "135790"],
         interrupt_at: None,
         interrupt_at_new: None,
+        term: false,
         command: None,
     };
     let (seen, styled, code) = play(&mut d, &[("LANG", "en_US.UTF-8")], &[], script);
@@ -475,6 +482,7 @@ fn guided_pharmacy_in_chinese_from_lang_continues_after_the_new_card_is_pulled_m
         pins: vec!["135790", "135790", "135791", "135790", "135790"],
         interrupt_at: None,
         interrupt_at_new: None,
+        term: false,
         command: None,
     };
     let (seen, styled, code) = play(
@@ -612,6 +620,30 @@ fn journal_ids(journal: &std::path::Path) -> Vec<String> {
     ids
 }
 
+/// Sends SIGTERM to the sscard process using `journal` (found in /proc).
+fn sigterm_sscard(journal: &std::path::Path) {
+    let needle = journal.display().to_string();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(raw) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
+        let argv0 = cmd.split(' ').next().unwrap_or_default();
+        if argv0.ends_with("/sscard") && cmd.contains(" activate ") && cmd.contains(&needle) {
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            )
+            .unwrap();
+            return;
+        }
+    }
+    panic!("no sscard process for {needle}");
+}
+
 /// Where the Ctrl-C comes.
 #[derive(Clone, Copy)]
 enum CtrlC {
@@ -619,6 +651,8 @@ enum CtrlC {
     AtThePin,
     /// Instead of inserting the new card for the credit: the old card is frozen.
     AfterTheFreeze,
+    /// The same moment, SIGTERM instead of Ctrl-C (a shutdown, `kill`).
+    TermAfterTheFreeze,
 }
 
 /// Issue 15 §2: Ctrl-C mid-flow: the screen says where the cards stand, the
@@ -645,12 +679,18 @@ fn interrupted_then_continued(
         wrong_card_first: false,
         pins: vec!["135790"],
         interrupt_at: matches!(when, CtrlC::AtThePin).then_some(1),
-        interrupt_at_new: matches!(when, CtrlC::AfterTheFreeze).then_some(2),
+        interrupt_at_new: (!matches!(when, CtrlC::AtThePin)).then_some(2),
+        term: matches!(when, CtrlC::TermAfterTheFreeze),
         command: None,
     };
     let (seen, _, code) = play(&mut d, &[], &["--lang", lang], script);
     let all = seen.join("\n=====\n");
-    assert_eq!(code, 130, "{all}");
+    let want = if matches!(when, CtrlC::TermAfterTheFreeze) {
+        143
+    } else {
+        130
+    };
+    assert_eq!(code, want, "{all}");
     let last = seen.last().unwrap();
     assert_saw(&seen, said);
     assert!(last.contains("[tty echo]"), "echo is back on:\n{last}");
@@ -666,7 +706,7 @@ fn interrupted_then_continued(
             assert!(command.contains(" activate pharmacy "), "{command}");
             assert_eq!(old.status, 0x00, "the old card is untouched");
         }
-        CtrlC::AfterTheFreeze => {
+        CtrlC::AfterTheFreeze | CtrlC::TermAfterTheFreeze => {
             assert_eq!(ids.len(), 1, "{ids:?}");
             assert!(last.contains(&ids[0]), "the transfer id:\n{last}");
             assert!(
@@ -687,6 +727,7 @@ fn interrupted_then_continued(
         pins: vec!["135790"],
         interrupt_at: None,
         interrupt_at_new: None,
+        term: false,
         command: Some(command),
     };
     let _ = std::fs::remove_file(d.bed.dir.path().join("tmux.sock"));
@@ -811,5 +852,16 @@ fn window_asks_again_after_a_mistyped_citizen_id_in_chinese() {
         "请将新社保卡插入读卡器",
         "完成",
         "时间",
+    );
+}
+
+#[test]
+fn sigterm_after_the_freeze_says_where_the_cards_are() {
+    interrupted_then_continued(
+        "en",
+        &EN,
+        CtrlC::TermAfterTheFreeze,
+        &["Stopped by a stop request (SIGTERM) mid-transfer: the old card is frozen (it cannot pay) and the money is not on the new card yet. Transfer id "],
+        "To continue, with either card in its reader: ",
     );
 }
