@@ -268,7 +268,11 @@ fn play(
         if s.words.prompts.iter().any(|p| last_line.trim_end() == *p) {
             prompts += 1;
             if s.interrupt_at == Some(prompts) {
-                tmux.tmux(&["send-keys", "-t", "desk", "C-c"]);
+                if s.term {
+                    sigterm_sscard(&d.journal);
+                } else {
+                    tmux.tmux(&["send-keys", "-t", "desk", "C-c"]);
+                }
                 acted_on = now;
                 continue;
             }
@@ -653,6 +657,9 @@ enum CtrlC {
     AfterTheFreeze,
     /// The same moment, SIGTERM instead of Ctrl-C (a shutdown, `kill`).
     TermAfterTheFreeze,
+    /// SIGTERM from outside while the PIN prompt reads with echo off: the prompt is
+    /// never told, so only the handler can turn echo back on.
+    TermAtThePin,
 }
 
 /// Issue 15 §2: Ctrl-C mid-flow: the screen says where the cards stand, the
@@ -678,14 +685,15 @@ fn interrupted_then_continued(
         new_fault_at: 1,
         wrong_card_first: false,
         pins: vec!["135790"],
-        interrupt_at: matches!(when, CtrlC::AtThePin).then_some(1),
-        interrupt_at_new: (!matches!(when, CtrlC::AtThePin)).then_some(2),
-        term: matches!(when, CtrlC::TermAfterTheFreeze),
+        interrupt_at: matches!(when, CtrlC::AtThePin | CtrlC::TermAtThePin).then_some(1),
+        interrupt_at_new: matches!(when, CtrlC::AfterTheFreeze | CtrlC::TermAfterTheFreeze)
+            .then_some(2),
+        term: matches!(when, CtrlC::TermAfterTheFreeze | CtrlC::TermAtThePin),
         command: None,
     };
     let (seen, _, code) = play(&mut d, &[], &["--lang", lang], script);
     let all = seen.join("\n=====\n");
-    let want = if matches!(when, CtrlC::TermAfterTheFreeze) {
+    let want = if matches!(when, CtrlC::TermAfterTheFreeze | CtrlC::TermAtThePin) {
         143
     } else {
         130
@@ -701,7 +709,7 @@ fn interrupted_then_continued(
         .unwrap_or_else(|| panic!("no command after {lead:?}:\n{last}"));
     let old = old_money(&d.old_img);
     match when {
-        CtrlC::AtThePin => {
+        CtrlC::AtThePin | CtrlC::TermAtThePin => {
             assert!(ids.is_empty(), "{ids:?}");
             assert!(command.contains(" activate pharmacy "), "{command}");
             assert_eq!(old.status, 0x00, "the old card is untouched");
@@ -863,5 +871,16 @@ fn sigterm_after_the_freeze_says_where_the_cards_are() {
         CtrlC::TermAfterTheFreeze,
         &["Stopped by a stop request (SIGTERM) mid-transfer: the old card is frozen (it cannot pay) and the money is not on the new card yet. Transfer id "],
         "To continue, with either card in its reader: ",
+    );
+}
+
+#[test]
+fn sigterm_at_the_pin_prompt_turns_echo_back_on() {
+    interrupted_then_continued(
+        "en",
+        &EN,
+        CtrlC::TermAtThePin,
+        &["Stopped by a stop request (SIGTERM) before any card was written: both cards are unchanged."],
+        "To start again: ",
     );
 }
