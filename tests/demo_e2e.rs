@@ -27,16 +27,27 @@ const RUNS: usize = 3;
 fn scripts_demo_succeeds_every_time() {
     let mut failures = Vec::new();
     for run in 1..=RUNS {
+        // Its own TMPDIR, to see what the run leaves there (issue 15 §8: each run
+        // left its directory with the keys, the PIN file and the journal).
+        let tmp = tempfile::tempdir().unwrap();
         let out = Command::new("bash")
             .arg(format!("{ROOT}/scripts/demo"))
             .current_dir(ROOT)
+            .env("TMPDIR", tmp.path())
             .output()
             .expect("cannot start bash scripts/demo");
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         let mut why = Vec::new();
         if !out.status.success() {
             why.push(format!("exit status {:?}", out.status));
+        }
+        if !left.is_empty() {
+            why.push(format!("left behind in TMPDIR: {left:?}"));
         }
         for needle in [
             "==== sscard activation receipt ====",
@@ -66,4 +77,124 @@ fn scripts_demo_succeeds_every_time() {
         failures.len(),
         failures.join("\n\n")
     );
+}
+
+/// Processes whose command line mentions `needle` (from /proc).
+fn processes_naming(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if !e
+            .file_name()
+            .to_string_lossy()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        {
+            continue;
+        }
+        if let Ok(raw) = std::fs::read(e.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
+            if cmd.contains(needle) {
+                found.push(format!("{}: {cmd}", e.file_name().to_string_lossy()));
+            }
+        }
+    }
+    found
+}
+
+fn demo_work_dir(pin: &str) -> tempfile::TempDir {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    for f in ["city.json", "ssc-2.00.json"] {
+        std::fs::copy(format!("{ROOT}/cards/{f}"), w.join(f)).unwrap();
+    }
+    std::fs::copy(format!("{ROOT}/keys/test-keys.txt"), w.join("keys.txt")).unwrap();
+    std::fs::write(w.join("pin"), format!("{pin}\n")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    for f in ["keys.txt", "pin"] {
+        std::fs::set_permissions(w.join(f), std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    work
+}
+
+/// Issue 15 §8: a demo stopped mid-flow (SIGTERM to `sscard testbed`, as a closed
+/// window or Ctrl-C reaches it), with a virtual card inserted and the flow waiting
+/// for the next one, leaves nothing running: not the card (which outlived the test
+/// bed's pcscd and printed a connection error half a minute later), not the flow.
+#[test]
+fn a_demo_stopped_mid_flow_leaves_no_card_or_flow_behind() {
+    let work = demo_work_dir("135790");
+    let w = work.path();
+    let log = w.join("out.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sscard"))
+        .args(["testbed", "--", "bash"])
+        .arg(format!("{ROOT}/scripts/demo-desk"))
+        .arg(w)
+        .current_dir(ROOT)
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("sscard testbed runs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // The holder has inserted the new card for its check: the flow is under way.
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("holder: (inserts the new card)")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the demo never got to the flow"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!processes_naming(&format!("vcard --image {}", w.display())).is_empty());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "{status:?}");
+    // The test bed has ended; what the script started must have ended with it.
+    let left = processes_naming(&w.display().to_string());
+    assert!(left.is_empty(), "left running: {left:?}");
+}
+
+/// Issue 15 §8: a demo run that fails part-way (here: the holder's PIN is wrong, so
+/// the flow is refused with the old card in the reader and the script stops at its
+/// final check) leaves no virtual card running. One left behind outlived the test
+/// bed's pcscd and printed a connection error into the shell half a minute later; it
+/// also kept the script's stderr open, so `output()` here would wait for it.
+#[test]
+fn a_failed_demo_run_leaves_no_virtual_card_behind() {
+    let work = demo_work_dir("000000");
+    let w = work.path();
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_sscard"))
+        .args(["testbed", "--", "bash"])
+        .arg(format!("{ROOT}/scripts/demo-desk"))
+        .arg(w)
+        .current_dir(ROOT)
+        .output()
+        .expect("sscard testbed runs");
+    let took = started.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a wrong PIN must fail the demo\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("flow exit status: 12"),
+        "the flow was refused (wrong PIN, exit 12)\n{stdout}\n{stderr}"
+    );
+    assert!(
+        took < std::time::Duration::from_secs(25),
+        "something held the output open for {took:?}\n{stderr}"
+    );
+    let left = processes_naming(&w.display().to_string());
+    assert!(left.is_empty(), "left running: {left:?}");
+    // Nothing speaks up afterwards either.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(processes_naming(&w.display().to_string()).is_empty());
+    assert!(!stderr.contains("vcard:"), "{stderr}");
 }

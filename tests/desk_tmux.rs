@@ -58,6 +58,15 @@ struct Script {
     wrong_card_first: bool,
     /// PINs typed at successive prompts; the last one repeats.
     pins: Vec<&'static str>,
+    /// Press Ctrl-C at this PIN prompt (1-based) instead of typing (issue 15 §2).
+    interrupt_at: Option<usize>,
+    /// Press Ctrl-C instead of this insertion of the new card (1-based).
+    interrupt_at_new: Option<usize>,
+    /// Send SIGTERM to sscard instead of pressing Ctrl-C.
+    term: bool,
+    /// Run this shell command line instead of `activate pharmacy` with the desk's
+    /// options (the command an interrupted run printed).
+    command: Option<String>,
 }
 
 struct Desk {
@@ -139,9 +148,13 @@ fn play(
     .collect::<Vec<_>>()
     .join(" ");
     let extra = extra.join(" ");
+    let flow = match &s.command {
+        Some(c) => c.clone(),
+        None => format!("'{}' {args} {extra}", exe().display()),
+    };
+    // After the exit, whether the terminal echoes again (a PIN prompt turns it off).
     let command = format!(
-        "'{}' {args} {extra}; echo \"[exit $?]\"; exec sleep 600",
-        exe().display()
+        "{flow}; echo \"[exit $?]\"; stty -a | tr ' ;' '\\n\\n' | grep -x -e echo -e -echo | sed 's/.*/[tty &]/'; exec sleep 600"
     );
     let tmux = Tmux::start(d.bed.dir.path().join("tmux.sock"), &envs, &command);
     let mut seen: Vec<String> = Vec::new();
@@ -150,6 +163,7 @@ fn play(
     let mut new_insertions = 0usize;
     let mut wrong_card = s.wrong_card_first;
     let mut pins = s.pins.iter();
+    let mut prompts = 0usize;
     let mut last_pin = "135790";
     let mut in_reader = false;
     let mut acted_on = String::new();
@@ -167,6 +181,9 @@ fn play(
             seen.push(screen.clone());
         }
         if let Some(code) = exit_code(&screen) {
+            // Let the line about the terminal's echo come.
+            std::thread::sleep(Duration::from_millis(300));
+            seen.push(tmux.screen());
             break code;
         }
         // Act only on a screen that stayed the same for two captures and that we
@@ -183,6 +200,16 @@ fn play(
             .find(|l| !l.trim().is_empty())
             .unwrap_or("");
         if s.words.prompts.iter().any(|p| last_line.trim_end() == *p) {
+            prompts += 1;
+            if s.interrupt_at == Some(prompts) {
+                if s.term {
+                    sigterm_sscard(&d.journal);
+                } else {
+                    tmux.tmux(&["send-keys", "-t", "desk", "C-c"]);
+                }
+                acted_on = now;
+                continue;
+            }
             let pin = pins.next().copied().unwrap_or(last_pin);
             last_pin = pin;
             tmux.keys(pin);
@@ -204,6 +231,15 @@ fn play(
                 (d.old_img.clone(), Vec::new())
             } else {
                 new_insertions += 1;
+                if s.interrupt_at_new == Some(new_insertions) {
+                    if s.term {
+                        sigterm_sscard(&d.journal);
+                    } else {
+                        tmux.tmux(&["send-keys", "-t", "desk", "C-c"]);
+                    }
+                    acted_on = now;
+                    continue;
+                }
                 let flags = if new_insertions == s.new_fault_at {
                     new_fault.take().unwrap_or_default()
                 } else {
@@ -262,6 +298,22 @@ fn assert_saw(seen: &[String], needles: &[&str]) {
     }
 }
 
+/// Issue 15 §9: the final screen says "done" once (the receipt box), and the
+/// receipt's time is local and readable (`2026-11-22 10:00:05`, not RFC 3339).
+fn assert_receipt_for_people(last: &str, done: &str, time_label: &str) {
+    assert_eq!(last.matches(done).count(), 1, "one \"{done}\":\n{last}");
+    let time = last
+        .lines()
+        .find_map(|l| l.strip_prefix("│ ")?.strip_prefix(time_label))
+        .unwrap_or_else(|| panic!("no {time_label} row:\n{last}"))
+        .trim();
+    let shape: String = time
+        .chars()
+        .map(|c| if c.is_ascii_digit() { 'd' } else { c })
+        .collect();
+    assert_eq!(shape, "dddd-dd-dd dd:dd:dd", "{time}");
+}
+
 fn assert_money_moved(d: &Desk) {
     assert_invariants(&d.old_img, &d.new_img, "after the guided flow");
     let (old, new) = (old_money(&d.old_img), new_money(&d.new_img));
@@ -286,6 +338,10 @@ fn guided_pharmacy_in_english_recovers_from_a_pulled_card_wrong_card_and_pin_typ
         wrong_card_first: true,
         // Five digits, then a wrong PIN, then the right one.
         pins: vec!["12345", "246802", "135790"],
+        interrupt_at: None,
+        interrupt_at_new: None,
+        term: false,
+        command: None,
     };
     let (seen, styled, code) = play(&mut d, &[("LANG", "en_US.UTF-8")], &[], script);
     let all = seen.join("\n=====\n");
@@ -320,8 +376,7 @@ fn guided_pharmacy_in_english_recovers_from_a_pulled_card_wrong_card_and_pin_typ
             "Holder 张三 · Citizen ID 111111********1110",
             "Old card 6399000123 → New card X00000019",
             // The receipt.
-            "✔ All 10 steps done",
-            "✔ Activation complete",
+            "╭─ ✔ Activation complete",
             "Amount moved  1234.56 yuan",
             "Old card      6399000123 (frozen; cannot pay)",
             "➜ Give the cards and the receipt back to the holder.",
@@ -332,6 +387,7 @@ fn guided_pharmacy_in_english_recovers_from_a_pulled_card_wrong_card_and_pin_typ
         !last.contains('⚠'),
         "resolved warnings are gone at the end: {last}"
     );
+    assert_receipt_for_people(&last, "complete", "Time");
     assert!(!last.contains("sscard: error"), "{last}");
     for pin in ["135790", "246802", "12345"] {
         assert!(!echoed(&seen, pin), "the PIN {pin} was echoed:\n{all}");
@@ -362,6 +418,10 @@ fn guided_pharmacy_in_chinese_from_lang_continues_after_the_new_card_is_pulled_m
         // The old PIN; after the pull the frozen old card cannot check it, so the
         // holder enters it twice: first mistyped twice differently, then right.
         pins: vec!["135790", "135790", "135791", "135790", "135790"],
+        interrupt_at: None,
+        interrupt_at_new: None,
+        term: false,
+        command: None,
     };
     let (seen, styled, code) = play(
         &mut d,
@@ -390,14 +450,14 @@ fn guided_pharmacy_in_chinese_from_lang_continues_after_the_new_card_is_pulled_m
             "（正在恢复：第 1 次，共 3 次）",
             "➜ 请持卡人输入旧卡密码，用于新卡（输入两次）：",
             "持卡人 张三 · 身份证号 111111********1110",
-            "✔ 全部 10 步已完成",
-            "✔ 办理完成",
+            "╭─ ✔ 办理完成",
             "转移金额",
             "1234.56 元",
             "旧卡      6399000123（已冻结，不能再支付）",
             "➜ 请将卡片和回执交还持卡人。",
         ],
     );
+    assert_receipt_for_people(seen.last().unwrap(), "完成", "时间");
     for english in ["Insert the", "Remove the", "Activation complete"] {
         assert!(
             !saw(&seen, english),
@@ -485,4 +545,276 @@ fn plain_ui_in_a_terminal_prints_the_english_lines() {
         "JSON receipt on stdout: {screen}"
     );
     assert_money_moved(&d);
+}
+
+fn journal_ids(journal: &std::path::Path) -> Vec<String> {
+    let c = rusqlite::Connection::open(journal).unwrap();
+    let mut q = c.prepare("SELECT id FROM entries").unwrap();
+    let ids = q
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    ids
+}
+
+/// Sends SIGTERM to the sscard process using `journal` (found in /proc).
+fn sigterm_sscard(journal: &std::path::Path) {
+    let needle = journal.display().to_string();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(raw) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
+        let argv0 = cmd.split(' ').next().unwrap_or_default();
+        if argv0.ends_with("/sscard") && cmd.contains(" activate ") && cmd.contains(&needle) {
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            )
+            .unwrap();
+            return;
+        }
+    }
+    panic!("no sscard process for {needle}");
+}
+
+/// Where the Ctrl-C comes.
+#[derive(Clone, Copy)]
+enum CtrlC {
+    /// At the old card's PIN prompt (echo off), before anything was written.
+    AtThePin,
+    /// Instead of inserting the new card for the credit: the old card is frozen.
+    AfterTheFreeze,
+    /// The same moment, SIGTERM instead of Ctrl-C (a shutdown, `kill`).
+    TermAfterTheFreeze,
+    /// SIGTERM from outside while the PIN prompt reads with echo off: the prompt is
+    /// never told, so only the handler can turn echo back on.
+    TermAtThePin,
+}
+
+/// Issue 15 §2: Ctrl-C mid-flow: the screen says where the cards stand, the
+/// transfer id (when one was journaled) and the exact command that continues; the
+/// terminal echoes again (Ctrl-C at the PIN prompt, where echo is off); the exit
+/// status is 130. Then the printed command, run as it is, finishes the transfer.
+fn interrupted_then_continued(
+    lang: &str,
+    words: &'static Words,
+    when: CtrlC,
+    said: &[&str],
+    lead: &str,
+) {
+    if !tmux_available() {
+        println!("SKIPPED: tmux is not installed (scripts/setup installs it)");
+        return;
+    }
+    let mut d = desk();
+    let script = Script {
+        words,
+        old_fault: vec![],
+        new_fault: vec![],
+        new_fault_at: 1,
+        wrong_card_first: false,
+        pins: vec!["135790"],
+        interrupt_at: matches!(when, CtrlC::AtThePin | CtrlC::TermAtThePin).then_some(1),
+        interrupt_at_new: matches!(when, CtrlC::AfterTheFreeze | CtrlC::TermAfterTheFreeze)
+            .then_some(2),
+        term: matches!(when, CtrlC::TermAfterTheFreeze | CtrlC::TermAtThePin),
+        command: None,
+    };
+    let (seen, _, code) = play(&mut d, &[], &["--lang", lang], script);
+    let all = seen.join("\n=====\n");
+    let want = if matches!(when, CtrlC::TermAfterTheFreeze | CtrlC::TermAtThePin) {
+        143
+    } else {
+        130
+    };
+    assert_eq!(code, want, "{all}");
+    let last = seen.last().unwrap();
+    assert_saw(&seen, said);
+    assert!(last.contains("[tty echo]"), "echo is back on:\n{last}");
+    let ids = journal_ids(&d.journal);
+    let command = last
+        .lines()
+        .find_map(|l| l.split_once(lead).map(|(_, c)| c.trim().to_string()))
+        .unwrap_or_else(|| panic!("no command after {lead:?}:\n{last}"));
+    let old = old_money(&d.old_img);
+    match when {
+        CtrlC::AtThePin | CtrlC::TermAtThePin => {
+            assert!(ids.is_empty(), "{ids:?}");
+            assert!(command.contains(" activate pharmacy "), "{command}");
+            assert_eq!(old.status, 0x00, "the old card is untouched");
+        }
+        CtrlC::AfterTheFreeze | CtrlC::TermAfterTheFreeze => {
+            assert_eq!(ids.len(), 1, "{ids:?}");
+            assert!(last.contains(&ids[0]), "the transfer id:\n{last}");
+            assert!(
+                command.contains(&format!(" activate resume {} ", ids[0])),
+                "{command}"
+            );
+            assert_eq!(old.status, 0x01, "frozen");
+        }
+    }
+    assert_eq!(old.balance, BALANCE, "the money has not moved yet");
+    // The printed command continues (or starts again), as it is.
+    let again = Script {
+        words,
+        old_fault: vec![],
+        new_fault: vec![],
+        new_fault_at: 1,
+        wrong_card_first: false,
+        pins: vec!["135790"],
+        interrupt_at: None,
+        interrupt_at_new: None,
+        term: false,
+        command: Some(command),
+    };
+    let _ = std::fs::remove_file(d.bed.dir.path().join("tmux.sock"));
+    let (seen, _, code) = play(&mut d, &[], &[], again);
+    assert_eq!(code, 0, "{}", seen.join("\n=====\n"));
+    assert_money_moved(&d);
+}
+
+#[test]
+fn ctrl_c_after_the_freeze_says_where_the_cards_are_in_english() {
+    interrupted_then_continued(
+        "en",
+        &EN,
+        CtrlC::AfterTheFreeze,
+        &["Stopped by Ctrl-C mid-transfer: the old card is frozen (it cannot pay) and the money is not on the new card yet. Transfer id "],
+        "To continue, with either card in its reader: ",
+    );
+}
+
+#[test]
+fn ctrl_c_at_the_pin_prompt_restores_echo_and_says_nothing_was_written_in_chinese() {
+    interrupted_then_continued(
+        "zh",
+        &ZH,
+        CtrlC::AtThePin,
+        &["已按 Ctrl-C 中断：尚未写入任何卡片，两张卡均未改变。"],
+        "重新办理：",
+    );
+}
+
+/// Issue 15 §3: at the bureau window the operator mistypes the citizen ID (a wrong
+/// check digit), is asked again, and the flow goes on; the receipt is for a
+/// citizen (§9): no "amount moved" row, a readable time, one "done". Both languages.
+fn window_with_a_typo(lang: &str, note: &str, prompt: &str, insert: &str, done: &str, time: &str) {
+    if !tmux_available() {
+        println!("SKIPPED: tmux is not installed (scripts/setup installs it)");
+        return;
+    }
+    let mut d = desk();
+    let (k, v) = d.bed.pcscd.env();
+    let envs = vec![
+        (k.to_string(), v.display().to_string()),
+        ("SSCARD_TODAY".to_string(), "20261122".to_string()),
+        ("SSCARD_CONFIG".to_string(), "none".to_string()),
+    ];
+    let command = format!(
+        "'{}' activate window --reader 0 --keys '{}' --journal '{}' --operator desk-7 --lang {lang} --timeout 30; echo \"[exit $?]\"; exec sleep 600",
+        exe().display(),
+        d.keys.display(),
+        d.journal.display()
+    );
+    let tmux = Tmux::start(d.bed.dir.path().join("tmux.sock"), &envs, &command);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (mut typed, mut inserted) = (0, false);
+    let mut seen: Vec<String> = Vec::new();
+    let code = loop {
+        assert!(
+            Instant::now() < deadline,
+            "stuck:\n{}",
+            seen.join("\n=====\n")
+        );
+        std::thread::sleep(Duration::from_millis(150));
+        let screen = tmux.screen();
+        if seen.last() != Some(&screen) {
+            seen.push(screen.clone());
+        }
+        if let Some(code) = exit_code(&screen) {
+            break code;
+        }
+        let asking = screen.contains(prompt)
+            && screen
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .is_some_and(|l| l.trim_end() == ">");
+        if asking && typed == 0 {
+            // The last character (the check digit) mistyped.
+            tmux.keys("111111198101011111");
+            typed = 1;
+        } else if asking && typed == 1 && screen.contains(note) {
+            tmux.keys("111111198101011110");
+            typed = 2;
+        } else if !inserted && instruction(&screen).is_some_and(|l| l.contains(insert)) {
+            d.bed.insert(0, &d.new_img, &[]);
+            inserted = true;
+        }
+    };
+    drop(tmux);
+    d.bed.pull(0);
+    let all = seen.join("\n=====\n");
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(typed, 2, "asked again after the typo:\n{all}");
+    assert_saw(&seen, &[note]);
+    let last = seen.last().unwrap();
+    assert!(
+        !last.contains("0.00"),
+        "no amount on a window activation:\n{last}"
+    );
+    assert_receipt_for_people(last, done, time);
+    let new = new_money(&d.new_img);
+    assert_eq!(new.status, 0x01, "activated");
+}
+
+#[test]
+fn window_asks_again_after_a_mistyped_citizen_id_in_english() {
+    window_with_a_typo(
+        "en",
+        "The citizen ID typed is not valid (check digit); please type it again.",
+        "Operator: type the holder's citizen ID",
+        "Insert the new social security card",
+        "complete",
+        "Time",
+    );
+}
+
+#[test]
+fn window_asks_again_after_a_mistyped_citizen_id_in_chinese() {
+    window_with_a_typo(
+        "zh",
+        "输入的身份证号无效（校验位不符），请重新输入。",
+        "请操作员按身份证件输入持卡人身份证号",
+        "请将新社保卡插入读卡器",
+        "完成",
+        "时间",
+    );
+}
+
+#[test]
+fn sigterm_after_the_freeze_says_where_the_cards_are() {
+    interrupted_then_continued(
+        "en",
+        &EN,
+        CtrlC::TermAfterTheFreeze,
+        &["Stopped by a stop request (SIGTERM) mid-transfer: the old card is frozen (it cannot pay) and the money is not on the new card yet. Transfer id "],
+        "To continue, with either card in its reader: ",
+    );
+}
+
+#[test]
+fn sigterm_at_the_pin_prompt_turns_echo_back_on() {
+    interrupted_then_continued(
+        "en",
+        &EN,
+        CtrlC::TermAtThePin,
+        &["Stopped by a stop request (SIGTERM) before any card was written: both cards are unchanged."],
+        "To start again: ",
+    );
 }

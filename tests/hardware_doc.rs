@@ -663,12 +663,19 @@ fn doc() -> String {
         .expect("hardware.md")
 }
 
-/// The cells of the table row naming `name` in backticks.
+/// The cells of the table row naming `name` in backticks in its last column (the
+/// table is led by the message a person sees; the code's name comes last, for
+/// technicians: issue 15 §7). Cells: `[_, message, exit, cause, fix, name, _]`.
 fn row<'d>(doc: &'d str, name: &str) -> Option<Vec<&'d str>> {
     let tag = format!("`{name}`");
     doc.lines()
         .filter(|l| l.starts_with('|'))
-        .find(|l| l.split('|').nth(1).is_some_and(|c| c.trim() == tag))
+        .find(|l| {
+            l.trim_end()
+                .strip_suffix('|')
+                .and_then(|r| r.rsplit('|').next())
+                .is_some_and(|c| c.trim() == tag)
+        })
         .map(|l| l.split('|').map(str::trim).collect())
 }
 
@@ -687,7 +694,7 @@ fn every_error_variant_has_a_row_with_its_message_and_exit_code() {
             problems.push(format!("{}: no row in hardware.md", s.name));
             continue;
         };
-        let message = cells.get(2).copied().unwrap_or("");
+        let message = cells.get(1).copied().unwrap_or("");
         for text in [&s.own, &s.shown] {
             let st = stem(text, &s.values);
             if st.chars().count() >= 3 && !message.contains(&st) {
@@ -698,7 +705,7 @@ fn every_error_variant_has_a_row_with_its_message_and_exit_code() {
             }
         }
         if let Some(code) = s.code {
-            if !has_code(cells.get(3).copied().unwrap_or(""), code) {
+            if !has_code(cells.get(2).copied().unwrap_or(""), code) {
                 problems.push(format!("{}: the exit cell lacks {code}", s.name));
             }
         }
@@ -715,4 +722,33 @@ fn the_stems_are_what_a_reader_searches_for() {
     assert_eq!(stem(&format!("{V}: {V}"), &[]), "");
     assert!(has_code("5 or 3", 3));
     assert!(!has_code("15", 5));
+}
+
+/// Issue 15 §7: the troubleshooting table is led by what a person sees, not by the
+/// code's names: no row starts with `Type::Variant`, and every row of it names one
+/// variant in its last column (so the completeness test above keeps covering it).
+#[test]
+fn the_error_table_is_led_by_the_message_a_person_sees() {
+    let doc = doc();
+    let header =
+        "| the screen or `sscard: error:` says | exit | cause | what to do | in the code |";
+    let start = doc.find(header).expect("the table's header");
+    let table: Vec<&str> = doc[start..]
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    assert!(table.len() >= 60, "{} rows", table.len());
+    let names = |c: &str| {
+        let c = c.trim();
+        c.starts_with('`') && c.ends_with('`') && c.contains("::") && !c.contains(' ')
+    };
+    for l in &table {
+        let cells: Vec<&str> = l.split('|').collect();
+        assert!(!names(cells[1]), "led by a code name: {l}");
+        assert!(
+            names(cells[cells.len() - 2]),
+            "no code name in the last column: {l}"
+        );
+    }
 }

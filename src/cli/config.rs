@@ -88,13 +88,13 @@ fn check(named: Option<&Path>, offline: bool) -> ExitCode {
             println!("no configuration file (SSCARD_CONFIG=none): nothing to check");
             return ExitCode::Ok;
         }
-        Source::Default(p) if !p.exists() => {
+        Source::Default(p) | Source::Named(p) if !p.exists() => {
             r.fail(
                 ExitCode::Io,
                 &format!(
-                    "no configuration file at {} (write one with `sscard config example > {}`)",
+                    "no configuration file at {} (write one, as root, with: {})",
                     p.display(),
-                    p.display()
+                    config::install_hint(&p)
                 ),
             );
             return finish(&r);
@@ -190,6 +190,9 @@ fn check_keys(r: &mut Report, c: &Config) {
             }
             Err(e) => r.fail(ExitCode::Keys, &e.to_string()),
         },
+        (None, Some(_)) if c.terminal.is_some() => r.warn(
+            "terminal is set: it overrides the PSAM's own terminal number on every card and journal entry; remove it unless this PSAM has none",
+        ),
         (None, Some(_)) => {}
         (None, None) => r.warn(
             "no card keys configured (readers.psam or keys): activation needs --sam-reader or --keys",

@@ -147,6 +147,21 @@ impl Source {
     }
 }
 
+/// The shell command that installs the documented example at `path`: creates its
+/// directory first (`/etc/sscard` does not exist on a fresh machine, so a bare
+/// `sscard config example > /etc/sscard/sscard.toml` fails there), paths single-quoted
+/// for `sh`. Run it as root for a path under `/etc`.
+pub fn install_hint(path: &Path) -> String {
+    fn quote(p: &Path) -> String {
+        format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
+    }
+    let cmd = format!("sscard config example > {}", quote(path));
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => format!("mkdir -p {} && {cmd}", quote(dir)),
+        None => cmd,
+    }
+}
+
 /// A configuration read from a file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Loaded {
@@ -320,7 +335,19 @@ mod tests {
         let c = p(EXAMPLE).expect("example parses");
         assert_eq!(c.language, Some(Lang::Zh));
         assert_eq!(c.readers.card.as_deref(), Some("ACR39U"));
-        assert_eq!(c.terminal.as_deref(), Some("639900000001"));
+        // Issue 15 §6: a terminal number in the file wins over the PSAM's, so the
+        // example must not set one (it is documented, commented out).
+        assert_eq!(c.terminal, None);
+        assert!(EXAMPLE.contains("# terminal = \"639900000001\""));
+        // Uncommenting every `# key = value` line of the main part still parses.
+        for line in EXAMPLE.lines().take_while(|l| !l.starts_with("[readers]")) {
+            if let Some(kv) = line.strip_prefix("# ").filter(|l| l.contains(" = ")) {
+                let key = kv.split(' ').next().unwrap_or_default();
+                if key == "terminal" {
+                    assert_eq!(p(kv).unwrap().terminal.as_deref(), Some("639900000001"));
+                }
+            }
+        }
         for key in [
             "language",
             "ui",
@@ -409,5 +436,20 @@ mod tests {
         assert!(load(Some(Path::new("none"))).unwrap().is_none());
         let e = load(Some(Path::new("/nonexistent/sscard.toml"))).unwrap_err();
         assert_eq!(e.exit_code(), ExitCode::Io);
+    }
+
+    #[test]
+    fn the_install_hint_creates_the_directory_first() {
+        let h = install_hint(Path::new("/etc/sscard/sscard.toml"));
+        assert_eq!(
+            h,
+            "mkdir -p '/etc/sscard' && sscard config example > '/etc/sscard/sscard.toml'"
+        );
+        // Quoting survives a space and a quote in the path.
+        let h = install_hint(Path::new("/tmp/a b/it's.toml"));
+        assert_eq!(
+            h,
+            "mkdir -p '/tmp/a b' && sscard config example > '/tmp/a b/it'\\''s.toml'"
+        );
     }
 }

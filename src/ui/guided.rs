@@ -166,13 +166,17 @@ impl GuidedDesk {
         line(String::new());
         let (at, total) = self.steps.position();
         if self.steps.all_done() {
-            line(p.paint(
-                Tone::Good,
-                &match l {
-                    Lang::En => format!("{} All {total} steps done", mark::DONE),
-                    Lang::Zh => format!("{} 全部 {total} 步已完成", mark::DONE),
-                },
-            ));
+            // With the receipt shown, its box says "complete": the one "done" on
+            // the screen (issue 15 §9).
+            if self.finale.is_empty() {
+                line(p.paint(
+                    Tone::Good,
+                    &match l {
+                        Lang::En => format!("{} All {total} steps done", mark::DONE),
+                        Lang::Zh => format!("{} 全部 {total} 步已完成", mark::DONE),
+                    },
+                ));
+            }
         } else {
             line(p.paint(
                 Tone::Dim,
@@ -285,8 +289,25 @@ impl GuidedDesk {
             Text::LastTryQuestion.get(self.lang).trim_end().to_string(),
         ));
         self.render();
-        let answer = read_line(Text::LinePrompt.get(self.lang)).unwrap_or_default();
-        let yes = matches!(answer.trim(), "y" | "Y" | "yes" | "是" | "是的");
+        // A typo is asked again, not taken for "no" (issue 15 §3); Enter alone is
+        // the default, no; three unclear answers are no.
+        let mut yes = false;
+        for _ in 0..3 {
+            let answer = read_line(Text::LinePrompt.get(self.lang)).unwrap_or_default();
+            match messages::yes_no(&answer) {
+                Some(y) => {
+                    yes = y;
+                    break;
+                }
+                None => {
+                    self.notice(
+                        Tone::Warn,
+                        messages::answer_yes_or_no(self.lang).to_string(),
+                    );
+                    self.render();
+                }
+            }
+        }
         if !yes {
             self.notice(Tone::Dim, Text::LastTryDeclined.get(self.lang).to_string());
         }
@@ -302,10 +323,10 @@ impl GuidedDesk {
         self.finale.clear();
         match receipt {
             Some(r) => {
-                self.now = Some((Tone::Good, mark::DONE, Text::Complete.get(l).to_string()));
+                self.now = None;
                 let rows = rows(l, r);
                 let w = rows.iter().map(|(k, _)| width(k)).max().unwrap_or(0) + 2;
-                let head = format!("╭─ {} ", Text::Complete.get(l));
+                let head = format!("╭─ {} {} ", mark::DONE, Text::Complete.get(l));
                 let rule = 64usize.saturating_sub(width(&head));
                 self.finale
                     .push(p.paint(Tone::Good, &format!("{head}{}", "─".repeat(rule))));
@@ -628,7 +649,8 @@ mod tests {
         let r = crate::ui::receipt::sample();
         d.finished(Some(&r));
         let s = d.screen();
-        assert!(s.contains("✔ 办理完成"), "{s}");
+        assert!(s.contains("╭─ ✔ 办理完成"), "{s}");
+        assert_eq!(s.matches("完成").count(), 1, "one \"done\": {s}");
         assert!(s.contains("转移金额"), "{s}");
         assert!(s.contains("1234.56 元"), "{s}");
         assert!(!s.contains("⚠"), "resolved warnings are gone: {s}");

@@ -24,6 +24,13 @@ impl Lang {
     /// The language the environment asks for: the first non-empty of `LC_ALL`,
     /// `LC_MESSAGES`, `LANG` (POSIX order) decides; `zh*` means Chinese, anything
     /// else (or nothing) English.
+    ///
+    /// Except where Chinese cannot be shown (issue 15 §7): the Linux text console
+    /// (`TERM=linux`) has no CJK glyphs and would draw boxes, and a `zh` locale with a
+    /// non-UTF-8 codeset (`zh_CN.GBK`, `.GB18030`, `.GB2312`, `zh_TW.BIG5`) would get
+    /// UTF-8 bytes it shows as garbage; both fall back to English. An explicit
+    /// `--lang zh` or `language = "zh"` still wins (a console with a CJK frame
+    /// buffer terminal, fbterm, can show it).
     pub fn from_env() -> Lang {
         Lang::from_vars(|k| std::env::var(k).ok())
     }
@@ -32,7 +39,13 @@ impl Lang {
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Lang {
         for var in ["LC_ALL", "LC_MESSAGES", "LANG"] {
             if let Some(v) = get(var).filter(|v| !v.is_empty()) {
-                return if v.to_ascii_lowercase().starts_with("zh") {
+                let v = v.to_ascii_lowercase();
+                let codeset = v
+                    .split_once('.')
+                    .map(|(_, c)| c.split('@').next().unwrap_or(c));
+                let shows_chinese = get("TERM").as_deref() != Some("linux")
+                    && codeset.is_none_or(|c| c.replace('-', "") == "utf8");
+                return if v.starts_with("zh") && shows_chinese {
                     Lang::Zh
                 } else {
                     Lang::En
@@ -309,5 +322,18 @@ mod tests {
             Lang::from_vars(env(&[("LANG", "en_US.UTF-8"), ("LC_ALL", "")])),
             Lang::En
         );
+        // Issue 15 §7: where Chinese cannot be shown, English.
+        let zh = |pairs| Lang::from_vars(env(pairs));
+        assert_eq!(zh(&[("LANG", "zh_CN.UTF-8"), ("TERM", "linux")]), Lang::En);
+        assert_eq!(
+            zh(&[("LANG", "zh_CN.UTF-8"), ("TERM", "xterm-256color")]),
+            Lang::Zh
+        );
+        assert_eq!(zh(&[("LANG", "zh_CN.utf8"), ("TERM", "fbterm")]), Lang::Zh);
+        assert_eq!(zh(&[("LANG", "zh_CN")]), Lang::Zh);
+        assert_eq!(zh(&[("LANG", "zh_CN.GBK")]), Lang::En);
+        assert_eq!(zh(&[("LANG", "zh_CN.GB18030")]), Lang::En);
+        assert_eq!(zh(&[("LC_ALL", "zh_TW.Big5")]), Lang::En);
+        assert_eq!(zh(&[("LANG", "zh_CN.UTF-8@stroke")]), Lang::Zh);
     }
 }

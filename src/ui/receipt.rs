@@ -8,26 +8,12 @@
 use super::i18n::{Lang, Text};
 use crate::activation::receipt::Receipt;
 
-/// Display width of a string on a terminal (CJK and full-width characters take two
-/// columns), enough to line up labels without a dependency.
+/// Display width of a string on a terminal or a fixed-pitch printer: CJK and
+/// full-width characters take two columns (Unicode East Asian Width, from the
+/// `unicode-width` crate, which also knows combining marks and emoji, where a
+/// hand-kept range table went stale).
 pub fn width(s: &str) -> usize {
-    s.chars()
-        .map(|c| {
-            let u = c as u32;
-            let wide = (0x1100..=0x115F).contains(&u)
-                || (0x2E80..=0xA4CF).contains(&u)
-                || (0xAC00..=0xD7A3).contains(&u)
-                || (0xF900..=0xFAFF).contains(&u)
-                || (0xFE30..=0xFE4F).contains(&u)
-                || (0xFF00..=0xFF60).contains(&u)
-                || (0xFFE0..=0xFFE6).contains(&u);
-            if wide {
-                2
-            } else {
-                1
-            }
-        })
-        .sum()
+    unicode_width::UnicodeWidthStr::width(s)
 }
 
 /// `s` padded with spaces to `w` columns.
@@ -65,14 +51,17 @@ pub fn rows(lang: Lang, r: &Receipt) -> Vec<(String, String)> {
         v.push((t(Text::OldCard), format!("{old}{sep}{}", state.get(lang))));
     }
     v.push((t(Text::NewCard), r.new_card.clone()));
-    v.push((
-        t(Text::Amount),
-        format!("{} {}", r.amount_yuan, Text::Yuan.get(lang)),
-    ));
+    // A window or first-use activation moves no money: no "0.00" row (issue 15 §9).
+    if r.moved_money() {
+        v.push((
+            t(Text::Amount),
+            format!("{} {}", r.amount_yuan, Text::Yuan.get(lang)),
+        ));
+    }
     v.push((t(Text::TransferId), r.transfer_id.clone()));
     v.push((capitalize(Text::Terminal.get(lang)), r.terminal.clone()));
     v.push((capitalize(Text::Operator.get(lang)), r.operator.clone()));
-    v.push((t(Text::Time), r.time.clone()));
+    v.push((t(Text::Time), r.readable_time()));
     v
 }
 
@@ -143,5 +132,27 @@ mod tests {
         }
         assert_eq!(width("持卡人"), 6);
         assert_eq!(pad("ab", 4), "ab  ");
+        // Full-width punctuation and a combining mark (issue 15 §9).
+        assert_eq!(width("时间："), 6);
+        assert_eq!(width("e\u{301}"), 1);
+        assert!(zh.contains("2026-11-22 10:00:00"), "{zh}");
+        // Every value starts in the same column (display columns, not chars).
+        let cols: Vec<usize> = zh
+            .lines()
+            .filter(|l| l.contains('：'))
+            .map(|l| {
+                let after = l.find('：').unwrap() + '：'.len_utf8();
+                let rest = &l[after..];
+                width(&l[..after + rest.len() - rest.trim_start().len()])
+            })
+            .collect();
+        assert!(cols.windows(2).all(|w| w[0] == w[1]), "{cols:?}\n{zh}");
+        let mut w = sample();
+        w.flow = "window".into();
+        w.old_card = None;
+        w.amount_fen = 0;
+        w.amount_yuan = "0.00".into();
+        let zh = text(Lang::Zh, &w);
+        assert!(!zh.contains("转移金额") && !zh.contains("0.00"), "{zh}");
     }
 }
