@@ -14,19 +14,6 @@ pub struct Psam<'a> {
     terminal: String,
 }
 
-fn bcd_digits(bytes: &[u8]) -> Option<String> {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        for nib in [b >> 4, b & 0x0F] {
-            if nib > 9 {
-                return None;
-            }
-            s.push((b'0' + nib) as char);
-        }
-    }
-    Some(s)
-}
-
 impl<'a> Psam<'a> {
     /// Selects the PSAM application and reads the terminal number.
     pub fn open(mut channel: Channel<'a>) -> Result<Self, SamError> {
@@ -45,7 +32,7 @@ impl<'a> Psam<'a> {
             });
         }
         let terminal = (r.data.len() == 6)
-            .then(|| bcd_digits(&r.data))
+            .then(|| crate::bcd::decode(&r.data, crate::bcd::Pad::None))
             .flatten()
             .ok_or_else(|| {
                 SamError::PsamData(format!(
