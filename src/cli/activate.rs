@@ -30,8 +30,6 @@ use crate::config::{self, Config};
 use crate::error::{Error, ExitCode};
 use crate::profile::Profiles;
 use crate::reader::{Event, ReaderSelector, Watcher};
-use crate::sam::keyfile::KeyFile;
-use crate::sam::psam::Psam;
 use crate::sam::Sam;
 use crate::ui::i18n::{Lang, Text};
 use crate::ui::steps::Plan;
@@ -170,13 +168,11 @@ pub fn open_sam(
     keys: Option<&PathBuf>,
     sam_reader: Option<&ReaderSelector>,
 ) -> Result<Box<dyn Sam>, Error> {
-    match (keys, sam_reader) {
-        (Some(path), _) => Ok(Box::new(KeyFile::load(path)?)),
-        (None, Some(sel)) => Ok(Box::new(Psam::open_in_reader(sel)?)),
-        (None, None) => Err(Error::keys(
+    crate::sam::open(keys.map(PathBuf::as_path), sam_reader)?.ok_or_else(|| {
+        Error::keys(
             "activation needs card keys: give --sam-reader READER (the PSAM) or --keys FILE",
-        )),
-    }
+        )
+    })
 }
 
 /// What the command was asked to do.

@@ -33,7 +33,10 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "LC_ALL, LC_MESSAGES, LANG",
         "the desk language when --lang and the configuration give none (zh_* means Chinese)",
     ),
-    ("NO_COLOR", "no colors on the guided screen"),
+    (
+        "NO_COLOR",
+        "no colors on the guided screen (also CLICOLOR=0; CLICOLOR_FORCE=1 forces them, never over NO_COLOR)",
+    ),
     (
         "PCSCLITE_CSOCK_NAME",
         "the pcscd socket (private test beds)",
