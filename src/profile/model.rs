@@ -15,8 +15,9 @@ use std::collections::BTreeMap;
 pub const FORMAT: u32 = 1;
 
 /// What kind of card a profile describes; decides which roles it must provide.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Kind {
     /// Social security card.
     Ssc,
@@ -29,11 +30,7 @@ pub enum Kind {
 impl Kind {
     /// Lower-case name (`ssc`, `city`, `psam`).
     pub fn name(self) -> &'static str {
-        match self {
-            Kind::Ssc => "ssc",
-            Kind::City => "city",
-            Kind::Psam => "psam",
-        }
+        self.into()
     }
 }
 
@@ -58,7 +55,7 @@ pub struct Profile {
     pub atr_prefixes: Vec<Vec<u8>>,
     /// Which key family the SAM uses for this card (`ssc` or `city`).
     #[serde(default)]
-    pub key_app: Option<KeyAppName>,
+    pub key_app: Option<crate::sam::KeyApp>,
     /// Fixed algorithm id (`01` 3DES, `03` SM4) when neither the FCI nor the
     /// generation says.
     #[serde(default, deserialize_with = "de_opt_hex_byte")]
@@ -83,26 +80,6 @@ pub struct Profile {
     pub generations: Vec<Generation>,
     /// Fields, in reading order.
     pub fields: Vec<Field>,
-}
-
-/// `ssc` or `city`: the SAM's key family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum KeyAppName {
-    /// SSC keys (PSAM application `01`).
-    Ssc,
-    /// City card keys (PSAM application `02`).
-    City,
-}
-
-impl KeyAppName {
-    /// The SAM layer's key family.
-    pub fn key_app(self) -> crate::sam::KeyApp {
-        match self {
-            KeyAppName::Ssc => crate::sam::KeyApp::Ssc,
-            KeyAppName::City => crate::sam::KeyApp::City,
-        }
-    }
 }
 
 /// How a DF is selected.
@@ -532,7 +509,7 @@ impl Profile {
 
     /// The SAM key family of this card.
     pub fn key_app(&self) -> Option<crate::sam::KeyApp> {
-        self.key_app.map(KeyAppName::key_app)
+        self.key_app
     }
 
     /// The DF ids from the top down to `df` (its ancestors first).

@@ -84,15 +84,11 @@ impl KeyFile {
                         .into(),
                 ));
             };
-            let app = match app.to_ascii_lowercase().as_str() {
-                "ssc" => KeyApp::Ssc,
-                "city" => KeyApp::City,
-                _ => {
-                    return Err(at(
-                        n,
-                        "unknown application: a key is named ssc.KK or city.KK".into(),
-                    ))
-                }
+            let Ok(app) = app.parse::<KeyApp>() else {
+                return Err(at(
+                    n,
+                    "unknown application: a key is named ssc.KK or city.KK".into(),
+                ));
             };
             if id.len() != 2 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(at(

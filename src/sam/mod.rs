@@ -13,7 +13,23 @@ pub mod psam;
 use crate::crypto::Algorithm;
 
 /// Which card family a key belongs to (the PSAM's application byte, §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// Its lower-case name (`ssc`, `city`) is the one key files and profiles
+/// (`key_app`) use; strum and serde derive both directions from the variant names.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase", ascii_case_insensitive)]
 pub enum KeyApp {
     /// Social security card keys (PSAM app `01`).
     Ssc,
@@ -30,12 +46,9 @@ impl KeyApp {
         }
     }
 
-    /// The name used in key files (`ssc`, `city`).
+    /// The name used in key files and profiles (`ssc`, `city`).
     pub fn name(self) -> &'static str {
-        match self {
-            KeyApp::Ssc => "ssc",
-            KeyApp::City => "city",
-        }
+        self.into()
     }
 }
 
@@ -126,6 +139,19 @@ pub fn open(
 mod tests {
     use super::*;
     use crate::reader::ReaderSelector;
+
+    #[test]
+    fn key_app_names_round_trip() {
+        use strum::IntoEnumIterator;
+        for app in KeyApp::iter() {
+            assert_eq!(app.name().parse::<KeyApp>().unwrap(), app);
+            assert_eq!(app.name().to_uppercase().parse::<KeyApp>().unwrap(), app);
+            let json: KeyApp = serde_json::from_str(&format!("\"{}\"", app.name())).unwrap();
+            assert_eq!(json, app);
+        }
+        assert_eq!(KeyApp::City.name(), "city");
+        assert!("psam".parse::<KeyApp>().is_err());
+    }
 
     #[test]
     fn the_key_file_wins_and_nothing_is_none() {
