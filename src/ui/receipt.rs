@@ -8,26 +8,11 @@
 use super::i18n::{Lang, Text};
 use crate::activation::receipt::Receipt;
 
-/// Display width of a string on a terminal (CJK and full-width characters take two
-/// columns), enough to line up labels without a dependency.
+/// Display width of a string on a terminal in columns: CJK and full-width
+/// characters take two, as `unicode-width` counts them (Unicode UAX #11 East Asian
+/// Width), so Chinese labels line up in the receipt box.
 pub fn width(s: &str) -> usize {
-    s.chars()
-        .map(|c| {
-            let u = c as u32;
-            let wide = (0x1100..=0x115F).contains(&u)
-                || (0x2E80..=0xA4CF).contains(&u)
-                || (0xAC00..=0xD7A3).contains(&u)
-                || (0xF900..=0xFAFF).contains(&u)
-                || (0xFE30..=0xFE4F).contains(&u)
-                || (0xFF00..=0xFF60).contains(&u)
-                || (0xFFE0..=0xFFE6).contains(&u);
-            if wide {
-                2
-            } else {
-                1
-            }
-        })
-        .sum()
+    unicode_width::UnicodeWidthStr::width(s)
 }
 
 /// `s` padded with spaces to `w` columns.
@@ -124,6 +109,21 @@ pub(crate) fn sample() -> Receipt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chinese_takes_two_columns_and_pads_to_the_same_edge() {
+        assert_eq!(width("张三"), 4);
+        assert_eq!(width("持卡人 X00000019"), 16);
+        assert_eq!(width("ＡＢ"), 4, "full-width Latin");
+        assert_eq!(
+            width("─│╰·"),
+            4,
+            "box drawing and the middle dot are narrow"
+        );
+        assert_eq!(width(pad("持卡人", 10).as_str()), 10);
+        assert_eq!(width(pad("Holder", 10).as_str()), 10);
+        assert_eq!(pad("张三丰", 4), "张三丰", "never cut");
+    }
 
     #[test]
     fn english_is_the_printed_receipt_and_chinese_has_every_field() {
