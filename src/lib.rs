@@ -12,6 +12,7 @@
 
 pub mod activation;
 pub mod apdu;
+pub mod bcd;
 pub mod card;
 pub mod cli;
 pub mod config;

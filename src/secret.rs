@@ -116,16 +116,10 @@ impl Pin {
         if bcd.len() != 3 {
             return Err(PinError::Format);
         }
-        let mut digits = [0u8; 6];
-        for (i, b) in bcd.iter().enumerate() {
-            let (hi, lo) = (b >> 4, b & 0x0F);
-            if hi > 9 || lo > 9 {
-                return Err(PinError::Format);
-            }
-            digits[2 * i] = hi;
-            digits[2 * i + 1] = lo;
-        }
-        Ok(Pin { digits })
+        let text = zeroize::Zeroizing::new(
+            crate::bcd::decode(bcd, crate::bcd::Pad::None).ok_or(PinError::Format)?,
+        );
+        Pin::parse(&text)
     }
 
     /// The PIN as 3 BCD bytes, as VERIFY sends it.

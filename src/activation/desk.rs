@@ -21,7 +21,7 @@ pub enum Want {
 }
 
 /// Progress of a flow, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum Step {
     /// Reading and checking the new card.
     ReadNew,

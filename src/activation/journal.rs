@@ -44,7 +44,7 @@ pub const SCHEMA_VERSION: i32 = 2;
 pub use super::core::types::JournalState as State;
 
 /// Every state, in declaration order.
-pub const STATES: [State; 9] = State::ALL;
+pub const STATES: &[State] = State::ALL;
 
 impl Serialize for State {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -53,8 +53,9 @@ impl Serialize for State {
 }
 
 /// Which flow an entry belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::IntoStaticStr, strum::EnumString)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Flow {
     /// Dual insert: old city card to new SSC.
     Pharmacy,
@@ -67,19 +68,13 @@ pub enum Flow {
 impl Flow {
     /// The name stored in the journal.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Flow::Pharmacy => "pharmacy",
-            Flow::Window => "window",
-            Flow::FirstUse => "first-use",
-        }
+        self.into()
     }
 
+    /// A stored name; a journal from before the flows were named (none stored) is
+    /// pharmacy's.
     fn parse(s: &str) -> Flow {
-        match s {
-            "window" => Flow::Window,
-            "first-use" => Flow::FirstUse,
-            _ => Flow::Pharmacy,
-        }
+        s.parse().unwrap_or(Flow::Pharmacy)
     }
 }
 
@@ -836,7 +831,7 @@ mod tests {
         assert!(e
             .to_string()
             .contains("is COMPLETE; it cannot become CANCELLING"));
-        for st in State::ALL {
+        for &st in State::ALL {
             assert!(j.advance("C1", st, "t", "o", "").is_err(), "{st:?}");
         }
         assert_eq!(j.get("C1").unwrap().unwrap().state, Complete);

@@ -48,30 +48,6 @@ pub struct LogRecord {
     pub transfer_prefix: [u8; 8],
 }
 
-fn bcd(digits: &str, out: &mut Vec<u8>) -> Result<(), String> {
-    let d = digits.as_bytes();
-    if d.len() % 2 != 0 || !d.iter().all(u8::is_ascii_digit) {
-        return Err(format!("'{digits}' is not an even number of digits"));
-    }
-    for pair in d.chunks(2) {
-        out.push(((pair[0] - b'0') << 4) | (pair[1] - b'0'));
-    }
-    Ok(())
-}
-
-fn unbcd(bytes: &[u8]) -> Option<String> {
-    let mut s = String::new();
-    for b in bytes {
-        for n in [b >> 4, b & 0x0F] {
-            if n > 9 {
-                return None;
-            }
-            s.push((b'0' + n) as char);
-        }
-    }
-    Some(s)
-}
-
 impl LogRecord {
     /// The 32 bytes to APPEND.
     pub fn encode(&self) -> Result<Vec<u8>, String> {
@@ -83,7 +59,9 @@ impl LogRecord {
             if digits.len() != len {
                 return Err(format!("'{digits}' must have {len} digits"));
             }
-            bcd(digits, &mut out)?;
+            let packed = crate::bcd::encode(digits, crate::bcd::Pad::None)
+                .map_err(|e| format!("'{digits}' is not BCD digits: {e}"))?;
+            out.extend_from_slice(&packed);
         }
         out.extend_from_slice(&self.transfer_prefix);
         out.extend_from_slice(&[0, 0]);
@@ -106,9 +84,12 @@ impl LogRecord {
             kind: bytes[0],
             amount: u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]),
             balance_after: u32::from_be_bytes([bytes[5], bytes[6], bytes[7], bytes[8]]),
-            date: unbcd(&bytes[9..13]).ok_or_else(|| bad("date"))?,
-            time: unbcd(&bytes[13..16]).ok_or_else(|| bad("time"))?,
-            terminal: unbcd(&bytes[16..22]).ok_or_else(|| bad("terminal"))?,
+            date: crate::bcd::decode(&bytes[9..13], crate::bcd::Pad::None)
+                .ok_or_else(|| bad("date"))?,
+            time: crate::bcd::decode(&bytes[13..16], crate::bcd::Pad::None)
+                .ok_or_else(|| bad("time"))?,
+            terminal: crate::bcd::decode(&bytes[16..22], crate::bcd::Pad::None)
+                .ok_or_else(|| bad("terminal"))?,
             transfer_prefix: prefix,
         }))
     }

@@ -124,19 +124,6 @@ pub fn get_response(len: u8) -> Command {
     Command::new(0x00, 0xC0, 0x00, 0x00).with_le(if len == 0 { 256 } else { len as usize })
 }
 
-/// PSAM application AID `D15600000590` (§3).
-pub const PSAM_AID: [u8; 6] = [0xD1, 0x56, 0x00, 0x00, 0x05, 0x90];
-
-/// SELECT the PSAM application (§3).
-pub fn psam_select() -> Command {
-    select_aid(&PSAM_AID)
-}
-
-/// READ BINARY of the PSAM terminal number, EF16 `00 B0 96 00 06` (§3).
-pub fn psam_read_terminal_number() -> Command {
-    read_binary_sfi(0x16, 0, 6)
-}
-
 /// INIT FOR DESCRYPT `80 1A <app> <KK> 09 <alg> <D>` (§3).
 pub fn psam_init_for_descrypt(app: u8, key_id: u8, alg: u8, diversifier: &[u8; 8]) -> Command {
     let mut data = vec![alg];
@@ -183,7 +170,8 @@ mod tests {
         );
         assert_eq!(hex_of(&append_record(8, &[0; 2])), "00E20040020000");
         assert_eq!(hex_of(&get_challenge()), "0084000008");
-        assert_eq!(hex_of(&psam_read_terminal_number()), "00B0960006");
+        // The PSAM's terminal number, EF16 (profiles/psam.json).
+        assert_eq!(hex_of(&read_binary_sfi(0x16, 0, 6)), "00B0960006");
         assert_eq!(
             hex_of(&psam_init_for_descrypt(
                 1,

@@ -38,8 +38,6 @@ use crate::error::{Error, ExitCode};
 use crate::pin_input::{PinReader, PinSource};
 use crate::profile::Profiles;
 use crate::reader::{Event, ReaderSelector, Watcher};
-use crate::sam::keyfile::KeyFile;
-use crate::sam::psam::Psam;
 use crate::sam::{Sam, SamError};
 use crate::ui::i18n::{Lang, Text};
 use crate::ui::steps::Plan;
@@ -185,18 +183,19 @@ pub fn open_sam(
     config: ConfigSeen,
 ) -> Result<Box<dyn Sam>, ActivationError> {
     let setup = ActivationError::Setup;
-    match (keys, sam_reader) {
-        (Some(path), _) => Ok(Box::new(
-            KeyFile::load(path).map_err(|e| setup(Setup::KeyFile(e)))?,
-        )),
-        (None, Some(sel)) => Ok(Box::new(Psam::open_in_reader(sel).map_err(|error| {
-            let reader = match (&error, sel) {
+    let keys = keys.map(PathBuf::as_path);
+    match crate::sam::open(keys, sam_reader) {
+        Ok(Some(sam)) => Ok(sam),
+        Ok(None) => Err(setup(Setup::NoKeys(config))),
+        Err(error) if keys.is_some() => Err(setup(Setup::KeyFile(error))),
+        Err(error) => {
+            let reader = match (&error, sam_reader) {
                 (SamError::Transport(TransportError::NoCard(r)), _) => r.clone(),
-                _ => reader_name(sel),
+                (_, Some(sel)) => reader_name(sel),
+                (_, None) => String::new(),
             };
-            setup(Setup::Psam { reader, error })
-        })?)),
-        (None, None) => Err(setup(Setup::NoKeys(config))),
+            Err(setup(Setup::Psam { reader, error }))
+        }
     }
 }
 

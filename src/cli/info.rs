@@ -23,8 +23,6 @@ use crate::reader::card::PcscTransaction;
 use crate::reader::{
     establish, list_readers, ConnectOptions, PcscCard, ReaderName, ReaderSelector, Watcher,
 };
-use crate::sam::keyfile::KeyFile;
-use crate::sam::psam::Psam;
 use crate::sam::Sam;
 use std::io::Write;
 use std::path::PathBuf;
@@ -99,30 +97,6 @@ impl Transport for InTransaction<'_> {
     }
 }
 
-/// The SAM chosen on the command line.
-enum SamChoice {
-    None,
-    Keys(KeyFile),
-    Psam(Box<Psam<'static>>),
-}
-
-impl SamChoice {
-    fn get(&mut self) -> Option<&mut dyn Sam> {
-        match self {
-            SamChoice::None => None,
-            SamChoice::Keys(k) => Some(k),
-            SamChoice::Psam(p) => Some(p.as_mut()),
-        }
-    }
-
-    fn info(&mut self) -> (Option<String>, Option<String>) {
-        match self.get() {
-            Some(s) => (Some(s.describe()), s.terminal_number()),
-            None => (None, None),
-        }
-    }
-}
-
 /// Picks the card's reader and the SAM's, by name.
 fn pick_readers(args: &InfoArgs) -> Result<(ReaderName, Option<ReaderName>), Error> {
     let ctx = establish()?;
@@ -151,19 +125,22 @@ fn pick_readers(args: &InfoArgs) -> Result<(ReaderName, Option<ReaderName>), Err
     Ok((card, sam))
 }
 
-fn open_sam(args: &InfoArgs, sam_reader: Option<&ReaderName>) -> Result<SamChoice, Error> {
-    if let Some(path) = &args.keys {
-        return Ok(SamChoice::Keys(KeyFile::load(path)?));
-    }
-    let Some(name) = sam_reader else {
-        return Ok(SamChoice::None);
-    };
-    match Psam::open_in_reader(&ReaderSelector::Exact(name.clone())) {
-        Ok(p) => Ok(SamChoice::Psam(Box::new(p))),
-        Err(crate::sam::SamError::Transport(t)) => Err(Error::Transport(t)),
-        Err(e) => Err(Error::keys(format!(
-            "the card in '{name}' is not a usable PSAM: {e}"
-        ))),
+/// The SAM the options name ([`crate::sam::open`]); a card in `--sam-reader` that
+/// is not a PSAM is said so.
+fn open_sam(
+    args: &InfoArgs,
+    sam_reader: Option<&ReaderName>,
+) -> Result<Option<Box<dyn Sam>>, Error> {
+    let selector = sam_reader.map(|name| ReaderSelector::Exact(name.clone()));
+    match crate::sam::open(args.keys.as_deref(), selector.as_ref()) {
+        Ok(sam) => Ok(sam),
+        Err(e @ (crate::sam::SamError::PsamStatus { .. } | crate::sam::SamError::PsamData(_))) => {
+            Err(Error::keys(format!(
+                "the card in '{}' is not a usable PSAM: {e}",
+                sam_reader.map(ToString::to_string).unwrap_or_default()
+            )))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -200,7 +177,7 @@ pub fn run(args: &InfoArgs) -> CmdResult {
         }
     }
     let mut sam = open_sam(args, sam_reader.as_ref())?;
-    if args.verify_card && matches!(sam, SamChoice::None) {
+    if args.verify_card && sam.is_none() {
         return Err(Error::keys(
             "--verify-card needs a SAM: give --keys FILE or --sam-reader READER",
         ));
@@ -232,7 +209,7 @@ pub fn run(args: &InfoArgs) -> CmdResult {
             Body::Ssc(Box::new(card::read_ssc_with(
                 &mut ch,
                 profile,
-                sam.get(),
+                sam.as_mut().map(|s| &mut **s as &mut dyn Sam),
                 &opts,
             )?))
         }
@@ -250,7 +227,10 @@ pub fn run(args: &InfoArgs) -> CmdResult {
     drop(ch);
     drop(card);
 
-    let (sam_name, terminal) = sam.info();
+    let (sam_name, terminal) = match &sam {
+        Some(s) => (Some(s.describe()), s.terminal_number()),
+        None => (None, None),
+    };
     let report = Report::new(
         reader.to_string(),
         atr,
@@ -285,8 +265,8 @@ pub fn run(args: &InfoArgs) -> CmdResult {
             card_apdus.1,
             CardKind::from(profile.kind)
         );
-        if let SamChoice::Psam(p) = &sam {
-            eprintln!("sscard: {} APDUs with the PSAM", p.apdu_count());
+        if let Some(n) = sam.as_ref().and_then(|s| s.apdu_count()) {
+            eprintln!("sscard: {n} APDUs with the PSAM");
         }
     }
     if let Some(c) = report.failed() {

@@ -180,7 +180,11 @@ impl Filter {
             let st = State::parse(&s.trim().to_ascii_uppercase()).ok_or_else(|| {
                 usage(format!(
                     "--state '{s}' is not a journal state; the states are {}",
-                    State::ALL.map(State::as_str).join(", ")
+                    State::ALL
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             })?;
             states.push(st);

@@ -9,6 +9,7 @@
 use super::{Cli, CmdResult};
 use crate::error::{Error, ExitCode};
 use clap::CommandFactory;
+use roff::{bold, italic, roman, Roff};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -21,43 +22,6 @@ pub struct ManArgs {
     pub dir: Option<PathBuf>,
 }
 
-/// Escapes text for roff (`-` and `\`, and a leading `.` or `'`).
-fn roff(text: &str) -> String {
-    let t = text.replace('\\', "\\\\").replace('-', "\\-");
-    if t.starts_with('.') || t.starts_with('\'') {
-        format!("\\&{t}")
-    } else {
-        t
-    }
-}
-
-const EXIT_CODES: &[(u8, &str)] = &[
-    (0, "success"),
-    (1, "internal error"),
-    (2, "bad command-line usage"),
-    (3, "pcscd not running, no reader, or no such reader"),
-    (4, "no card in the reader"),
-    (5, "card removed, reset or silent during an exchange"),
-    (6, "the card answered an unexpected status word"),
-    (
-        7,
-        "malformed data (ATR, TLV, response, input, configuration)",
-    ),
-    (8, "unknown card"),
-    (9, "APDU script expectation not met"),
-    (10, "APDU script syntax error"),
-    (11, "keys: SAM or key file missing, unreadable or refused"),
-    (12, "refused by an activation rule"),
-    (13, "journal error"),
-    (14, "local file I/O error"),
-    (15, "timed out waiting for a card"),
-    (16, "virtual card failure"),
-    (
-        17,
-        "fleet centre (PostgreSQL) unreachable, refused or failed",
-    ),
-];
-
 const ENVIRONMENT: &[(&str, &str)] = &[
     (
         "SSCARD_CONFIG",
@@ -69,7 +33,10 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "LC_ALL, LC_MESSAGES, LANG",
         "the desk language when --lang and the configuration give none (zh_* means Chinese)",
     ),
-    ("NO_COLOR", "no colors on the guided screen"),
+    (
+        "NO_COLOR",
+        "no colors on the guided screen (also CLICOLOR=0; CLICOLOR_FORCE=1 forces them, never over NO_COLOR)",
+    ),
     (
         "PCSCLITE_CSOCK_NAME",
         "the pcscd socket (private test beds)",
@@ -92,7 +59,38 @@ const FILES: &[(&str, &str)] = &[
     ),
 ];
 
+/// What clap does not know, as roff (escaping is the `roff` crate's): EXIT STATUS
+/// from [`ExitCode::table`], ENVIRONMENT, FILES and SEE ALSO.
+fn extra_sections() -> Roff {
+    let mut page = Roff::new();
+    page.control("SH", ["EXIT STATUS"]);
+    for (code, what) in ExitCode::table() {
+        page.control("TP", [])
+            .text([bold(code.to_string())])
+            .text([roman(what)]);
+    }
+    page.control("SH", ["ENVIRONMENT"]);
+    for (name, what) in ENVIRONMENT {
+        page.control("TP", [])
+            .text([bold(*name)])
+            .text([roman(*what)]);
+    }
+    page.control("SH", ["FILES"]);
+    for (name, what) in FILES {
+        page.control("TP", [])
+            .text([italic(*name)])
+            .text([roman(*what)]);
+    }
+    page.control("SH", ["SEE ALSO"]).text([roman(
+        "pcscd(8), pcsc_scan(1); hardware.md in the source tree for setting up a desk and a table of every error message.",
+    )]);
+    page
+}
+
 /// The main page, `sscard(1)`.
+///
+/// # Errors
+/// Only an I/O error of writing into memory (clap_mangen's renderers take a writer).
 pub fn main_page() -> Result<Vec<u8>, std::io::Error> {
     let cmd = Cli::command();
     let man = clap_mangen::Man::new(cmd.clone()).manual("sscard manual");
@@ -103,25 +101,7 @@ pub fn main_page() -> Result<Vec<u8>, std::io::Error> {
     man.render_description_section(&mut w)?;
     man.render_options_section(&mut w)?;
     man.render_subcommands_section(&mut w)?;
-    let mut extra = String::new();
-    extra.push_str(".SH \"EXIT STATUS\"\n");
-    for (code, what) in EXIT_CODES {
-        extra.push_str(&format!(".TP\n\\fB{code}\\fR\n{}\n", roff(what)));
-    }
-    extra.push_str(".SH ENVIRONMENT\n");
-    for (name, what) in ENVIRONMENT {
-        extra.push_str(&format!(".TP\n\\fB{}\\fR\n{}\n", roff(name), roff(what)));
-    }
-    extra.push_str(".SH FILES\n");
-    for (name, what) in FILES {
-        extra.push_str(&format!(".TP\n\\fI{}\\fR\n{}\n", roff(name), roff(what)));
-    }
-    extra.push_str(".SH \"SEE ALSO\"\n");
-    extra.push_str(&roff(
-        "pcscd(8), pcsc_scan(1); hardware.md in the source tree for setting up a desk and a table of every error message.",
-    ));
-    extra.push('\n');
-    w.extend_from_slice(extra.as_bytes());
+    w.extend_from_slice(extra_sections().to_roff().as_bytes());
     man.render_version_section(&mut w)?;
     Ok(w)
 }
@@ -167,17 +147,40 @@ mod tests {
             page.starts_with(".ie") || page.contains(".TH sscard 1"),
             "{page}"
         );
-        assert!(page.contains("EXIT STATUS"));
+        assert!(page.contains(".SH \"EXIT STATUS\""), "{page}");
         assert!(page.contains("SSCARD_CONFIG"));
         assert!(page.contains("activate"));
         assert!(page.contains("completions"));
-        // Every code 0..=the highest ExitCode, in order.
-        assert_eq!(EXIT_CODES.len(), crate::error::ExitCode::Fleet as usize + 1);
-        assert!(EXIT_CODES
-            .iter()
-            .enumerate()
-            .all(|(i, (c, _))| *c as usize == i));
-        assert_eq!(roff("-v"), "\\-v");
-        assert_eq!(roff(".x"), "\\&.x");
+    }
+
+    /// The EXIT STATUS section is the enum, code by code, in order, escaped by roff
+    /// (`-` as `\-`), and nothing else.
+    #[test]
+    fn exit_status_section_is_the_enum() {
+        let page = extra_sections().to_roff();
+        let section = page
+            .split(".SH \"EXIT STATUS\"\n")
+            .nth(1)
+            .and_then(|s| s.split("\n.SH").next())
+            .expect("an EXIT STATUS section");
+        let rows: Vec<(String, String)> = section
+            .split(".TP\n")
+            .filter(|r| !r.is_empty())
+            .map(|r| {
+                let (code, what) = r.trim_end().split_once('\n').expect("code and meaning");
+                (code.to_string(), what.to_string())
+            })
+            .collect();
+        let want: Vec<(String, String)> = ExitCode::table()
+            .map(|(c, w)| (format!("\\fB{c}\\fR"), w.replace('-', "\\-")))
+            .collect();
+        assert_eq!(rows, want);
+        assert_eq!(rows.len(), 18, "0 to 17");
+        assert!(section.contains("bad command\\-line usage"), "{section}");
+        // Every file name is in italics, every variable in bold, the see-also line
+        // is plain text and never a control line.
+        assert!(page.contains(".TP\n\\fBNO_COLOR\\fR\n"), "{page}");
+        assert!(page.contains("\\fI/etc/sscard/sscard.toml\\fR"), "{page}");
+        assert!(page.contains("\npcscd(8), pcsc_scan(1)"), "{page}");
     }
 }

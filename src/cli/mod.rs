@@ -55,7 +55,7 @@ pub enum Command {
     /// COMMAND runs with this sscard first on PATH, PCSCLITE_CSOCK_NAME naming the
     /// private pcscd, and SSCARD_VPCD_PORT0/SSCARD_VPCD_PORT1 the ports of the two
     /// vpcd slots (plug more cards in with `sscard vcard --port $SSCARD_VPCD_PORT0`).
-    /// Exit status: COMMAND's when it is one of sscard's codes (0-16), else 1; 128 + n
+    /// Exit status: COMMAND's when it is one of sscard's codes (0-17), else 1; 128 + n
     /// when stopped by signal n (forwarded to COMMAND).
     Testbed(testbed::TestbedArgs),
     /// Activate a new card: pharmacy dual insert, window, first use; resume or cancel.
@@ -92,6 +92,9 @@ fn init_logging(verbose: u8) {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> std::process::ExitCode {
     process::install_panic_hook();
+    if let Err(e) = process::default_sigpipe() {
+        log::debug!("SIGPIPE keeps Rust's default (ignored): {e}");
+    }
     if let Err(e) = process::no_core_dumps() {
         // Refuse to run with secrets that a crash could write to disk.
         eprintln!("sscard: error: cannot turn core dumps off: {e}");
@@ -157,9 +160,8 @@ fn wants_json(c: &Command) -> bool {
 }
 
 /// Exit status when stdout is closed early (`sscard readers | head -1`): the shell's
-/// code for a process ended by SIGPIPE. Rust ignores SIGPIPE, so `println!` to a
-/// closed pipe panics; the panic hook ([`process::install_panic_hook`]) turns that
-/// one panic into this quiet exit.
+/// code for a process ended by SIGPIPE, whose default action
+/// [`process::default_sigpipe`] gives back (Rust starts with it ignored).
 pub const BROKEN_PIPE_EXIT: i32 = process::BROKEN_PIPE_EXIT;
 
 /// The commands that wait on something outside (a card, pcscd, vpcd) and so end on

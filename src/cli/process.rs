@@ -16,10 +16,18 @@
 //!   unless they raise it (the hard limit is left alone).
 //! - **Panics** ([`install_panic_hook`]): a panic is a bug. It prints one short line
 //!   asking for a report and exits with [`PANIC_EXIT`] (101, Rust's own code for a
-//!   panic, documented in the README), instead of Rust's backtrace banner. Output cut
-//!   by a closed pipe (`sscard readers | head -1`) is not a bug: [`BROKEN_PIPE_EXIT`];
-//!   nor is output that cannot be written (a full disk, `> /dev/full`): exit 14 with
+//!   panic, documented in the README), instead of Rust's backtrace banner. Output that
+//!   cannot be written (a full disk, `> /dev/full`) is not a bug either: exit 14 with
 //!   the I/O error ([`output_failure_exit`]).
+//! - **A closed pipe** ([`default_sigpipe`]): `sscard readers | head -1` ends with
+//!   [`BROKEN_PIPE_EXIT`] (141), what the shell shows for a Unix filter killed by
+//!   SIGPIPE. Rust starts programs with SIGPIPE ignored, so a write to a closed pipe
+//!   made `println!` panic and the hook had to recognise the panic by its text; now
+//!   SIGPIPE itself ends the process, inside the failing write: nothing is matched
+//!   and nothing panics.
+//!   Safe for our own sockets: pcsc-lite's client sends with `MSG_NOSIGNAL`, and std's
+//!   and socket2's sockets (vpcd, PostgreSQL) do too, so a dead pcscd or vpcd is still
+//!   an error value, never a SIGPIPE.
 //! - **Signals** ([`exit_on_signal`]): the long-running commands (`wait`,
 //!   `readers --watch`, `info --wait`, `vcard`, `script`) end on SIGINT, SIGTERM or
 //!   SIGHUP with one line on stderr and exit `128 + signal` (130, 143, 129), the shell's
@@ -72,21 +80,32 @@ pub fn is_dumpable() -> Result<bool, nix::Error> {
     nix::sys::prctl::get_dumpable()
 }
 
+/// Makes a write to a closed pipe end the process at once with [`BROKEN_PIPE_EXIT`],
+/// inside the failing write, as a C filter killed by SIGPIPE ends (the shell shows
+/// 141 either way); see the module doc for why that is safe here. signal-hook's
+/// handler calls `_exit` (async-signal-safe) and needs no `unsafe` of ours.
+///
+/// # Errors
+/// When the handler cannot be installed (the process then keeps Rust's default:
+/// SIGPIPE ignored, a closed pipe a failed write, exit 14).
+pub fn default_sigpipe() -> std::io::Result<()> {
+    let always = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    signal_hook::flag::register_conditional_shutdown(
+        signal_hook::consts::SIGPIPE,
+        BROKEN_PIPE_EXIT,
+        always,
+    )
+    .map(|_| ())
+}
+
 /// The exit code for a panic that is std's `println!`/`eprintln!` failing to write
-/// (`failed printing to stdout: ...`), which is no bug of ours: 141 for a reader
-/// that closed the pipe early, 14 (local I/O error) for anything else, such as a
-/// full disk or `> /dev/full`. `None` for every other panic.
+/// (`failed printing to stdout: ...`), which is no bug of ours: 14 (local I/O
+/// error), such as a full disk or `> /dev/full`. `None` for every other panic. A
+/// closed pipe never gets here: SIGPIPE ends the process first ([`default_sigpipe`]).
 pub fn output_failure_exit(panic_message: &str) -> Option<i32> {
-    if !(panic_message.starts_with("failed printing to stdout")
+    (panic_message.starts_with("failed printing to stdout")
         || panic_message.starts_with("failed printing to stderr"))
-    {
-        return None;
-    }
-    if panic_message.contains("Broken pipe") {
-        Some(BROKEN_PIPE_EXIT)
-    } else {
-        Some(crate::error::ExitCode::Io as i32)
-    }
+    .then_some(crate::error::ExitCode::Io as i32)
 }
 
 /// Installs the panic hook described in the module doc.
@@ -99,12 +118,10 @@ pub fn install_panic_hook() {
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("");
         if let Some(code) = output_failure_exit(msg) {
-            if code != BROKEN_PIPE_EXIT {
-                // The io::Error text after the prefix: no card data in it. stderr may
-                // be the stream that failed, so a failure here is ignored.
-                use std::io::Write;
-                let _ = writeln!(std::io::stderr(), "sscard: error: {msg}");
-            }
+            // The io::Error text after the prefix: no card data in it. stderr may be
+            // the stream that failed, so a failure here is ignored.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "sscard: error: {msg}");
             std::process::exit(code);
         }
         // Only the source location: a message could carry data from the card.
@@ -152,10 +169,6 @@ mod tests {
         assert_eq!(
             output_failure_exit("failed printing to stderr: Input/output error (os error 5)"),
             Some(14)
-        );
-        assert_eq!(
-            output_failure_exit("failed printing to stdout: Broken pipe (os error 32)"),
-            Some(BROKEN_PIPE_EXIT)
         );
         assert_eq!(
             output_failure_exit("index out of bounds: the len is 0"),

@@ -19,8 +19,6 @@ use crate::error::{Error, ExitCode};
 use crate::reader::{
     establish, list_readers, ConnectOptions, PcscCard, ReaderName, ReaderSelector, Watcher,
 };
-use crate::sam::keyfile::KeyFile;
-use crate::sam::psam::Psam;
 use crate::sam::Sam;
 use crate::script::parser::{parse_files, FsLoader};
 use crate::script::report::{JsonReporter, Reporter, Summary, TextReporter};
@@ -252,19 +250,12 @@ fn execute(
     };
 
     // The SAM first: a missing key file is found before the card is touched.
-    let mut key_file;
-    let mut psam;
-    let sam: Option<&mut dyn Sam> = if !script.needs_sam() {
-        None
-    } else if let Some(path) = &args.keys {
-        key_file = KeyFile::load(path)?;
-        Some(&mut key_file)
-    } else if let Some(sel) = &args.psam {
-        psam = Psam::open_in_reader(sel)?;
-        Some(&mut psam)
+    let mut opened = if script.needs_sam() {
+        crate::sam::open(args.keys.as_deref(), args.psam.as_ref())?
     } else {
         None
     };
+    let sam = opened.as_mut().map(|s| &mut **s as &mut dyn Sam);
 
     let (base, mut events): (Box<dyn Transport>, Box<dyn CardEvents>) = match &args.replay {
         Some(path) => {

@@ -90,15 +90,7 @@ pub fn encode_gbk(text: &str) -> Option<Vec<u8>> {
 /// BCD nibbles as digits; trailing `F` nibbles are padding. `None` for another
 /// non-decimal nibble.
 pub fn decode_bcd(bytes: &[u8]) -> Option<String> {
-    let nibbles: Vec<u8> = bytes.iter().flat_map(|b| [b >> 4, b & 0x0F]).collect();
-    let end = nibbles
-        .iter()
-        .rposition(|n| *n != 0x0F)
-        .map_or(0, |p| p + 1);
-    nibbles[..end]
-        .iter()
-        .map(|&n| (n <= 9).then(|| char::from(b'0' + n)))
-        .collect()
+    crate::bcd::decode(bytes, crate::bcd::Pad::TrailingF)
 }
 
 /// Decodes a BCD `YYYYMMDD` date: `Ok(None)` for all zeros.
@@ -223,20 +215,8 @@ pub fn encode(field: &Field, value: &Value) -> Result<Vec<u8>, FieldError> {
             if !s.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(field.error(format!("{s:?} is not decimal digits")));
             }
-            if s.len() > field.len * 2 {
-                return Err(field.error(format!(
-                    "{} digits do not fit in {} bytes",
-                    s.len(),
-                    field.len
-                )));
-            }
             let pad = field.pad.unwrap_or(0xFF) & 0x0F;
-            let mut nibbles: Vec<u8> = s.bytes().map(|b| b - b'0').collect();
-            nibbles.resize(field.len * 2, pad);
-            Ok(nibbles
-                .chunks(2)
-                .map(|c| (c[0] << 4) | c.get(1).copied().unwrap_or(pad))
-                .collect())
+            crate::bcd::encode_fixed(s, field.len, pad).map_err(|e| field.error(e.to_string()))
         }
         (Encoding::BcdDate, Value::Date(d)) => {
             let digits = match d {
@@ -249,8 +229,8 @@ pub fn encode(field: &Field, value: &Value) -> Result<Vec<u8>, FieldError> {
                     s
                 }
             };
-            let nibbles: Vec<u8> = digits.bytes().map(|b| b - b'0').collect();
-            let bytes: Vec<u8> = nibbles.chunks(2).map(|c| (c[0] << 4) | c[1]).collect();
+            let bytes = crate::bcd::encode(&digits, crate::bcd::Pad::None)
+                .map_err(|e| field.error(e.to_string()))?;
             pad_to(field, bytes, 0x00)
         }
         (Encoding::U32be, Value::Number(n)) => {

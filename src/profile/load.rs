@@ -436,6 +436,69 @@ fn check_roles(p: &Profile) -> Result<(), ProfileError> {
 mod tests {
     use super::*;
 
+    const PSAM: &str = include_str!("../../profiles/psam.json");
+
+    /// The psam profile with one value replaced; panics when `from` is not in it.
+    fn psam_with(from: &str, to: &str) -> Result<Profile, ProfileError> {
+        assert!(PSAM.contains(from), "{from}");
+        parse("psam-test.json", &PSAM.replacen(from, to, 1))
+    }
+
+    #[test]
+    fn profile_hex_parses_in_either_case() {
+        for aid in ["D15600000590", "d15600000590"] {
+            let p = psam_with("\"D15600000590\"", &format!("{aid:?}")).unwrap();
+            let df = p.df("psam").unwrap();
+            assert_eq!(df.aid.as_deref(), Some(&[0xD1, 0x56, 0, 0, 0x05, 0x90][..]));
+            assert_eq!(p.file("terminal").unwrap().sfi, Some(0x16));
+            assert_eq!(p.atr_prefixes[0][..3], [0x3B, 0x6D, 0x00]);
+        }
+    }
+
+    #[test]
+    fn bad_profile_hex_is_a_clear_error() {
+        for (from, to, says) in [
+            // Not a hex digit: the text, the character and where.
+            (
+                "\"D15600000590\"",
+                "\"D1560000059G\"",
+                "expected bytes in hex, got \"D1560000059G\": Invalid character 'G' at position 11",
+            ),
+            (
+                "\"D15600000590\"",
+                "\"D156 0000059\"",
+                "Invalid character ' ' at position 4",
+            ),
+            (
+                "\"D15600000590\"",
+                "\"D1560000059\"",
+                "Odd number of digits",
+            ),
+            // One byte is two digits, no more, no fewer.
+            (
+                "\"sfi\": \"16\"",
+                "\"sfi\": \"0016\"",
+                "expected one byte (2 digits) in hex, got \"0016\": Invalid string length",
+            ),
+            ("\"sfi\": \"16\"", "\"sfi\": \"6\"", "Odd number of digits"),
+            (
+                "\"sfi\": \"16\"",
+                "\"sfi\": 22",
+                "invalid type: integer `22`, expected",
+            ),
+            (
+                "\"3B6D00000081544C0086840807230005C0\"",
+                "\"3B6D0X\"",
+                "got \"3B6D0X\": Invalid character 'X' at position 5",
+            ),
+        ] {
+            let e = psam_with(from, to).unwrap_err().to_string();
+            assert!(e.contains(says), "{to}: {e}");
+            assert!(e.contains("psam-test.json"), "names the file: {e}");
+            assert!(e.contains("line "), "names the line: {e}");
+        }
+    }
+
     #[test]
     fn builtin_profiles_are_valid() {
         let p = Profiles::builtin().unwrap();

@@ -15,8 +15,9 @@ use std::collections::BTreeMap;
 pub const FORMAT: u32 = 1;
 
 /// What kind of card a profile describes; decides which roles it must provide.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Kind {
     /// Social security card.
     Ssc,
@@ -29,11 +30,7 @@ pub enum Kind {
 impl Kind {
     /// Lower-case name (`ssc`, `city`, `psam`).
     pub fn name(self) -> &'static str {
-        match self {
-            Kind::Ssc => "ssc",
-            Kind::City => "city",
-            Kind::Psam => "psam",
-        }
+        self.into()
     }
 }
 
@@ -58,7 +55,7 @@ pub struct Profile {
     pub atr_prefixes: Vec<Vec<u8>>,
     /// Which key family the SAM uses for this card (`ssc` or `city`).
     #[serde(default)]
-    pub key_app: Option<KeyAppName>,
+    pub key_app: Option<crate::sam::KeyApp>,
     /// Fixed algorithm id (`01` 3DES, `03` SM4) when neither the FCI nor the
     /// generation says.
     #[serde(default, deserialize_with = "de_opt_hex_byte")]
@@ -83,26 +80,6 @@ pub struct Profile {
     pub generations: Vec<Generation>,
     /// Fields, in reading order.
     pub fields: Vec<Field>,
-}
-
-/// `ssc` or `city`: the SAM's key family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum KeyAppName {
-    /// SSC keys (PSAM application `01`).
-    Ssc,
-    /// City card keys (PSAM application `02`).
-    City,
-}
-
-impl KeyAppName {
-    /// The SAM layer's key family.
-    pub fn key_app(self) -> crate::sam::KeyApp {
-        match self {
-            KeyAppName::Ssc => crate::sam::KeyApp::Ssc,
-            KeyAppName::City => crate::sam::KeyApp::City,
-        }
-    }
 }
 
 /// How a DF is selected.
@@ -532,7 +509,7 @@ impl Profile {
 
     /// The SAM key family of this card.
     pub fn key_app(&self) -> Option<crate::sam::KeyApp> {
-        self.key_app.map(KeyAppName::key_app)
+        self.key_app
     }
 
     /// The DF ids from the top down to `df` (its ancestors first).
@@ -556,68 +533,60 @@ impl Profile {
     }
 }
 
-// ---- hex helpers for serde ----
+// ---- hex for serde: the `hex` crate's `FromHex`, wrapped for the shapes used ----
+//
+// The hex crate's `FromHex` (what its `hex::serde` is built on) decodes `Vec<u8>`
+// and `[u8; N]`, so the width is checked by the type. These wrappers give it the
+// shapes the profile uses (optional, lists, one byte, a big-endian u16) and, unlike
+// `hex::serde::deserialize`, name the expected width and the text in the error, so a
+// bad profile says which value is wrong (serde_json adds the line and column).
 
-fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
-    crate::apdu::hex_input::decode(text)
-        .map_err(|e| format!("expected hex bytes, got {text:?}: {e}"))
+/// `T` from hex, with the expected width and the text in the error.
+fn from_hex<T: hex::FromHex, E: serde::de::Error>(text: &str, width: &str) -> Result<T, E>
+where
+    T::Error: std::fmt::Display,
+{
+    T::from_hex(text).map_err(|e| E::custom(format!("expected {width} in hex, got {text:?}: {e}")))
 }
 
 fn de_hex<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-    let s = String::deserialize(d)?;
-    parse_hex(&s).map_err(serde::de::Error::custom)
+    from_hex(&String::deserialize(d)?, "bytes")
 }
 
 fn de_opt_hex<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
-    match Option::<String>::deserialize(d)? {
-        None => Ok(None),
-        Some(s) => parse_hex(&s).map(Some).map_err(serde::de::Error::custom),
-    }
+    Option::<String>::deserialize(d)?
+        .map(|s| from_hex(&s, "bytes"))
+        .transpose()
 }
 
 fn de_hex_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
     Vec::<String>::deserialize(d)?
         .iter()
-        .map(|s| parse_hex(s).map_err(serde::de::Error::custom))
+        .map(|s| from_hex(s, "bytes"))
         .collect()
 }
 
-fn hex_byte(s: &str) -> Result<u8, String> {
-    match parse_hex(s)?.as_slice() {
-        [b] => Ok(*b),
-        _ => Err(format!("expected one byte as 2 hex digits, got {s:?}")),
-    }
-}
-
 fn de_hex_byte<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
-    let s = String::deserialize(d)?;
-    hex_byte(&s).map_err(serde::de::Error::custom)
+    from_hex::<[u8; 1], _>(&String::deserialize(d)?, "one byte (2 digits)").map(|[b]| b)
 }
 
 fn de_opt_hex_byte<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
-    match Option::<String>::deserialize(d)? {
-        None => Ok(None),
-        Some(s) => hex_byte(&s).map(Some).map_err(serde::de::Error::custom),
-    }
+    Option::<String>::deserialize(d)?
+        .map(|s| from_hex::<[u8; 1], _>(&s, "one byte (2 digits)").map(|[b]| b))
+        .transpose()
 }
 
 fn de_opt_hex_u16<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
-    match Option::<String>::deserialize(d)? {
-        None => Ok(None),
-        Some(s) => match parse_hex(&s).map_err(serde::de::Error::custom)?.as_slice() {
-            [a, b] => Ok(Some(u16::from_be_bytes([*a, *b]))),
-            _ => Err(serde::de::Error::custom(format!(
-                "expected 4 hex digits, got {s:?}"
-            ))),
-        },
-    }
+    Option::<String>::deserialize(d)?
+        .map(|s| from_hex::<[u8; 2], _>(&s, "two bytes (4 digits)").map(u16::from_be_bytes))
+        .transpose()
 }
 
 fn de_tag_path<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u32>, D::Error> {
     Vec::<String>::deserialize(d)?
         .iter()
         .map(|s| {
-            let b = parse_hex(s).map_err(serde::de::Error::custom)?;
+            let b: Vec<u8> = from_hex(s, "a tag")?;
             if b.is_empty() || b.len() > 3 {
                 return Err(serde::de::Error::custom(format!(
                     "a tag is 1 to 3 bytes, got {s:?}"

@@ -84,24 +84,18 @@ impl KeyFile {
                         .into(),
                 ));
             };
-            let app = match app.to_ascii_lowercase().as_str() {
-                "ssc" => KeyApp::Ssc,
-                "city" => KeyApp::City,
-                _ => {
-                    return Err(at(
-                        n,
-                        "unknown application: a key is named ssc.KK or city.KK".into(),
-                    ))
-                }
+            let Ok(app) = app.parse::<KeyApp>() else {
+                return Err(at(
+                    n,
+                    "unknown application: a key is named ssc.KK or city.KK".into(),
+                ));
             };
-            if id.len() != 2 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let Ok([id]) = <[u8; 1] as hex::FromHex>::from_hex(id) else {
                 return Err(at(
                     n,
                     "the key id (KK in ssc.KK) must be 2 hex digits".into(),
                 ));
-            }
-            let id = u8::from_str_radix(id, 16)
-                .map_err(|_| at(n, "the key id (KK in ssc.KK) must be 2 hex digits".into()))?;
+            };
             if let Some(first) = first_line.get(&(app, id)) {
                 return Err(at(
                     n,

@@ -13,7 +13,23 @@ pub mod psam;
 use crate::crypto::Algorithm;
 
 /// Which card family a key belongs to (the PSAM's application byte, §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// Its lower-case name (`ssc`, `city`) is the one key files and profiles
+/// (`key_app`) use; strum and serde derive both directions from the variant names.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase", ascii_case_insensitive)]
 pub enum KeyApp {
     /// Social security card keys (PSAM app `01`).
     Ssc,
@@ -30,12 +46,9 @@ impl KeyApp {
         }
     }
 
-    /// The name used in key files (`ssc`, `city`).
+    /// The name used in key files and profiles (`ssc`, `city`).
     pub fn name(self) -> &'static str {
-        match self {
-            KeyApp::Ssc => "ssc",
-            KeyApp::City => "city",
-        }
+        self.into()
     }
 }
 
@@ -94,4 +107,68 @@ pub trait Sam {
 
     /// What this SAM is, for messages (`PSAM in <reader>`, `key file <path>`).
     fn describe(&self) -> String;
+
+    /// APDUs sent to it so far, for a SAM that is a card (`None` for a key file).
+    fn apdu_count(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// Opens the SAM the options or the configuration name: the key file when one is
+/// given (labs and tests), else the PSAM in the reader `psam` selects; `Ok(None)`
+/// when neither is. The one way every command opens a SAM (`info`, `activate`,
+/// `script`), so they agree on which wins and on the errors.
+///
+/// # Errors
+/// [`SamError::KeyFile`] for a key file that is missing, shared or malformed;
+/// [`SamError::Transport`] when the PSAM's reader cannot be reached or is empty (the
+/// caller keeps that failure's own exit code); [`SamError::PsamStatus`] or
+/// [`SamError::PsamData`] when the card there is not a usable PSAM.
+pub fn open(
+    keys: Option<&std::path::Path>,
+    psam: Option<&crate::reader::ReaderSelector>,
+) -> Result<Option<Box<dyn Sam>>, SamError> {
+    Ok(match (keys, psam) {
+        (Some(path), _) => Some(Box::new(keyfile::KeyFile::load(path)?)),
+        (None, Some(selector)) => Some(Box::new(psam::Psam::open_in_reader(selector)?)),
+        (None, None) => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reader::ReaderSelector;
+
+    #[test]
+    fn key_app_names_round_trip() {
+        use strum::IntoEnumIterator;
+        for app in KeyApp::iter() {
+            assert_eq!(app.name().parse::<KeyApp>().unwrap(), app);
+            assert_eq!(app.name().to_uppercase().parse::<KeyApp>().unwrap(), app);
+            let json: KeyApp = serde_json::from_str(&format!("\"{}\"", app.name())).unwrap();
+            assert_eq!(json, app);
+        }
+        assert_eq!(KeyApp::City.name(), "city");
+        assert!("psam".parse::<KeyApp>().is_err());
+    }
+
+    #[test]
+    fn the_key_file_wins_and_nothing_is_none() {
+        assert!(open(None, None).unwrap().is_none());
+        let missing = std::path::Path::new("/nonexistent/sscard-keys.txt");
+        // With a key file given, the PSAM's reader is never looked at.
+        let psam = ReaderSelector::Exact("no such reader".into());
+        let e = open(Some(missing), Some(&psam)).err().unwrap();
+        assert!(matches!(e, SamError::KeyFile { .. }), "{e}");
+
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.txt");
+        std::fs::write(&path, include_str!("../../keys/test-keys.txt")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let sam = open(Some(&path), Some(&psam)).unwrap().unwrap();
+        assert!(sam.describe().contains("key file"), "{}", sam.describe());
+        assert_eq!(sam.apdu_count(), None);
+    }
 }

@@ -8,10 +8,9 @@
 use super::i18n::{Lang, Text};
 use crate::activation::receipt::Receipt;
 
-/// Display width of a string on a terminal or a fixed-pitch printer: CJK and
-/// full-width characters take two columns (Unicode East Asian Width, from the
-/// `unicode-width` crate, which also knows combining marks and emoji, where a
-/// hand-kept range table went stale).
+/// Display width of a string on a terminal in columns: CJK and full-width
+/// characters take two, as `unicode-width` counts them (Unicode UAX #11 East Asian
+/// Width), so Chinese labels line up in the receipt box.
 pub fn width(s: &str) -> usize {
     unicode_width::UnicodeWidthStr::width(s)
 }
@@ -113,6 +112,21 @@ pub(crate) fn sample() -> Receipt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chinese_takes_two_columns_and_pads_to_the_same_edge() {
+        assert_eq!(width("张三"), 4);
+        assert_eq!(width("持卡人 X00000019"), 16);
+        assert_eq!(width("ＡＢ"), 4, "full-width Latin");
+        assert_eq!(
+            width("─│╰·"),
+            4,
+            "box drawing and the middle dot are narrow"
+        );
+        assert_eq!(width(pad("持卡人", 10).as_str()), 10);
+        assert_eq!(width(pad("Holder", 10).as_str()), 10);
+        assert_eq!(pad("张三丰", 4), "张三丰", "never cut");
+    }
 
     #[test]
     fn english_is_the_printed_receipt_and_chinese_has_every_field() {

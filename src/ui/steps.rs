@@ -11,7 +11,7 @@ use super::i18n::Lang;
 use crate::activation::desk::{Msg, Step, Want};
 
 /// A stage a desk worker recognises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum Stage {
     /// The operator types the citizen ID.
     TypeId,
@@ -81,25 +81,8 @@ impl Stage {
         lang.pick(en, zh)
     }
 
-    /// Every stage (for tests).
-    pub const ALL: [Stage; 16] = [
-        Stage::TypeId,
-        Stage::CheckNew,
-        Stage::SwapToOld,
-        Stage::Void,
-        Stage::InsertOld,
-        Stage::ReadOld,
-        Stage::Pin,
-        Stage::Freeze,
-        Stage::SwapCards,
-        Stage::InsertNew,
-        Stage::ReadNew,
-        Stage::Credit,
-        Stage::Activate,
-        Stage::ReloadPin,
-        Stage::FinishOld,
-        Stage::Unfreeze,
-    ];
+    /// Every stage, in declaration order (derived: a new stage is in it).
+    pub const ALL: &'static [Stage] = <Stage as strum::VariantArray>::VARIANTS;
 }
 
 /// Which flow the list is for.

@@ -2,9 +2,11 @@
 //!
 //! Color is a help, never the only signal: every colored line also carries a symbol
 //! or a word, so a monochrome terminal, a screen reader or `NO_COLOR` lose nothing.
-//! `NO_COLOR` (any non-empty value, see no-color.org) turns all styling off; so does
-//! `TERM=dumb`. Styling is written as plain ANSI SGR sequences: every terminal a desk
-//! uses understands them, and a dependency for six codes is not worth it.
+//! Whether to style is `anstream`'s decision, the one the Rust CLI ecosystem shares
+//! (clap, cargo): `NO_COLOR` (any non-empty value, see no-color.org) turns all
+//! styling off, as do `CLICOLOR=0`, `TERM=dumb` and a stderr that is not a terminal;
+//! `CLICOLOR_FORCE=1` turns it on (for a recording), but never over `NO_COLOR`. The
+//! styles are `anstyle` values, rendered as ANSI SGR sequences.
 
 /// How text is styled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,20 +32,30 @@ pub enum Tone {
     Title,
 }
 
-/// Whether the environment allows color on a terminal: `NO_COLOR` unset or empty and
-/// `TERM` not `dumb`.
-pub fn color_allowed(get: impl Fn(&str) -> Option<String>) -> bool {
-    let no_color = get("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let dumb = get("TERM").is_some_and(|t| t == "dumb");
-    !no_color && !dumb
-}
-
 impl Paint {
-    /// Styling for stderr: only on a terminal, and only when the environment allows.
+    /// Styling for stderr: as [`anstream::AutoStream::choice`] decides for it (see
+    /// the module doc).
     pub fn for_stderr() -> Paint {
-        use std::io::IsTerminal;
+        Paint::from_choice(anstream::AutoStream::choice(&std::io::stderr()))
+    }
+
+    /// Styling for an `anstream` decision: any but `Never` styles.
+    pub fn from_choice(choice: anstream::ColorChoice) -> Paint {
         Paint {
-            color: std::io::stderr().is_terminal() && color_allowed(|k| std::env::var(k).ok()),
+            color: choice != anstream::ColorChoice::Never,
+        }
+    }
+
+    /// The style of `tone`.
+    pub fn style(tone: Tone) -> anstyle::Style {
+        use anstyle::{AnsiColor, Style};
+        match tone {
+            Tone::Good => AnsiColor::Green.on_default(),
+            Tone::Action => AnsiColor::Cyan.on_default().bold(),
+            Tone::Warn => AnsiColor::Yellow.on_default(),
+            Tone::Bad => AnsiColor::Red.on_default().bold(),
+            Tone::Dim => Style::new().dimmed(),
+            Tone::Title => Style::new().bold(),
         }
     }
 
@@ -52,15 +64,8 @@ impl Paint {
         if !self.color {
             return text.to_string();
         }
-        let sgr = match tone {
-            Tone::Good => "32",
-            Tone::Action => "1;36",
-            Tone::Warn => "33",
-            Tone::Bad => "1;31",
-            Tone::Dim => "2",
-            Tone::Title => "1",
-        };
-        format!("\x1b[{sgr}m{text}\x1b[0m")
+        let style = Paint::style(tone);
+        format!("{style}{text}{style:#}")
     }
 
     /// The indicatif style suffix for the spinner (`:.cyan` as in `{spinner:.cyan}`), empty without color.
@@ -94,22 +99,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn no_color_and_dumb_terminals_turn_styling_off() {
-        let env = |pairs: Vec<(&'static str, &'static str)>| {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
-        assert!(color_allowed(env(vec![("TERM", "xterm")])));
-        assert!(!color_allowed(env(vec![("NO_COLOR", "1")])));
-        assert!(color_allowed(env(vec![("NO_COLOR", "")])));
-        assert!(!color_allowed(env(vec![("TERM", "dumb")])));
-        let plain = Paint { color: false };
+    fn styles_are_ansi_only_when_chosen() {
+        let plain = Paint::from_choice(anstream::ColorChoice::Never);
         assert_eq!(plain.paint(Tone::Bad, "x"), "x");
-        let c = Paint { color: true };
+        let c = Paint::from_choice(anstream::ColorChoice::Always);
         assert_eq!(c.paint(Tone::Good, "x"), "\x1b[32mx\x1b[0m");
+        assert_eq!(c.paint(Tone::Title, "x"), "\x1b[1mx\x1b[0m");
+        let bad = c.paint(Tone::Bad, "x");
+        assert!(bad.contains("31m") && bad.contains("1m"), "{bad:?}");
+        // What is styled still reads the same once the escapes are stripped.
+        assert_eq!(anstream::adapter::strip_str(&bad).to_string(), "x");
     }
 }

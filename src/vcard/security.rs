@@ -63,13 +63,11 @@ impl fmt::Display for Access {
     }
 }
 
-/// Parses exactly two hex digits.
+/// Parses exactly two hex digits (the `hex` crate's `FromHex` for one byte).
 pub(crate) fn parse_hex_byte(text: &str) -> Option<u8> {
-    let t = text.trim();
-    if t.len() != 2 {
-        return None;
-    }
-    u8::from_str_radix(t, 16).ok()
+    <[u8; 1] as hex::FromHex>::from_hex(text.trim())
+        .ok()
+        .map(|[b]| b)
 }
 
 /// A card key (already diversified) with its try counter.
@@ -146,37 +144,18 @@ pub(crate) fn valid_pin_digits(digits: &str) -> bool {
     (4..=12).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Encodes decimal digits as BCD, padding an odd count with `F`.
+/// Encodes decimal digits as BCD, padding an odd count with `F` ([`crate::bcd`]);
+/// empty (matching no VERIFY) for text that is not digits, which a PIN of an image
+/// or a command never is (both are checked by [`valid_pin_digits`]).
 pub(crate) fn digits_to_bcd(digits: &str) -> Vec<u8> {
-    let nibbles: Vec<u8> = digits
-        .bytes()
-        .map(|b| b.wrapping_sub(b'0') & 0x0F)
-        .collect();
-    nibbles
-        .chunks(2)
-        .map(|pair| match pair {
-            [hi, lo] => (hi << 4) | lo,
-            [hi] => (hi << 4) | 0x0F,
-            _ => 0xFF,
-        })
-        .collect()
+    crate::bcd::encode(digits, crate::bcd::Pad::OddF).unwrap_or_default()
 }
 
 /// Decodes a BCD PIN (digits `0`–`9`, an optional final `F` pad nibble) into digits;
 /// `None` when a nibble is not a digit or the PIN is not 4–12 digits.
 pub(crate) fn bcd_to_digits(bcd: &[u8]) -> Option<Zeroizing<String>> {
-    let mut out = Zeroizing::new(String::with_capacity(bcd.len() * 2));
-    let last = bcd.len().checked_sub(1)?;
-    for (i, b) in bcd.iter().enumerate() {
-        for (j, nib) in [b >> 4, b & 0x0F].into_iter().enumerate() {
-            match nib {
-                0..=9 => out.push(char::from(b'0' + nib)),
-                0x0F if i == last && j == 1 => {}
-                _ => return None,
-            }
-        }
-    }
-    valid_pin_digits(&out).then_some(out)
+    let digits = Zeroizing::new(crate::bcd::decode(bcd, crate::bcd::Pad::OddF)?);
+    valid_pin_digits(&digits).then_some(digits)
 }
 
 /// The volatile security state: what was proven since the last DF change, reset or

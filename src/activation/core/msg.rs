@@ -8,7 +8,7 @@ use super::types::{Date, Flow, JournalState, KeyRole, SscStatus, TransferId, Whi
 /// Why a card needs (re)inserting: the one-reader desk's insertions are guided
 /// by purpose (spec/activation.md: new card checked, old card frozen, new card
 /// credited; the cancel: new card voided, old card returned to active).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, strum::VariantArray)]
 pub enum Purpose {
     /// Pharmacy step 1: the new card is checked, nothing written.
     Check,
@@ -27,7 +27,7 @@ pub enum Purpose {
 }
 
 /// Progress of a flow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, strum::VariantArray)]
 pub enum Step {
     /// Reading and checking the new card.
     CheckNew,

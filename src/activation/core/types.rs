@@ -372,7 +372,8 @@ pub enum Readers {
 }
 
 /// Which flow a journal entry belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Flow {
     /// Pharmacy dual insert (and its resume and cancel).
     Pharmacy,
@@ -385,18 +386,27 @@ pub enum Flow {
 impl Flow {
     /// The name stored in the journal.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Flow::Pharmacy => "pharmacy",
-            Flow::Window => "window",
-            Flow::FirstUse => "first-use",
-        }
+        self.into()
     }
 }
 
 /// Journal states (spec/activation.md). A transfer moves forward along
 /// `FREEZING → FROZEN → CREDITING → CREDITED → COMPLETE`, or leaves it for
 /// `VOIDING → VOIDED → CANCELLING → CANCELLED`; `COMPLETE` and `CANCELLED` are final.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum JournalState {
     /// About to freeze the old card (announces the freeze writes).
     Freezing,
@@ -419,38 +429,18 @@ pub enum JournalState {
 }
 
 impl JournalState {
-    /// The name stored in the journal.
+    /// The name stored in the journal (`FREEZING`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            JournalState::Freezing => "FREEZING",
-            JournalState::Frozen => "FROZEN",
-            JournalState::Crediting => "CREDITING",
-            JournalState::Credited => "CREDITED",
-            JournalState::Complete => "COMPLETE",
-            JournalState::Voiding => "VOIDING",
-            JournalState::Voided => "VOIDED",
-            JournalState::Cancelling => "CANCELLING",
-            JournalState::Cancelled => "CANCELLED",
-        }
+        self.into()
     }
 
     /// Parses a stored name.
     pub fn parse(s: &str) -> Option<JournalState> {
-        JournalState::ALL.into_iter().find(|st| st.as_str() == s)
+        s.parse().ok()
     }
 
     /// Every state, in declaration order.
-    pub const ALL: [JournalState; 9] = [
-        JournalState::Freezing,
-        JournalState::Frozen,
-        JournalState::Crediting,
-        JournalState::Credited,
-        JournalState::Complete,
-        JournalState::Voiding,
-        JournalState::Voided,
-        JournalState::Cancelling,
-        JournalState::Cancelled,
-    ];
+    pub const ALL: &'static [JournalState] = <JournalState as strum::VariantArray>::VARIANTS;
 
     /// Whether nothing more may happen to the entry.
     pub fn is_final(self) -> bool {
@@ -550,7 +540,7 @@ mod tests {
         assert!(Voiding.may_become(Credited));
         assert!(Voiding.may_become(Crediting));
         assert!(!Voided.may_become(Crediting));
-        for s in JournalState::ALL {
+        for &s in JournalState::ALL {
             assert_eq!(JournalState::parse(s.as_str()), Some(s));
             if s.is_final() {
                 assert!(JournalState::ALL.iter().all(|n| !s.may_become(*n)));

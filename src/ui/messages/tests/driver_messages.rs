@@ -176,7 +176,7 @@ fn every_driver_message_renders_in_both_languages_without_english_in_chinese() {
     );
     // A journal state is said, not named.
     assert_eq!(english_words("转移（FROZEN）"), ["FROZEN"]);
-    for st in JournalState::ALL {
+    for &st in JournalState::ALL {
         assert!(english_words(journal_state(zh, st)).is_empty(), "{st:?}");
         assert_eq!(journal_state(en, st), st.as_str());
     }
