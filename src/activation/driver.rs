@@ -744,6 +744,7 @@ fn open_new<'p>(
                 .map_or("", |(_, _, w)| *w)
         )));
     }
+    cx.journal.note_card_read(profile, &f, &cx.terminal, &cx.operator); // issue 13: deadline report
     s.cache = f;
     Ok(Card {
         session: s,
