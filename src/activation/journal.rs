@@ -402,10 +402,12 @@ pub struct CardRead {
 
 /// A citizen ID masked for the centre: the first six characters (region) and the
 /// last four kept, the birth date and the rest replaced by `*`; `None` when it is
-/// not 18 characters.
+/// not shaped as one (18 characters, digits where kept, last a digit or `X`).
 pub fn mask_citizen_id(id: &str) -> Option<String> {
     let c: Vec<char> = id.chars().collect();
-    if c.len() != 18 {
+    let digits = |r: std::ops::Range<usize>| c[r].iter().all(char::is_ascii_digit);
+    if c.len() != 18 || !digits(0..6) || !digits(14..17) || !matches!(c[17], '0'..='9' | 'X' | 'x')
+    {
         return None;
     }
     Some(format!(
@@ -918,6 +920,30 @@ impl Journal {
             .map_err(|e| self.sql(e))
     }
 
+    /// Gives this journal a new random instance id, for a journal file restored from
+    /// a backup or copied (its sequence numbers then name, at the fleet centre,
+    /// records it no longer has): from now on its records go to the centre under the
+    /// new instance, so none collides. Returns the new id.
+    ///
+    /// # Errors
+    /// [`JournalError::Removed`], [`JournalError::Replaced`], [`JournalError::Io`]
+    /// (no randomness), [`JournalError::Sql`].
+    pub fn renew_instance(&mut self) -> Result<String, JournalError> {
+        self.check_file()?;
+        let id = new_instance().map_err(|source| JournalError::Io {
+            path: self.path.display().to_string(),
+            source,
+        })?;
+        self.conn
+            .execute(
+                "INSERT INTO journal_meta (key, value) VALUES ('instance', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![id],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(id)
+    }
+
     /// Records a card read (see [`CardRead`]); returns its sequence number.
     ///
     /// # Errors
@@ -1379,6 +1405,11 @@ mod tests {
         };
         assert!(card_read_of(ssc, &bare, "t", "o").is_none());
         assert_eq!(mask_citizen_id("12345"), None);
+        assert_eq!(mask_citizen_id("ABCDEF198101011110"), None);
+        assert_eq!(
+            mask_citizen_id("11010119900101123X").as_deref(),
+            Some("110101********123X")
+        );
     }
 
     #[test]
