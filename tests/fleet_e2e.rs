@@ -659,6 +659,7 @@ fn tls_verify_full_pushes_and_a_wrong_ca_or_host_name_is_refused() {
     let e = stderr(&o);
     assert!(e.contains("certificate was refused"), "{e}");
     assert!(e.contains("verify-full") && e.contains("rogue.pem"), "{e}");
+    eprintln!("wrong CA: {e}");
     assert!(!e.contains("pw-"), "{e}");
     assert_eq!(c.count(DESK_A).0, 0);
     // The right CA but a host name the certificate does not carry: refused.
@@ -667,6 +668,7 @@ fn tls_verify_full_pushes_and_a_wrong_ca_or_host_name_is_refused() {
     let e = stderr(&o);
     assert!(e.contains("certificate was refused"), "{e}");
     assert!(e.contains("name the host '127.0.0.1'"), "{e}");
+    eprintln!("wrong host name: {e}");
     assert_eq!(c.count(DESK_A).0, 0);
     // The system's roots alone do not know the test CA.
     let o = push(&by_name, &["--tls", "verify-full"]);
@@ -685,7 +687,10 @@ fn tls_verify_full_pushes_and_a_wrong_ca_or_host_name_is_refused() {
         &["--json"],
     ));
     assert_eq!(v["sent"], 0);
-    let o = push(&format!("{by_addr}?sslmode=verify-full&sslrootcert={rogue}"), &[]);
+    let o = push(
+        &format!("{by_addr}?sslmode=verify-full&sslrootcert={rogue}"),
+        &[],
+    );
     assert_eq!(o.status.code(), Some(17), "{}", stderr(&o));
     // verify-ca checks the chain, not the name.
     ok(&push(&by_addr, &["--tls", "verify-ca", "--ca-file", ca]));
@@ -786,7 +791,10 @@ fn a_recreated_journal_does_not_collide_and_a_restored_one_is_refused_not_droppe
     let m = journal_with(&j, DESK_A, 3, days_ago(2), 1);
     let v = push_json(&c.push(DESK_A, &j, &["--json"]));
     assert_eq!(v["sent"], m);
-    assert_eq!(v["inserted"], m, "a re-created journal's events were dropped");
+    assert_eq!(
+        v["inserted"], m,
+        "a re-created journal's events were dropped"
+    );
     assert_eq!(c.count(DESK_A).0, n + m);
     assert_eq!(instances(&c, DESK_A), 2);
     // A backup of the journal now; then more work, pushed.
@@ -814,9 +822,15 @@ fn a_recreated_journal_does_not_collide_and_a_restored_one_is_refused_not_droppe
     assert!(e.contains("restored from a backup"), "{e}");
     assert!(e.contains(&format!("#{}", m + 1)), "{e}");
     assert!(e.contains("sscard fleet new-instance"), "{e}");
+    eprintln!("collision: {e}");
     assert_eq!(c.count(DESK_A).0, before, "nothing changed at the centre");
     // The remedy: a new instance; then the new events go, the lost ones stay.
-    let out = ok(&sscard(&["fleet", "new-instance", "--journal", j.to_str().unwrap()]));
+    let out = ok(&sscard(&[
+        "fleet",
+        "new-instance",
+        "--journal",
+        j.to_str().unwrap(),
+    ]));
     assert!(out.contains("instance"), "{out}");
     let v = push_json(&c.push(DESK_A, &j, &["--json"]));
     assert_eq!(v["inserted"], 2);
@@ -830,7 +844,12 @@ fn a_recreated_journal_does_not_collide_and_a_restored_one_is_refused_not_droppe
         assert_eq!(got, k, "{id}");
     }
     // An unknown journal file for new-instance: a journal error, not a new file.
-    let o = sscard(&["fleet", "new-instance", "--journal", "/nonexistent/j.sqlite"]);
+    let o = sscard(&[
+        "fleet",
+        "new-instance",
+        "--journal",
+        "/nonexistent/j.sqlite",
+    ]);
     assert_eq!(o.status.code(), Some(13));
 }
 
@@ -914,13 +933,23 @@ fn deadline_report_from_card_reads_and_the_centre_holds_no_secrets() {
         .execute("DELETE FROM fleet_watermark", [])
         .unwrap();
     let v = push_json(&c.push(DESK_B, &jb, &["--json"]));
-    assert_eq!((v["card_reads_sent"].as_i64(), v["card_reads_inserted"].as_i64()), (Some(3), Some(0)));
+    assert_eq!(
+        (
+            v["card_reads_sent"].as_i64(),
+            v["card_reads_inserted"].as_i64()
+        ),
+        (Some(3), Some(0))
+    );
 
-    let r: serde_json::Value =
-        serde_json::from_str(&ok(&c.report_cmd(&["report", "--format", "json", "--tz", "UTC"])))
-            .unwrap();
+    let r: serde_json::Value = serde_json::from_str(&ok(
+        &c.report_cmd(&["report", "--format", "json", "--tz", "UTC"])
+    ))
+    .unwrap();
     let d = r["deadlines"].as_array().unwrap();
-    let cards: Vec<&str> = d.iter().map(|x| x["card_number"].as_str().unwrap()).collect();
+    let cards: Vec<&str> = d
+        .iter()
+        .map(|x| x["card_number"].as_str().unwrap())
+        .collect();
     assert_eq!(cards, vec!["XPAST0001", "XNEAR0001"], "{r:#}");
     let utc_today = chrono::Utc::now().date_naive();
     let shift = (today - utc_today).num_days();
@@ -948,8 +977,14 @@ fn deadline_report_from_card_reads_and_the_centre_holds_no_secrets() {
     assert_eq!(cards, vec!["XPAST0001", "XNEAR0001", "XFAR00001"]);
     // Text and CSV.
     let text = ok(&c.report_cmd(&["report"]));
-    assert!(text.contains("card XPAST0001") && text.contains("PAST by"), "{text}");
-    assert!(text.contains("card XNEAR0001") && !text.contains("XDONE0001"), "{text}");
+    assert!(
+        text.contains("card XPAST0001") && text.contains("PAST by"),
+        "{text}"
+    );
+    assert!(
+        text.contains("card XNEAR0001") && !text.contains("XDONE0001"),
+        "{text}"
+    );
     let csv_text = ok(&c.report_cmd(&["report", "--format", "csv"]));
     let mut rd = csv::Reader::from_reader(csv_text.as_bytes());
     let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();

@@ -167,7 +167,10 @@ fn money(old: &SharedCard, new: &SharedCard) -> String {
     let m = ssc.medical.unwrap();
     let old_spends = city.status == 0 && city.balance_fen == BALANCE;
     let new_spends = m.status == 1 && m.balance_fen == BALANCE;
-    assert!(!(old_spends && new_spends), "spendable twice: {city:?} {m:?}");
+    assert!(
+        !(old_spends && new_spends),
+        "spendable twice: {city:?} {m:?}"
+    );
     if old_spends {
         "old".into()
     } else if new_spends {
@@ -189,7 +192,10 @@ fn frozen(dir: &Path) -> (SharedCard, SharedCard, PathBuf, String) {
     let (o, n) = (card("city.json", "old"), card("ssc-2.00.json", "N"));
     let j = dir.join("today.sqlite");
     let (r, lines) = run(&j, What::Pharmacy, &o, &n, Some(1));
-    assert!(matches!(r, Err(ActivationError::Timeout(_))), "{r:?} {lines:#?}");
+    assert!(
+        matches!(r, Err(ActivationError::Timeout(_))),
+        "{r:?} {lines:#?}"
+    );
     assert_eq!(money(&o, &n), "frozen");
     let jn = Journal::open(&j).unwrap();
     let e = jn.list().unwrap();

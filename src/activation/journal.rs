@@ -1372,7 +1372,11 @@ mod tests {
             ],
         };
         let r = card_read_of(ssc, &fields, "639900000001", "op").unwrap();
-        assert_eq!(r.deadline, date("2026-12-01"), "expiry − 10 years + 6 months");
+        assert_eq!(
+            r.deadline,
+            date("2026-12-01"),
+            "expiry − 10 years + 6 months"
+        );
         assert_eq!(r.deadline_basis, "expiry_date");
         assert_eq!(r.holder_masked.as_deref(), Some("111111********1110"));
         // The issue date, when read, is the spec's basis.

@@ -166,7 +166,11 @@ pub fn run(args: &FleetArgs) -> CmdResult {
             "journal {}: instance {} (was {}); its next push goes to the centre under the new one",
             journal.display(),
             id,
-            if before.is_empty() { "'' (legacy)" } else { &before }
+            if before.is_empty() {
+                "'' (legacy)"
+            } else {
+                &before
+            }
         );
         return Ok(ExitCode::Ok);
     }

@@ -361,8 +361,8 @@ fn send_reads(
               AS u(t, s, a, o, c, i, e, d, b, h)
          ON CONFLICT DO NOTHING",
         &[
-            &terminal, &seq, &at, &operator, &card, &issue, &expiry, &deadline, &basis,
-            &holder, &instance,
+            &terminal, &seq, &at, &operator, &card, &issue, &expiry, &deadline, &basis, &holder,
+            &instance,
         ],
     )?;
     if n < rows.len() as u64 {
