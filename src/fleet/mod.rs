@@ -500,6 +500,41 @@ mod tests {
     }
 
     #[test]
+    fn libpq_sslmode_in_the_url_is_understood_and_checked() {
+        let (rest, mode, ca) = split_ssl(
+            "postgresql://d@centre/sscard?hostaddr=10.0.0.5&sslmode=verify-full&sslrootcert=/etc/ca.pem",
+        )
+        .unwrap();
+        assert_eq!(rest, "postgresql://d@centre/sscard?hostaddr=10.0.0.5");
+        assert_eq!(mode, Some(TlsMode::VerifyFull));
+        assert_eq!(ca, Some(PathBuf::from("/etc/ca.pem")));
+        let (rest, mode, _) = split_ssl("host=centre user=d sslmode=verify-ca").unwrap();
+        assert_eq!(rest, "host=centre user=d");
+        assert_eq!(mode, Some(TlsMode::VerifyCa));
+        for bad in ["prefer", "allow", "sometimes"] {
+            assert!(matches!(
+                split_ssl(&format!("postgresql://d@c/s?sslmode={bad}")),
+                Err(FleetError::Url(_))
+            ));
+        }
+        // The URL and the configuration must agree; the default yields to the URL.
+        let mut t = target("postgresql://d@c/s?sslmode=verify-full");
+        assert_eq!(t.tls_settings().unwrap().0, TlsMode::VerifyFull);
+        t.tls = TlsMode::Require;
+        assert!(matches!(t.tls_settings(), Err(FleetError::Url(_))));
+        t.tls = TlsMode::VerifyFull;
+        t.ca_file = Some(PathBuf::from("/a.pem"));
+        t.db = "postgresql://d@c/s?sslrootcert=/b.pem".into();
+        assert!(matches!(t.tls_settings(), Err(FleetError::Url(_))));
+        t.db = "postgresql://d@c/s".into();
+        assert_eq!(
+            t.tls_settings().unwrap(),
+            (TlsMode::VerifyFull, Some(PathBuf::from("/a.pem")))
+        );
+        assert_eq!(t.identity().unwrap(), "d@c:5432/s");
+    }
+
+    #[test]
     fn password_file_mode_checked() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("pw");
