@@ -416,16 +416,26 @@ pub fn push(
     centre: &str,
     batch: usize,
 ) -> Result<PushOutcome, FleetError> {
-    let conn = open_outbox(journal)?;
+    push_open(&open_outbox(journal)?, journal, client, centre, batch)
+}
+
+/// [`push`] on a journal already opened by [`open_outbox`].
+fn push_open(
+    conn: &Connection,
+    journal: &Path,
+    client: &mut postgres::Client,
+    centre: &str,
+    batch: usize,
+) -> Result<PushOutcome, FleetError> {
     let batch = batch.max(1);
-    let instance = instance(&conn, journal)?;
+    let instance = instance(conn, journal)?;
     let mut out = PushOutcome {
-        watermark: watermark(&conn, journal, centre)?,
+        watermark: watermark(conn, journal, centre)?,
         journal_instance: instance.clone(),
         ..PushOutcome::default()
     };
     loop {
-        let rows = read_batch(&conn, journal, out.watermark, batch)?;
+        let rows = read_batch(conn, journal, out.watermark, batch)?;
         let Some(last) = rows.last().map(|r| r.seq) else {
             break;
         };
@@ -433,23 +443,23 @@ pub fn push(
         out.sent += rows.len() as u64;
         out.batches += 1;
         // The centre committed: only now the watermark moves.
-        advance(&conn, journal, centre, last)?;
+        advance(conn, journal, centre, last)?;
         out.watermark = last;
         if rows.len() < batch {
             break;
         }
     }
     let key = reads_key(centre);
-    out.card_reads_watermark = watermark(&conn, journal, &key)?;
+    out.card_reads_watermark = watermark(conn, journal, &key)?;
     loop {
-        let rows = read_reads(&conn, journal, out.card_reads_watermark, batch)?;
+        let rows = read_reads(conn, journal, out.card_reads_watermark, batch)?;
         let Some(last) = rows.last().map(|r| r.seq) else {
             break;
         };
         out.card_reads_inserted += send_reads(client, &rows, &instance)?;
         out.card_reads_sent += rows.len() as u64;
         out.batches += 1;
-        advance(&conn, journal, &key, last)?;
+        advance(conn, journal, &key, last)?;
         out.card_reads_watermark = last;
         if rows.len() < batch {
             break;
@@ -464,10 +474,10 @@ pub fn push(
 /// As [`Target::connect`] and [`push`].
 pub fn push_to(target: &Target, journal: &Path, batch: usize) -> Result<PushOutcome, FleetError> {
     let centre = target.identity()?;
-    // Check the journal before reaching out.
-    drop(open_outbox(journal)?);
+    // Open (and check) the journal before reaching out, once.
+    let conn = open_outbox(journal)?;
     let mut client = target.connect()?;
-    push(journal, &mut client, &centre, batch)
+    push_open(&conn, journal, &mut client, &centre, batch)
 }
 
 /// Starts `sscard journal push` as a detached child (its own session, output to
