@@ -193,7 +193,25 @@ fn main() {
             &[&extra],
         )
         .unwrap();
-    admin.batch_execute("ANALYZE fleet.events").unwrap();
+    // Card reads for the deadline section: 100,000 new cards read by the same desks,
+    // deadlines spread over a year around today (one in ten later seen COMPLETE by
+    // the events above, by card number 'N', the rest not).
+    admin
+        .execute(
+            "INSERT INTO fleet.card_reads (terminal, journal, seq, at, operator, card_number,
+                 expiry_date, deadline, deadline_basis, holder_masked)
+             SELECT 'F' || lpad((g / 100)::text, 11, '0'), '', g % 100 + 1,
+                    now() - interval '1 day', 'op',
+                    CASE WHEN g % 10 = 0 THEN 'N' ELSE 'C' || lpad(g::text, 8, '0') END,
+                    current_date + 3470 + (g % 365), current_date - 180 + (g % 365),
+                    'expiry_date', '110101********1234'
+             FROM generate_series(0, 99999) g",
+            &[],
+        )
+        .unwrap();
+    admin
+        .batch_execute("ANALYZE fleet.events; ANALYZE fleet.card_reads")
+        .unwrap();
     let total_now: i64 = admin
         .query_one("SELECT count(*) FROM fleet.events", &[])
         .unwrap()
@@ -232,11 +250,13 @@ fn main() {
             &report::Options {
                 frozen_hours: 24,
                 tz: "UTC".into(),
+                deadline_days: 30,
             },
         )
         .unwrap();
         times.push(t.elapsed());
         assert!(!r.activations.is_empty());
+        assert!(!r.deadlines.is_empty());
     }
     println!(
         "report at {total_now} events: {:.2} s (best of 3; worst {:.2} s)",

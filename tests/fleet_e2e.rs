@@ -6,7 +6,7 @@
 #[path = "common/postgres.rs"]
 mod pg;
 
-use pg::{secret_file, Cluster, ADMIN};
+use pg::{secret_file, Cluster, TlsFiles, ADMIN, TLS_HOST};
 use rusqlite::params;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -48,11 +48,14 @@ struct Centre {
 
 impl Centre {
     fn new() -> Centre {
-        let pg = Cluster::start();
+        Centre::with(Cluster::start())
+    }
+
+    fn with(pg: Cluster) -> Centre {
         let dir = tempfile::tempdir().unwrap();
         let c = Centre { pg, dir };
         let out = ok(&c.admin_cmd(&["init"]));
-        assert!(out.contains("version 1"), "{out}");
+        assert!(out.contains("version 2"), "{out}");
         // Idempotent: a second init applies nothing.
         let out = ok(&c.admin_cmd(&["init"]));
         assert!(out.contains("up to date"), "{out}");
@@ -531,7 +534,7 @@ fn lookup_and_report_on_known_data() {
     assert_eq!(cancels.len(), 1);
     assert_eq!(cancels[0]["id"], "GONE");
     assert_eq!(cancels[0]["state"], "CANCELLED");
-    assert!(r["notes"][0].as_str().unwrap().contains("six-month"));
+    assert!(r["notes"][0].as_str().unwrap().contains("card"));
     // A lower threshold catches the recent freeze too.
     let r: serde_json::Value = serde_json::from_str(&ok(&c.report_cmd(&[
         "report",
@@ -567,7 +570,7 @@ fn lookup_and_report_on_known_data() {
         text.contains("STUCK") && text.contains("SPLIT") && text.contains("GONE"),
         "{text}"
     );
-    assert!(text.contains("not available"));
+    assert!(text.contains("deadline within 30 days or past"), "{text}");
     // An unknown time zone is refused clearly.
     let o = c.report_cmd(&["report", "--tz", "Mars/Olympus"]);
     assert_eq!(o.status.code(), Some(17));
@@ -615,4 +618,429 @@ fn desk_with_fleet_section_advises_before_cancel_and_pushes_after_the_flow() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(c.count(DESK_A), (n, n, n));
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn tls_verify_full_pushes_and_a_wrong_ca_or_host_name_is_refused() {
+    let tls = TlsFiles::generate();
+    let c = Centre::with(Cluster::start_tls(&tls));
+    let j = c.dir.path().join("a.sqlite");
+    let n = journal_with(&j, DESK_A, 4, days_ago(1), 1);
+    let pw = c.dir.path().join(format!("{DESK_A}.pw"));
+    // By the name in the certificate (hostaddr: no DNS needed), and by address.
+    let by_name = format!(
+        "postgresql://desk_{DESK_A}@{TLS_HOST}:{}/sscard?hostaddr=127.0.0.1",
+        c.pg.port
+    );
+    let by_addr = c.pg.url(&format!("desk_{DESK_A}"));
+    let ca = tls.ca.to_str().unwrap();
+    let rogue = tls.rogue_ca.to_str().unwrap();
+    let push = |db: &str, extra: &[&str]| {
+        let mut a = vec![
+            "journal",
+            "--journal",
+            j.to_str().unwrap(),
+            "push",
+            "--db",
+            db,
+            "--password-file",
+            pw.to_str().unwrap(),
+        ];
+        a.extend_from_slice(extra);
+        sscard(&a)
+    };
+    // A certificate signed by another CA: refused, clearly, exit 17, nothing sent.
+    let o = push(&by_name, &["--tls", "verify-full", "--ca-file", rogue]);
+    assert_eq!(o.status.code(), Some(17), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("certificate was refused"), "{e}");
+    assert!(e.contains("verify-full") && e.contains("rogue.pem"), "{e}");
+    eprintln!("wrong CA: {e}");
+    assert!(!e.contains("pw-"), "{e}");
+    assert_eq!(c.count(DESK_A).0, 0);
+    // The right CA but a host name the certificate does not carry: refused.
+    let o = push(&by_addr, &["--tls", "verify-full", "--ca-file", ca]);
+    assert_eq!(o.status.code(), Some(17), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("certificate was refused"), "{e}");
+    assert!(e.contains("name the host '127.0.0.1'"), "{e}");
+    eprintln!("wrong host name: {e}");
+    assert_eq!(c.count(DESK_A).0, 0);
+    // The system's roots alone do not know the test CA.
+    let o = push(&by_name, &["--tls", "verify-full"]);
+    assert_eq!(o.status.code(), Some(17), "{}", stderr(&o));
+    assert!(stderr(&o).contains("the system's roots"), "{}", stderr(&o));
+    // Right CA, right name: pushed.
+    let v = push_json(&push(
+        &by_name,
+        &["--tls", "verify-full", "--ca-file", ca, "--json"],
+    ));
+    assert_eq!(v["inserted"], n);
+    assert_eq!(c.count(DESK_A), (n, n, n));
+    // libpq's sslmode/sslrootcert in the URL work the same.
+    let v = push_json(&push(
+        &format!("{by_name}&sslmode=verify-full&sslrootcert={ca}"),
+        &["--json"],
+    ));
+    assert_eq!(v["sent"], 0);
+    let o = push(
+        &format!("{by_addr}?sslmode=verify-full&sslrootcert={rogue}"),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(17), "{}", stderr(&o));
+    // verify-ca checks the chain, not the name.
+    ok(&push(&by_addr, &["--tls", "verify-ca", "--ca-file", ca]));
+    let o = push(&by_addr, &["--tls", "verify-ca", "--ca-file", rogue]);
+    assert_eq!(o.status.code(), Some(17), "{}", stderr(&o));
+    // Modes that fall back to plain text, or contradict the flags, are refused (usage).
+    let o = push(&format!("{by_addr}?sslmode=prefer"), &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("plain text"), "{}", stderr(&o));
+    let o = push(
+        &format!("{by_addr}?sslmode=verify-ca"),
+        &["--tls", "verify-full"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // The connection really is encrypted (the server says so).
+    let t = sscard::fleet::Target {
+        db: by_name.clone(),
+        password_file: Some(pw.clone()),
+        tls: sscard::fleet::TlsMode::VerifyFull,
+        ca_file: Some(tls.ca.clone()),
+        connect_timeout: Duration::from_secs(10),
+    };
+    let mut client = t.connect().unwrap();
+    let (on, version): (bool, String) = {
+        let r = client
+            .query_one(
+                "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert!(on && version.starts_with("TLS"), "{on} {version}");
+    // Through the desk's [fleet] section, as the background push runs it.
+    let cfg = c.dir.path().join("tls.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "terminal = \"{DESK_A}\"\n\n[fleet]\ndb = \"{by_name}\"\npassword_file = \"{}\"\ntls = \"verify-full\"\nca_file = \"{ca}\"\n",
+            pw.display()
+        ),
+    )
+    .unwrap();
+    event(
+        &rusqlite::Connection::open(&j).unwrap(),
+        "CFG",
+        DESK_A,
+        "FREEZING",
+        1,
+    );
+    let v = push_json(&sscard(&[
+        "journal",
+        "--journal",
+        j.to_str().unwrap(),
+        "push",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(v["inserted"], 1);
+    // The password file: owner-only, else refused before connecting (exit 11).
+    use std::os::unix::fs::PermissionsExt;
+    for mode in [0o640, 0o604] {
+        std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(mode)).unwrap();
+        let o = push(&by_name, &["--tls", "verify-full", "--ca-file", ca]);
+        assert_eq!(o.status.code(), Some(11), "{mode:o}: {}", stderr(&o));
+        assert!(stderr(&o).contains("chmod 600"), "{}", stderr(&o));
+    }
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+fn remove_journal(j: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = j.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(p));
+    }
+}
+
+fn instances(c: &Centre, terminal: &str) -> i64 {
+    c.pg.admin()
+        .query_one(
+            "SELECT count(DISTINCT journal) FROM fleet.events WHERE terminal = $1",
+            &[&terminal],
+        )
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn a_recreated_journal_does_not_collide_and_a_restored_one_is_refused_not_dropped() {
+    let c = Centre::new();
+    let j = c.dir.path().join("a.sqlite");
+    let n = journal_with(&j, DESK_A, 2, days_ago(3), 1);
+    assert_eq!(push_json(&c.push(DESK_A, &j, &["--json"]))["inserted"], n);
+    // The journal is deleted and made again: its sequence starts at 1 again.
+    remove_journal(&j);
+    let m = journal_with(&j, DESK_A, 3, days_ago(2), 1);
+    let v = push_json(&c.push(DESK_A, &j, &["--json"]));
+    assert_eq!(v["sent"], m);
+    assert_eq!(
+        v["inserted"], m,
+        "a re-created journal's events were dropped"
+    );
+    assert_eq!(c.count(DESK_A).0, n + m);
+    assert_eq!(instances(&c, DESK_A), 2);
+    // A backup of the journal now; then more work, pushed.
+    let backup = c.dir.path().join("backup.sqlite");
+    std::fs::copy(&j, &backup).unwrap();
+    let conn = rusqlite::Connection::open(&j).unwrap();
+    for s in ["FREEZING", "FROZEN", "CREDITING"] {
+        event(&conn, "LOST", DESK_A, s, 1);
+    }
+    drop(conn);
+    assert_eq!(push_json(&c.push(DESK_A, &j, &["--json"]))["inserted"], 3);
+    // The disk fails; the backup is restored and the desk works on: its new events
+    // get the numbers the lost ones had at the centre.
+    remove_journal(&j);
+    std::fs::copy(&backup, &j).unwrap();
+    let conn = rusqlite::Connection::open(&j).unwrap();
+    for s in ["FREEZING", "FROZEN"] {
+        event(&conn, "AFTER", DESK_A, s, 0);
+    }
+    drop(conn);
+    let before = c.count(DESK_A).0;
+    let o = c.push(DESK_A, &j, &[]);
+    assert_eq!(o.status.code(), Some(17), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("restored from a backup"), "{e}");
+    assert!(e.contains(&format!("#{}", m + 1)), "{e}");
+    assert!(e.contains("sscard fleet new-instance"), "{e}");
+    eprintln!("collision: {e}");
+    assert_eq!(c.count(DESK_A).0, before, "nothing changed at the centre");
+    // The remedy: a new instance; then the new events go, the lost ones stay.
+    let out = ok(&sscard(&[
+        "fleet",
+        "new-instance",
+        "--journal",
+        j.to_str().unwrap(),
+    ]));
+    assert!(out.contains("instance"), "{out}");
+    let v = push_json(&c.push(DESK_A, &j, &["--json"]));
+    assert_eq!(v["inserted"], 2);
+    assert_eq!(c.count(DESK_A).0, before + 2);
+    let mut a = c.pg.admin();
+    for (id, k) in [("LOST", 3i64), ("AFTER", 2)] {
+        let got: i64 = a
+            .query_one("SELECT count(*) FROM fleet.events WHERE id = $1", &[&id])
+            .unwrap()
+            .get(0);
+        assert_eq!(got, k, "{id}");
+    }
+    // An unknown journal file for new-instance: a journal error, not a new file.
+    let o = sscard(&[
+        "fleet",
+        "new-instance",
+        "--journal",
+        "/nonexistent/j.sqlite",
+    ]);
+    assert_eq!(o.status.code(), Some(13));
+}
+
+/// A card read as the driver records it, through the journal's own code (masking
+/// included).
+fn card_read(j: &Path, terminal: &str, card: &str, expiry: chrono::NaiveDate) {
+    use sscard::card::fields::{FieldRead, Fields};
+    use sscard::profile::Value;
+    let profiles = sscard::profile::Profiles::builtin().unwrap();
+    let f = |role: &str, value: Value| FieldRead {
+        role: role.into(),
+        raw: vec![],
+        value,
+    };
+    let fields = Fields {
+        items: vec![
+            f("card_number", Value::Text(card.into())),
+            f("expiry_date", Value::Date(Some(expiry))),
+            f("citizen_id", Value::Text("110101199001011234".into())),
+            f("name", Value::Text("Holder Name".into())),
+            f("status", Value::Code(0)),
+        ],
+    };
+    let mut jn = sscard::activation::journal::Journal::open(j).unwrap();
+    let before = jn.card_reads().unwrap().len();
+    jn.note_card_read(profiles.get("ssc").unwrap(), &fields, terminal, "op");
+    assert_eq!(jn.card_reads().unwrap().len(), before + 1);
+}
+
+#[test]
+fn deadline_report_from_card_reads_and_the_centre_holds_no_secrets() {
+    let c = Centre::new();
+    let ja = c.dir.path().join("a.sqlite");
+    let jb = c.dir.path().join("b.sqlite");
+    journal_with(&ja, DESK_A, 2, days_ago(1), 1);
+    drop(sscard::activation::journal::Journal::open(&jb).unwrap());
+    let today = chrono::Local::now().date_naive();
+    // expiry − 10 years + 6 months = deadline: choose the expiry for a deadline.
+    let expiry_for = |days: i64| {
+        (today + chrono::Duration::days(days))
+            .checked_sub_months(chrono::Months::new(6))
+            .unwrap()
+            .checked_add_months(chrono::Months::new(120))
+            .unwrap()
+    };
+    card_read(&ja, DESK_A, "XNEAR0001", expiry_for(10));
+    card_read(&jb, DESK_B, "XNEAR0001", expiry_for(10));
+    card_read(&ja, DESK_A, "XPAST0001", expiry_for(-5));
+    card_read(&jb, DESK_B, "XFAR00001", expiry_for(100));
+    // Read when its deadline had passed, then activated at desk B: not reported.
+    card_read(&jb, DESK_B, "XDONE0001", expiry_for(-20));
+    let b = rusqlite::Connection::open(&jb).unwrap();
+    for s in ["FREEZING", "FROZEN", "CREDITING", "CREDITED", "COMPLETE"] {
+        b.execute(
+            "INSERT OR IGNORE INTO entries (id, flow, state, terminal, operator, citizen_id,
+                holder_name, old_card, new_card, created_at, updated_at, legacy)
+             VALUES ('DONE1', 'pharmacy', 'COMPLETE', ?1, 'op', '110101199001011234',
+                'Holder Name', 'OLD1', 'XDONE0001', 'x', 'x', 0)",
+            params![DESK_B],
+        )
+        .unwrap();
+        b.execute(
+            "INSERT INTO events (id, state, at, terminal, operator, detail) VALUES ('DONE1', ?1, ?2, ?3, 'op', '')",
+            params![s, chrono::Utc::now().to_rfc3339(), DESK_B],
+        )
+        .unwrap();
+    }
+    drop(b);
+    let va = push_json(&c.push(DESK_A, &ja, &["--json"]));
+    assert_eq!(va["card_reads_inserted"], 2);
+    let vb = push_json(&c.push(DESK_B, &jb, &["--json"]));
+    assert_eq!(vb["card_reads_inserted"], 3);
+    assert_eq!(vb["inserted"], 5);
+    // A re-push sends nothing; with the watermarks lost, it changes nothing.
+    assert_eq!(
+        push_json(&c.push(DESK_B, &jb, &["--json"]))["card_reads_sent"],
+        0
+    );
+    rusqlite::Connection::open(&jb)
+        .unwrap()
+        .execute("DELETE FROM fleet_watermark", [])
+        .unwrap();
+    let v = push_json(&c.push(DESK_B, &jb, &["--json"]));
+    assert_eq!(
+        (
+            v["card_reads_sent"].as_i64(),
+            v["card_reads_inserted"].as_i64()
+        ),
+        (Some(3), Some(0))
+    );
+
+    let r: serde_json::Value = serde_json::from_str(&ok(
+        &c.report_cmd(&["report", "--format", "json", "--tz", "UTC"])
+    ))
+    .unwrap();
+    let d = r["deadlines"].as_array().unwrap();
+    let cards: Vec<&str> = d
+        .iter()
+        .map(|x| x["card_number"].as_str().unwrap())
+        .collect();
+    assert_eq!(cards, vec!["XPAST0001", "XNEAR0001"], "{r:#}");
+    let utc_today = chrono::Utc::now().date_naive();
+    let shift = (today - utc_today).num_days();
+    assert_eq!(d[0]["days_left"], -5 + shift);
+    assert_eq!(d[1]["days_left"], 10 + shift);
+    assert_eq!(d[1]["reads"], 2);
+    assert_eq!(d[1]["terminal"], DESK_B, "the last read");
+    assert_eq!(d[1]["basis"], "expiry_date");
+    assert_eq!(d[1]["holder_masked"], "110101********1234");
+    // A wider window takes the far one too; the activated card never.
+    let r: serde_json::Value = serde_json::from_str(&ok(&c.report_cmd(&[
+        "report",
+        "--format",
+        "json",
+        "--deadline-days",
+        "365",
+    ])))
+    .unwrap();
+    let cards: Vec<&str> = r["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["card_number"].as_str().unwrap())
+        .collect();
+    assert_eq!(cards, vec!["XPAST0001", "XNEAR0001", "XFAR00001"]);
+    // Text and CSV.
+    let text = ok(&c.report_cmd(&["report"]));
+    assert!(
+        text.contains("card XPAST0001") && text.contains("PAST by"),
+        "{text}"
+    );
+    assert!(
+        text.contains("card XNEAR0001") && !text.contains("XDONE0001"),
+        "{text}"
+    );
+    let csv_text = ok(&c.report_cmd(&["report", "--format", "csv"]));
+    let mut rd = csv::Reader::from_reader(csv_text.as_bytes());
+    let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();
+    let dl: Vec<(&str, &str)> = rows
+        .iter()
+        .filter(|r| &r[0] == "deadline")
+        .map(|r| (&r[3], &r[4]))
+        .collect();
+    assert_eq!(dl, vec![("XPAST0001", "PAST"), ("XNEAR0001", "NEAR")]);
+
+    // The centre holds no secret and no holder identity: every row of every fleet
+    // table, as text, has neither the citizen ID nor the name nor a password.
+    let mut a = c.pg.admin();
+    let dump: String = a
+        .query_one(
+            "SELECT coalesce(string_agg(t, E'\\n'), '') FROM (
+                SELECT row_to_json(e)::text AS t FROM fleet.events e
+                UNION ALL SELECT row_to_json(r)::text FROM fleet.card_reads r
+                UNION ALL SELECT row_to_json(d)::text FROM fleet.desks d) x",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(dump.contains("XNEAR0001") && dump.contains("110101********1234"));
+    for secret in [
+        "110101199001011234",
+        "19900101",
+        "Holder",
+        "pw-",
+        "admin-test-password",
+    ] {
+        assert!(!dump.contains(secret), "{secret} reached the centre");
+    }
+    // And the centre refuses a clear citizen ID in the masked column, even from a
+    // desk that tried.
+    let mut desk =
+        c.pg.connect(&format!("desk_{DESK_A}"), &format!("pw-{DESK_A}"))
+            .unwrap();
+    let e = desk
+        .execute(
+            "INSERT INTO fleet.card_reads (terminal, journal, seq, at, operator, card_number,
+                deadline, deadline_basis, holder_masked)
+             VALUES ($1, 'x', 1, now(), 'op', 'C', current_date, 'issue_date', '110101199001011234')",
+            &[&DESK_A],
+        )
+        .unwrap_err();
+    let m = sscard::fleet::describe(&e);
+    assert!(m.contains("check constraint"), "{m}");
+    // Another desk's card reads: refused by row-level security.
+    let e = desk
+        .execute(
+            "INSERT INTO fleet.card_reads (terminal, journal, seq, at, operator, card_number,
+                deadline, deadline_basis)
+             VALUES ($1, 'x', 1, now(), 'op', 'C', current_date, 'issue_date')",
+            &[&DESK_B],
+        )
+        .unwrap_err();
+    assert!(sscard::fleet::describe(&e).contains("row-level security"));
 }

@@ -744,6 +744,9 @@ fn open_new<'p>(
             },
         )));
     }
+    // Issue 13: a card read for the deadline report (never fails the flow).
+    cx.journal
+        .note_card_read(profile, &f, &cx.terminal, &cx.operator);
     s.cache = f;
     Ok(Card {
         session: s,

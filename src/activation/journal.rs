@@ -23,7 +23,19 @@
 //!   one new card at the freeze) is migrated in place; its entries are marked
 //!   [`Entry::legacy`], and [`Entry::bound_card`] is `None` for them, so a cancel
 //!   reads the old card first instead of trusting a card number recorded for another
-//!   purpose.
+//!   purpose. Schema 2 adds nothing to migrate in the rows; schema 3 adds the journal's
+//!   instance id and the card reads (below).
+//! - **Its instance.** Every journal file gets a random instance id when it is created
+//!   ([`Journal::instance`]); the fleet centre keys a desk's events by terminal,
+//!   instance and sequence, so a journal deleted and re-created (its sequence starting
+//!   again at 1) never collides with the events its predecessor pushed (issue 13).
+//!   Journals migrated from schema 1 or 2 keep the empty instance `""`, the key their
+//!   earlier pushes were stored under at the centre.
+//! - **Card reads.** The desk notes each not-yet-activated new card it reads
+//!   ([`Journal::note_card_read`]: card number, issue and expiry dates, the six-month
+//!   activation deadline of spec/activation.md, the holder's citizen ID *masked*), so
+//!   the back office can list cards near or past that deadline. No PIN, key or
+//!   cryptogram, as everywhere in the journal.
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -33,8 +45,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Journal schema version (PRAGMA user_version). 1: before the transfer protocol;
-/// 2: adds the transfer counter and the legacy mark.
-pub const SCHEMA_VERSION: i32 = 2;
+/// 2: adds the transfer counter and the legacy mark; 3: adds the instance id
+/// (`journal_meta`) and the card reads (`card_reads`).
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// Where a transfer stands: the core's journal states (spec/activation.md), so that
 /// the order the journal enforces is the one the protocol follows, written once
@@ -319,6 +332,130 @@ const MIGRATE_1_TO_2: &str = "ALTER TABLE entries ADD COLUMN counter INTEGER;
     UPDATE entries SET legacy = 1;
     PRAGMA user_version = 2;";
 
+/// Schema 2 to 3 (and the tail of a new file): the instance id and the card reads.
+/// The instance row is written by [`Journal::open`]: random for a new file, `""`
+/// for a migrated one.
+const SCHEMA_3: &str = "CREATE TABLE IF NOT EXISTS journal_meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS card_reads (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        terminal TEXT NOT NULL,
+        operator TEXT NOT NULL,
+        card_number TEXT NOT NULL,
+        issue_date TEXT,
+        expiry_date TEXT,
+        deadline TEXT NOT NULL,
+        deadline_basis TEXT NOT NULL,
+        holder_masked TEXT
+    );
+    PRAGMA user_version = 3;";
+
+/// The instance id of a journal migrated from schema 1 or 2: the key its events
+/// were pushed under before instances existed (the centre's migration 0002 gives
+/// those rows the same empty value).
+pub const LEGACY_INSTANCE: &str = "";
+
+/// A new random instance id: 16 random bytes in hex.
+fn new_instance() -> Result<String, std::io::Error> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(hex::encode_upper(b))
+}
+
+/// A not-yet-activated new card as a desk read it: what the back office's report
+/// of cards near or past the six-month activation deadline needs (issue 13), and
+/// nothing more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CardRead {
+    /// The journal's sequence of card reads.
+    pub seq: i64,
+    /// When (RFC 3339, local time).
+    pub at: String,
+    /// The terminal.
+    pub terminal: String,
+    /// The operator.
+    pub operator: String,
+    /// The card number (EF05 tag 07).
+    pub card_number: String,
+    /// The issue date (EF05 tag 05) when the read had it.
+    pub issue_date: Option<crate::profile::Date>,
+    /// The expiry date (EF05 tag 06) when the read had it.
+    pub expiry_date: Option<crate::profile::Date>,
+    /// The activation deadline: issue date + 6 months (spec/activation.md).
+    pub deadline: crate::profile::Date,
+    /// What the deadline was computed from: `issue_date`, or `expiry_date` when the
+    /// flow read only the expiry (cards are valid ten years, spec/activation.md, so
+    /// the issue date is the expiry date − 10 years).
+    pub deadline_basis: String,
+    /// The holder's citizen ID masked (region code and the last four characters
+    /// kept: `110101********1234`), when the read had it.
+    pub holder_masked: Option<String>,
+}
+
+/// A citizen ID masked for the centre: the first six characters (region) and the
+/// last four kept, the birth date and the rest replaced by `*`; `None` when it is
+/// not shaped as one (18 characters, digits where kept, last a digit or `X`).
+pub fn mask_citizen_id(id: &str) -> Option<String> {
+    let c: Vec<char> = id.chars().collect();
+    let digits = |r: std::ops::Range<usize>| c[r].iter().all(char::is_ascii_digit);
+    if c.len() != 18 || !digits(0..6) || !digits(14..17) || !matches!(c[17], '0'..='9' | 'X' | 'x')
+    {
+        return None;
+    }
+    Some(format!(
+        "{}{}{}",
+        c[..6].iter().collect::<String>(),
+        "*".repeat(8),
+        c[14..].iter().collect::<String>()
+    ))
+}
+
+/// The card read of a new card from the fields a flow read (its `seq` 0 until
+/// recorded), or `None` when it is not one the deadline report needs: its status is
+/// not `not_activated`, or neither date was read, or it has no card number.
+pub fn card_read_of(
+    profile: &crate::profile::Profile,
+    fields: &crate::card::fields::Fields,
+    terminal: &str,
+    operator: &str,
+) -> Option<CardRead> {
+    let status = fields.code("status").ok()?;
+    if profile.field("status").ok()?.code_name(status) != Some("not_activated") {
+        return None;
+    }
+    let card_number = fields.text("card_number").ok()?;
+    let issue_date = fields.date("issue_date").ok().flatten();
+    let expiry_date = fields.date("expiry_date").ok().flatten();
+    let (deadline, basis) = match (issue_date, expiry_date) {
+        (Some(i), _) => (crate::card::checks::activation_deadline(i)?, "issue_date"),
+        (None, Some(e)) => (
+            crate::card::checks::activation_deadline(
+                e.checked_sub_months(chrono::Months::new(120))?,
+            )?,
+            "expiry_date",
+        ),
+        (None, None) => return None,
+    };
+    Some(CardRead {
+        seq: 0,
+        at: now(),
+        terminal: terminal.to_string(),
+        operator: operator.to_string(),
+        card_number,
+        issue_date,
+        expiry_date,
+        deadline,
+        deadline_basis: basis.to_string(),
+        holder_masked: fields
+            .text("citizen_id")
+            .ok()
+            .and_then(|c| mask_citizen_id(&c)),
+    })
+}
+
 impl Journal {
     /// Opens (creating if needed) the journal at `path`, migrating a schema 1 file.
     ///
@@ -362,8 +499,31 @@ impl Journal {
                     found: version,
                 })
             }
-            1 => tx.execute_batch(MIGRATE_1_TO_2).map_err(sql)?,
-            _ => tx.execute_batch(SCHEMA_2).map_err(sql)?,
+            1 => tx
+                .execute_batch(&format!("{MIGRATE_1_TO_2}{SCHEMA_3}"))
+                .map_err(sql)?,
+            2 => tx.execute_batch(SCHEMA_3).map_err(sql)?,
+            3 => {}
+            _ => tx
+                .execute_batch(&format!("{SCHEMA_2}{SCHEMA_3}"))
+                .map_err(sql)?,
+        }
+        if version < SCHEMA_VERSION {
+            // A new file gets a fresh instance; a migrated one keeps the key its
+            // earlier pushes were stored under.
+            let instance = if version == 0 {
+                new_instance().map_err(|source| JournalError::Io {
+                    path: p.clone(),
+                    source,
+                })?
+            } else {
+                LEGACY_INSTANCE.to_string()
+            };
+            tx.execute(
+                "INSERT OR IGNORE INTO journal_meta (key, value) VALUES ('instance', ?1)",
+                params![instance],
+            )
+            .map_err(sql)?;
         }
         tx.commit().map_err(sql)?;
         Ok(Journal {
@@ -740,6 +900,130 @@ impl Journal {
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.sql(e))
     }
 
+    /// This journal file's instance id (random, made when the file was created;
+    /// [`LEGACY_INSTANCE`] for a file migrated from schema 1 or 2).
+    ///
+    /// # Errors
+    /// [`JournalError::Sql`].
+    pub fn instance(&self) -> Result<String, JournalError> {
+        self.conn
+            .query_row(
+                "SELECT value FROM journal_meta WHERE key = 'instance'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.sql(e))
+    }
+
+    /// Gives this journal a new random instance id, for a journal file restored from
+    /// a backup or copied (its sequence numbers then name, at the fleet centre,
+    /// records it no longer has): from now on its records go to the centre under the
+    /// new instance, so none collides. Returns the new id.
+    ///
+    /// # Errors
+    /// [`JournalError::Removed`], [`JournalError::Replaced`], [`JournalError::Io`]
+    /// (no randomness), [`JournalError::Sql`].
+    pub fn renew_instance(&mut self) -> Result<String, JournalError> {
+        self.check_file()?;
+        let id = new_instance().map_err(|source| JournalError::Io {
+            path: self.path.display().to_string(),
+            source,
+        })?;
+        self.conn
+            .execute(
+                "INSERT INTO journal_meta (key, value) VALUES ('instance', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![id],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(id)
+    }
+
+    /// Records a card read (see [`CardRead`]); returns its sequence number.
+    ///
+    /// # Errors
+    /// [`JournalError::Removed`], [`JournalError::Replaced`], [`JournalError::Sql`].
+    pub fn record_card_read(&mut self, r: &CardRead) -> Result<i64, JournalError> {
+        self.check_file()?;
+        let d = |d: Option<crate::profile::Date>| d.map(|d| d.to_string());
+        self.conn
+            .execute(
+                "INSERT INTO card_reads (at, terminal, operator, card_number, issue_date,
+                    expiry_date, deadline, deadline_basis, holder_masked)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    r.at,
+                    r.terminal,
+                    r.operator,
+                    r.card_number,
+                    d(r.issue_date),
+                    d(r.expiry_date),
+                    r.deadline.to_string(),
+                    r.deadline_basis,
+                    r.holder_masked
+                ],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Notes that the desk read a new card (the flows call it when they open one):
+    /// records it when it is not yet activated ([`card_read_of`]). Never fails a
+    /// flow: a failure is logged, since nothing on a card depends on this record
+    /// (the announces do, and they report a broken journal themselves).
+    pub fn note_card_read(
+        &mut self,
+        profile: &crate::profile::Profile,
+        fields: &crate::card::fields::Fields,
+        terminal: &str,
+        operator: &str,
+    ) {
+        if let Some(r) = card_read_of(profile, fields, terminal, operator) {
+            if let Err(e) = self.record_card_read(&r) {
+                log::warn!("card read of {} not journaled: {e}", r.card_number);
+            }
+        }
+    }
+
+    /// The card reads, oldest first.
+    ///
+    /// # Errors
+    /// [`JournalError::Sql`].
+    pub fn card_reads(&self) -> Result<Vec<CardRead>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT seq, at, terminal, operator, card_number, issue_date, expiry_date,
+                        deadline, deadline_basis, holder_masked FROM card_reads ORDER BY seq",
+            )
+            .map_err(|e| self.sql(e))?;
+        let date = |s: Option<String>| s.and_then(|s| s.parse::<crate::profile::Date>().ok());
+        let rows = stmt
+            .query_map([], |r| {
+                let deadline: String = r.get(7)?;
+                Ok(CardRead {
+                    seq: r.get(0)?,
+                    at: r.get(1)?,
+                    terminal: r.get(2)?,
+                    operator: r.get(3)?,
+                    card_number: r.get(4)?,
+                    issue_date: date(r.get(5)?),
+                    expiry_date: date(r.get(6)?),
+                    deadline: deadline.parse().map_err(|_| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            7,
+                            rusqlite::types::Type::Text,
+                            format!("bad deadline '{deadline}'").into(),
+                        )
+                    })?,
+                    deadline_basis: r.get(8)?,
+                    holder_masked: r.get(9)?,
+                })
+            })
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.sql(e))
+    }
+
     /// Whether a credit of the new card was ever announced for this entry.
     pub fn credit_attempted(&self, id: &str) -> Result<bool, JournalError> {
         Ok(self.events(id)?.iter().any(|e| {
@@ -1013,6 +1297,118 @@ mod tests {
         let j = Journal::open(&path).unwrap();
         assert_eq!(j.list().unwrap().len(), 2);
         assert!(j.get("BB22").unwrap().unwrap().legacy);
+    }
+
+    #[test]
+    fn each_new_journal_has_its_own_instance_and_migrated_ones_the_legacy_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let a = Journal::open(&path).unwrap().instance().unwrap();
+        assert_eq!(a.len(), 32);
+        // Reopening keeps it.
+        assert_eq!(Journal::open(&path).unwrap().instance().unwrap(), a);
+        // Deleted and re-created: another instance (its sequence restarts at 1).
+        std::fs::remove_file(&path).unwrap();
+        let _ = std::fs::remove_file(dir.path().join("j.sqlite-wal"));
+        let _ = std::fs::remove_file(dir.path().join("j.sqlite-shm"));
+        let mut j = Journal::open(&path).unwrap();
+        let b = j.instance().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(j.begin(&entry("G1"), "").unwrap().seq, 1);
+        // Schema 1 and schema 2 files: migrated to 3 with the legacy instance.
+        let old = dir.path().join("old.sqlite");
+        schema_1(&old);
+        let j1 = Journal::open(&old).unwrap();
+        assert_eq!(j1.instance().unwrap(), LEGACY_INSTANCE);
+        assert!(j1.card_reads().unwrap().is_empty());
+        drop(j1);
+        let two = dir.path().join("two.sqlite");
+        {
+            let c = Connection::open(&two).unwrap();
+            c.execute_batch(SCHEMA_2).unwrap();
+            c.execute_batch(
+                "INSERT INTO entries (id, flow, state, terminal, operator, citizen_id, holder_name,
+                    created_at, updated_at) VALUES ('CC33', 'window', 'CREDITING', 't', 'o', 'c',
+                    'h', 'x', 'x');
+                 INSERT INTO events (id, state, at, terminal, operator, detail)
+                    VALUES ('CC33', 'CREDITING', 'x', 't', 'o', '')",
+            )
+            .unwrap();
+        }
+        let j2 = Journal::open(&two).unwrap();
+        let v: i32 = j2
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 3);
+        assert_eq!(j2.instance().unwrap(), LEGACY_INSTANCE);
+        assert_eq!(j2.get("CC33").unwrap().unwrap().state, State::Crediting);
+        assert!(!j2.get("CC33").unwrap().unwrap().legacy);
+    }
+
+    #[test]
+    fn card_reads_of_new_cards_not_yet_activated() {
+        use crate::card::fields::{FieldRead, Fields};
+        use crate::profile::Value;
+        let profiles = crate::profile::Profiles::builtin().unwrap();
+        let ssc = profiles.get("ssc").unwrap();
+        let f = |role: &str, value: Value| FieldRead {
+            role: role.into(),
+            raw: vec![],
+            value,
+        };
+        let date = |s: &str| s.parse::<crate::profile::Date>().unwrap();
+        let mut fields = Fields {
+            items: vec![
+                f("card_number", Value::Text("X00000019".into())),
+                f("expiry_date", Value::Date(Some(date("2036-06-01")))),
+                f("citizen_id", Value::Text("111111198101011110".into())),
+                f("status", Value::Code(0)),
+            ],
+        };
+        let r = card_read_of(ssc, &fields, "639900000001", "op").unwrap();
+        assert_eq!(
+            r.deadline,
+            date("2026-12-01"),
+            "expiry − 10 years + 6 months"
+        );
+        assert_eq!(r.deadline_basis, "expiry_date");
+        assert_eq!(r.holder_masked.as_deref(), Some("111111********1110"));
+        // The issue date, when read, is the spec's basis.
+        fields
+            .items
+            .push(f("issue_date", Value::Date(Some(date("2026-03-31")))));
+        let r = card_read_of(ssc, &fields, "t", "o").unwrap();
+        assert_eq!(r.deadline, date("2026-09-30"));
+        assert_eq!(r.deadline_basis, "issue_date");
+        // Recorded and read back.
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+        j.note_card_read(ssc, &fields, "t", "o");
+        let reads = j.card_reads().unwrap();
+        assert_eq!(reads.len(), 1);
+        assert_eq!(reads[0].card_number, "X00000019");
+        assert_eq!(reads[0].deadline, date("2026-09-30"));
+        assert_eq!(reads[0].seq, 1);
+        // An activated card is not recorded; nor one without any date.
+        fields.items.retain(|x| x.role != "status");
+        fields.items.push(f("status", Value::Code(1)));
+        assert!(card_read_of(ssc, &fields, "t", "o").is_none());
+        j.note_card_read(ssc, &fields, "t", "o");
+        assert_eq!(j.card_reads().unwrap().len(), 1);
+        let bare = Fields {
+            items: vec![
+                f("card_number", Value::Text("X1".into())),
+                f("status", Value::Code(0)),
+            ],
+        };
+        assert!(card_read_of(ssc, &bare, "t", "o").is_none());
+        assert_eq!(mask_citizen_id("12345"), None);
+        assert_eq!(mask_citizen_id("ABCDEF198101011110"), None);
+        assert_eq!(
+            mask_citizen_id("11010119900101123X").as_deref(),
+            Some("110101********123X")
+        );
     }
 
     #[test]

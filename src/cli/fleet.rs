@@ -1,4 +1,4 @@
-//! `sscard fleet init|desk-add|reporter-add|lookup|report`: the centre (src/fleet).
+//! `sscard fleet init|desk-add|reporter-add|lookup|report|new-instance`: the centre (src/fleet).
 //!
 //! The connection comes from `--db` (a URL without password) with `--password-file`,
 //! else from the `[fleet]` section of the desk configuration; a password on the
@@ -118,6 +118,13 @@ pub enum FleetCommand {
         #[command(flatten)]
         output: crate::output::FormatArgs,
     },
+    /// Give a desk journal a new instance id (after the centre refused a push as a
+    /// collision: the file was restored from a backup or copied). Local only.
+    NewInstance {
+        /// The journal file.
+        #[arg(long, value_name = "PATH")]
+        journal: PathBuf,
+    },
     /// The back office's report.
     Report {
         /// Output format.
@@ -129,6 +136,9 @@ pub enum FleetCommand {
         /// Time zone of "day" (IANA name).
         #[arg(long, default_value = "UTC")]
         tz: String,
+        /// Cards whose activation deadline is at most this many days away (or past).
+        #[arg(long, default_value_t = 30, value_name = "DAYS")]
+        deadline_days: u32,
     },
 }
 
@@ -145,6 +155,32 @@ impl FleetCommand {
 
 /// Runs `sscard fleet`.
 pub fn run(args: &FleetArgs) -> CmdResult {
+    if let FleetCommand::NewInstance { journal } = &args.command {
+        if !journal.exists() {
+            return Err(Error::Other {
+                message: format!("journal {}: no such file", journal.display()),
+                code: ExitCode::Journal,
+            });
+        }
+        let jerr = |e: crate::activation::journal::JournalError| Error::Other {
+            message: e.to_string(),
+            code: ExitCode::Journal,
+        };
+        let mut j = crate::activation::journal::Journal::open(journal).map_err(jerr)?;
+        let before = j.instance().map_err(jerr)?;
+        let id = j.renew_instance().map_err(jerr)?;
+        println!(
+            "journal {}: instance {} (was {}); its next push goes to the centre under the new one",
+            journal.display(),
+            id,
+            if before.is_empty() {
+                "'' (legacy)"
+            } else {
+                &before
+            }
+        );
+        return Ok(ExitCode::Ok);
+    }
     let target = args.conn.target()?;
     let mut client = target.connect()?;
     match &args.command {
@@ -199,16 +235,19 @@ pub fn run(args: &FleetArgs) -> CmdResult {
                 }
             }
         }
+        FleetCommand::NewInstance { .. } => {} // handled above, without the centre
         FleetCommand::Report {
             format,
             frozen_hours,
             tz,
+            deadline_days,
         } => {
             let r = report::build(
                 &mut client,
                 &report::Options {
                     frozen_hours: *frozen_hours,
                     tz: tz.clone(),
+                    deadline_days: *deadline_days,
                 },
             )?;
             match format {

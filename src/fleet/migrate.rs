@@ -11,14 +11,21 @@
 use super::FleetError;
 
 /// The migrations, in order: (version, name, SQL).
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "0001_init",
-    include_str!("../../migrations/fleet/0001_init.sql"),
-)];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "0001_init",
+        include_str!("../../migrations/fleet/0001_init.sql"),
+    ),
+    (
+        2,
+        "0002_instances_and_card_reads",
+        include_str!("../../migrations/fleet/0002_instances_and_card_reads.sql"),
+    ),
+];
 
 /// The schema version this sscard expects.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// An arbitrary constant for `pg_advisory_xact_lock` (ASCII "sscardfl").
 const LOCK_KEY: i64 = 0x7373_6361_7264_666c;

@@ -49,18 +49,99 @@ pub struct FleetConfig {
     pub ca_file: Option<PathBuf>,
 }
 
-/// How the connection to the centre is protected.
+/// How the connection to the centre is protected: libpq's `sslmode` values, minus
+/// `allow` and `prefer` (they fall back to plain text without a word).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum TlsMode {
     /// Plain TCP (a private network or a loopback test only).
     #[default]
     Disable,
-    /// Encrypted, but the certificate is not checked (protects against listening,
-    /// not against an impostor).
+    /// Encrypted; the certificate is not checked (protects against listening, not
+    /// against an impostor) unless a CA file is given, then as `verify-ca` (libpq's
+    /// rule for `require` with a root certificate).
     Require,
-    /// Encrypted, certificate chain and host name checked.
+    /// Encrypted, certificate chain checked against the CA; host name not checked.
+    VerifyCa,
+    /// Encrypted, certificate chain and host name checked (what a fleet should use).
     VerifyFull,
+}
+
+impl TlsMode {
+    /// The libpq name (`verify-full`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsMode::Disable => "disable",
+            TlsMode::Require => "require",
+            TlsMode::VerifyCa => "verify-ca",
+            TlsMode::VerifyFull => "verify-full",
+        }
+    }
+}
+
+/// libpq's `sslmode` and `sslrootcert` taken out of a URL or key=value string
+/// (tokio-postgres parses neither `verify-ca` nor `verify-full` nor `sslrootcert`):
+/// the rest of the string, the mode and the CA file.
+///
+/// # Errors
+/// [`FleetError::Url`] for `sslmode=allow|prefer` or an unknown mode.
+pub fn split_ssl(db: &str) -> Result<(String, Option<TlsMode>, Option<PathBuf>), FleetError> {
+    let mut mode = None;
+    let mut root = None;
+    let mut take = |k: &str, v: &str| -> Result<bool, FleetError> {
+        match k {
+            "sslmode" => {
+                mode = Some(match v {
+                    "disable" => TlsMode::Disable,
+                    "require" => TlsMode::Require,
+                    "verify-ca" => TlsMode::VerifyCa,
+                    "verify-full" => TlsMode::VerifyFull,
+                    "allow" | "prefer" => {
+                        return Err(FleetError::Url(format!(
+                            "sslmode={v} falls back to plain text silently; use verify-full \
+                             (or require, verify-ca, disable)"
+                        )))
+                    }
+                    other => return Err(FleetError::Url(format!("unknown sslmode '{other}'"))),
+                });
+                Ok(true)
+            }
+            "sslrootcert" => {
+                root = Some(PathBuf::from(v));
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    };
+    let rest = if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+        match db.split_once('?') {
+            None => db.to_string(),
+            Some((base, query)) => {
+                let mut kept = Vec::new();
+                for p in query.split('&') {
+                    let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                    if !take(k, v)? {
+                        kept.push(p);
+                    }
+                }
+                if kept.is_empty() {
+                    base.to_string()
+                } else {
+                    format!("{base}?{}", kept.join("&"))
+                }
+            }
+        }
+    } else {
+        let mut kept = Vec::new();
+        for p in db.split_whitespace() {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            if !take(k.trim(), v.trim_matches('\''))? {
+                kept.push(p);
+            }
+        }
+        kept.join(" ")
+    };
+    Ok((rest, mode, root))
 }
 
 /// Fleet failures. Every one maps to [`crate::error::ExitCode::Fleet`] except bad
@@ -95,6 +176,13 @@ pub enum FleetError {
     /// The centre's schema is newer than this sscard or not there.
     #[error("fleet schema: {0}")]
     Schema(String),
+    /// The centre holds rows under this journal's numbers with other content.
+    #[error("fleet push refused: {0}")]
+    Collision(String),
+    /// The journal cannot be opened or migrated (newer than this sscard, not a
+    /// journal, removed).
+    #[error("{0}")]
+    JournalFile(String),
     /// Any other bad input (a terminal number, a report option).
     #[error("{0}")]
     Invalid(String),
@@ -132,8 +220,11 @@ impl FleetError {
         match self {
             FleetError::Url(_) | FleetError::Invalid(_) => ExitCode::Usage,
             FleetError::PasswordFile { .. } => ExitCode::Keys,
-            FleetError::Journal { .. } => ExitCode::Journal,
-            FleetError::Tls(_) | FleetError::Db(_) | FleetError::Schema(_) => ExitCode::Fleet,
+            FleetError::Journal { .. } | FleetError::JournalFile(_) => ExitCode::Journal,
+            FleetError::Tls(_)
+            | FleetError::Db(_)
+            | FleetError::Schema(_)
+            | FleetError::Collision(_) => ExitCode::Fleet,
         }
     }
 }
@@ -211,7 +302,8 @@ impl Target {
     /// # Errors
     /// [`FleetError::Url`].
     pub fn config(&self) -> Result<postgres::Config, FleetError> {
-        let c = postgres::Config::from_str(&self.db)
+        let (db, _, _) = split_ssl(&self.db)?;
+        let c = postgres::Config::from_str(&db)
             .map_err(|e| FleetError::Url(format!("does not parse: {e}")))?;
         if c.get_password().is_some() {
             return Err(FleetError::Url(
@@ -257,43 +349,124 @@ impl Target {
         ))
     }
 
+    /// The TLS mode and CA file in force: the URL's `sslmode`/`sslrootcert` (libpq
+    /// style) or `tls`/`ca_file` (configuration, flags); when both name one, they
+    /// must agree (`tls = "disable"`, the default, yields to the URL).
+    ///
+    /// # Errors
+    /// [`FleetError::Url`] when they disagree or the URL's mode is refused.
+    pub fn tls_settings(&self) -> Result<(TlsMode, Option<PathBuf>), FleetError> {
+        let (_, url_mode, url_ca) = split_ssl(&self.db)?;
+        let mode = match url_mode {
+            Some(m) if self.tls != TlsMode::Disable && self.tls != m => {
+                return Err(FleetError::Url(format!(
+                    "sslmode={} in the URL contradicts tls = {}",
+                    m.as_str(),
+                    self.tls.as_str()
+                )))
+            }
+            Some(m) => m,
+            None => self.tls,
+        };
+        let ca = match (&self.ca_file, url_ca) {
+            (Some(a), Some(b)) if *a != b => {
+                return Err(FleetError::Url(format!(
+                    "sslrootcert={} in the URL contradicts ca_file {}",
+                    b.display(),
+                    a.display()
+                )))
+            }
+            (Some(a), _) => Some(a.clone()),
+            (None, b) => b,
+        };
+        Ok((mode, ca))
+    }
+
     /// Connects (password from the file, TLS as configured).
     ///
     /// # Errors
-    /// [`FleetError::Url`], [`FleetError::PasswordFile`], [`FleetError::Tls`],
+    /// [`FleetError::Url`], [`FleetError::PasswordFile`], [`FleetError::Tls`] (the
+    /// CA file, or the centre's certificate refused: wrong CA, wrong host name),
     /// [`FleetError::Db`] (unreachable, authentication refused).
     pub fn connect(&self) -> Result<postgres::Client, FleetError> {
         let mut c = self.config()?;
+        let (mode, ca_file) = self.tls_settings()?;
         if let Some(p) = &self.password_file {
             let pw = read_password_file(p)?;
             c.password(pw.as_bytes());
         }
         c.connect_timeout(self.connect_timeout);
         c.application_name("sscard");
-        match self.tls {
+        match mode {
             TlsMode::Disable => {
                 c.ssl_mode(postgres::config::SslMode::Disable);
                 Ok(c.connect(postgres::NoTls)?)
             }
-            TlsMode::Require | TlsMode::VerifyFull => {
+            TlsMode::Require | TlsMode::VerifyCa | TlsMode::VerifyFull => {
                 c.ssl_mode(postgres::config::SslMode::Require);
                 let mut b = native_tls::TlsConnector::builder();
-                if self.tls == TlsMode::Require {
+                if mode == TlsMode::Require && ca_file.is_none() {
                     b.danger_accept_invalid_certs(true)
                         .danger_accept_invalid_hostnames(true);
                 }
-                if let Some(ca) = &self.ca_file {
+                if mode != TlsMode::VerifyFull {
+                    b.danger_accept_invalid_hostnames(true);
+                }
+                if let Some(ca) = &ca_file {
                     let pem = std::fs::read(ca)
-                        .map_err(|e| FleetError::Tls(format!("{}: {e}", ca.display())))?;
+                        .map_err(|e| FleetError::Tls(format!("CA file {}: {e}", ca.display())))?;
                     let cert = native_tls::Certificate::from_pem(&pem)
-                        .map_err(|e| FleetError::Tls(format!("{}: {e}", ca.display())))?;
+                        .map_err(|e| FleetError::Tls(format!("CA file {}: {e}", ca.display())))?;
                     b.add_root_certificate(cert);
                 }
                 let tls = b.build().map_err(|e| FleetError::Tls(e.to_string()))?;
-                Ok(c.connect(postgres_native_tls::MakeTlsConnector::new(tls))?)
+                c.connect(postgres_native_tls::MakeTlsConnector::new(tls))
+                    .map_err(|e| refused_certificate(e, mode, ca_file.as_deref(), &c))
             }
         }
     }
+}
+
+/// A connection error: the centre's certificate refused (the TLS handshake failed
+/// on verification) becomes [`FleetError::Tls`] saying what to check; anything else
+/// stays [`FleetError::Db`].
+fn refused_certificate(
+    e: postgres::Error,
+    mode: TlsMode,
+    ca: Option<&Path>,
+    c: &postgres::Config,
+) -> FleetError {
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        if s.downcast_ref::<native_tls::Error>().is_some() {
+            let host = c
+                .get_hosts()
+                .iter()
+                .map(|h| match h {
+                    postgres::config::Host::Tcp(s) => s.clone(),
+                    postgres::config::Host::Unix(p) => p.display().to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(",");
+            let what = match mode {
+                TlsMode::VerifyFull => format!(
+                    "it must be signed by the CA in {} and name the host '{host}' the URL gives",
+                    ca.map_or("the system's roots".into(), |p| p.display().to_string())
+                ),
+                _ => format!(
+                    "it must be signed by the CA in {}",
+                    ca.map_or("the system's roots".into(), |p| p.display().to_string())
+                ),
+            };
+            return FleetError::Tls(format!(
+                "the centre's certificate was refused ({}); with tls = {} {what}",
+                describe(&e),
+                mode.as_str()
+            ));
+        }
+        src = s.source();
+    }
+    FleetError::Db(e)
 }
 
 #[cfg(test)]
@@ -324,6 +497,41 @@ mod tests {
     fn identity_has_no_secret() {
         let t = target("postgresql://desk_1@10.0.0.5:6543/sscard");
         assert_eq!(t.identity().unwrap(), "desk_1@10.0.0.5:6543/sscard");
+    }
+
+    #[test]
+    fn libpq_sslmode_in_the_url_is_understood_and_checked() {
+        let (rest, mode, ca) = split_ssl(
+            "postgresql://d@centre/sscard?hostaddr=10.0.0.5&sslmode=verify-full&sslrootcert=/etc/ca.pem",
+        )
+        .unwrap();
+        assert_eq!(rest, "postgresql://d@centre/sscard?hostaddr=10.0.0.5");
+        assert_eq!(mode, Some(TlsMode::VerifyFull));
+        assert_eq!(ca, Some(PathBuf::from("/etc/ca.pem")));
+        let (rest, mode, _) = split_ssl("host=centre user=d sslmode=verify-ca").unwrap();
+        assert_eq!(rest, "host=centre user=d");
+        assert_eq!(mode, Some(TlsMode::VerifyCa));
+        for bad in ["prefer", "allow", "sometimes"] {
+            assert!(matches!(
+                split_ssl(&format!("postgresql://d@c/s?sslmode={bad}")),
+                Err(FleetError::Url(_))
+            ));
+        }
+        // The URL and the configuration must agree; the default yields to the URL.
+        let mut t = target("postgresql://d@c/s?sslmode=verify-full");
+        assert_eq!(t.tls_settings().unwrap().0, TlsMode::VerifyFull);
+        t.tls = TlsMode::Require;
+        assert!(matches!(t.tls_settings(), Err(FleetError::Url(_))));
+        t.tls = TlsMode::VerifyFull;
+        t.ca_file = Some(PathBuf::from("/a.pem"));
+        t.db = "postgresql://d@c/s?sslrootcert=/b.pem".into();
+        assert!(matches!(t.tls_settings(), Err(FleetError::Url(_))));
+        t.db = "postgresql://d@c/s".into();
+        assert_eq!(
+            t.tls_settings().unwrap(),
+            (TlsMode::VerifyFull, Some(PathBuf::from("/a.pem")))
+        );
+        assert_eq!(t.identity().unwrap(), "d@c:5432/s");
     }
 
     #[test]

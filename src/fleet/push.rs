@@ -3,9 +3,18 @@
 //! Why this shape: a desk must work for days with the centre down and then catch up,
 //! and a push may die at any point (power cut, SIGKILL, the centre restarting). So:
 //! - The journal's `events.seq` (AUTOINCREMENT, committed in order, since SQLite has
-//!   one writer at a time) is the desk's sequence; the centre keeps `(terminal, seq)`
-//!   unique and inserts with `ON CONFLICT DO NOTHING`, so sending an event twice
-//!   changes nothing.
+//!   one writer at a time) is the desk's sequence; the centre keeps `(terminal,
+//!   journal instance, seq)` unique and inserts with `ON CONFLICT DO NOTHING`, so
+//!   sending an event twice changes nothing. The instance (random per journal file,
+//!   src/activation/journal.rs) keeps a deleted and re-created journal, whose sequence
+//!   restarts at 1, from colliding with what its predecessor pushed.
+//! - A row the centre already holds *with different content* is not a re-push but a
+//!   collision (a journal restored from a backup, or copied): the batch is rolled
+//!   back and the push refuses ([`FleetError::Collision`]) rather than drop it
+//!   silently; `sscard fleet new-instance` gives the journal a fresh instance.
+//! - The card reads (not-yet-activated new cards the desk read, for the deadline
+//!   report) travel the same way in their own stream, with their own watermark row
+//!   (`<centre> card_reads`).
 //! - A durable watermark (`fleet_watermark` in the journal file, one row per centre)
 //!   says up to which `seq` the centre has *committed*. It advances only after the
 //!   centre's `COMMIT` returned; dying between the two only means the next push
@@ -23,6 +32,7 @@
 //! fleet, and a journal that was never pushed stays as it was.
 
 use super::{FleetError, Target};
+use crate::activation::journal::Journal;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::time::Duration;
@@ -41,6 +51,14 @@ pub struct PushOutcome {
     pub batches: u64,
     /// The watermark after the push (journal `seq`).
     pub watermark: i64,
+    /// Card reads sent (including ones the centre already had).
+    pub card_reads_sent: u64,
+    /// Card reads the centre did not have before.
+    pub card_reads_inserted: u64,
+    /// The card reads' watermark after the push.
+    pub card_reads_watermark: i64,
+    /// The journal's instance id (`""` for a journal older than instances).
+    pub journal_instance: String,
 }
 
 /// One event as sent.
@@ -65,10 +83,12 @@ fn jerr(path: &Path) -> impl Fn(rusqlite::Error) -> FleetError + '_ {
     }
 }
 
-/// Opens the journal for pushing and makes sure the watermark table exists.
+/// Opens the journal for pushing (migrating an older journal first, as the desk
+/// would) and makes sure the watermark table exists.
 ///
 /// # Errors
-/// [`FleetError::Journal`] when the file is absent or is not a journal.
+/// [`FleetError::Journal`] when the file is absent or is not a journal,
+/// [`FleetError::JournalFile`] when it cannot be migrated (newer, unreadable).
 pub fn open_outbox(path: &Path) -> Result<Connection, FleetError> {
     let e = jerr(path);
     if !path.exists() {
@@ -77,6 +97,7 @@ pub fn open_outbox(path: &Path) -> Result<Connection, FleetError> {
             source: rusqlite::Error::InvalidPath(path.to_path_buf()),
         });
     }
+    drop(Journal::open(path).map_err(|e| FleetError::JournalFile(e.to_string()))?);
     let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
         .map_err(&e)?;
     conn.busy_timeout(Duration::from_secs(10)).map_err(&e)?;
@@ -106,6 +127,24 @@ pub fn watermark(conn: &Connection, path: &Path, centre: &str) -> Result<i64, Fl
         .optional()
         .map_err(jerr(path))?
         .unwrap_or(0))
+}
+
+/// The journal's instance id.
+///
+/// # Errors
+/// [`FleetError::Journal`].
+pub fn instance(conn: &Connection, path: &Path) -> Result<String, FleetError> {
+    conn.query_row(
+        "SELECT value FROM journal_meta WHERE key = 'instance'",
+        [],
+        |r| r.get(0),
+    )
+    .map_err(jerr(path))
+}
+
+/// The watermark key of the card reads' stream for `centre`.
+pub fn reads_key(centre: &str) -> String {
+    format!("{centre} card_reads")
 }
 
 /// Events after the watermark that the centre has not acknowledged.
@@ -159,8 +198,37 @@ fn read_batch(
     Ok(rows)
 }
 
+/// The refusal of a batch whose rows the centre holds with other content.
+fn collision(what: &str, terminal: &str, instance: &str, seqs: &[i64]) -> FleetError {
+    FleetError::Collision(format!(
+        "the centre already holds {what} {} of terminal {terminal}, journal instance {} with \
+         different content: this journal file was restored from a backup or copied from \
+         another desk, so its numbers now name other records. Nothing of this batch was \
+         stored and nothing at the centre changed. Give the journal a new instance \
+         (`sscard fleet new-instance --journal PATH`), then push again",
+        seqs.iter()
+            .take(5)
+            .map(|s| format!("#{s}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+            + if seqs.len() > 5 { ", ..." } else { "" },
+        if instance.is_empty() {
+            "'' (legacy)"
+        } else {
+            instance
+        }
+    ))
+}
+
 /// Sends one batch in one transaction; returns how many rows were new.
-fn send_batch(client: &mut postgres::Client, rows: &[Row]) -> Result<u64, FleetError> {
+///
+/// # Errors
+/// [`FleetError::Collision`] (rolled back), [`FleetError::Db`].
+fn send_batch(
+    client: &mut postgres::Client,
+    rows: &[Row],
+    instance: &str,
+) -> Result<u64, FleetError> {
     let col = |f: fn(&Row) -> String| rows.iter().map(f).collect::<Vec<String>>();
     let seq: Vec<i64> = rows.iter().map(|r| r.seq).collect();
     let terminal = col(|r| r.terminal.clone());
@@ -175,19 +243,164 @@ fn send_batch(client: &mut postgres::Client, rows: &[Row]) -> Result<u64, FleetE
     let bal: Vec<Option<i64>> = rows.iter().map(|r| r.balance_fen).collect();
     let mut tx = client.transaction()?;
     let n = tx.execute(
-        "INSERT INTO fleet.events (terminal, seq, id, flow, state, at, operator, detail,
-                                   old_card, new_card, balance_fen)
-         SELECT t, s, i, f, st, a::timestamptz, o, d, oc, nc, b
+        "INSERT INTO fleet.events (terminal, journal, seq, id, flow, state, at, operator,
+                                   detail, old_card, new_card, balance_fen)
+         SELECT t, $12, s, i, f, st, a::timestamptz, o, d, oc, nc, b
          FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
                      $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[])
               AS u(t, s, i, f, st, a, o, d, oc, nc, b)
          ON CONFLICT DO NOTHING",
         &[
             &terminal, &seq, &id, &flow, &state, &at, &operator, &detail, &old, &new, &bal,
+            &instance,
         ],
     )?;
+    if n < rows.len() as u64 {
+        // Some rows were there already: a re-push (same content) or a collision.
+        let mut terminals: Vec<&str> = rows.iter().map(|r| r.terminal.as_str()).collect();
+        terminals.sort_unstable();
+        terminals.dedup();
+        for t in terminals {
+            let mine: Vec<&Row> = rows.iter().filter(|r| r.terminal == t).collect();
+            let seq: Vec<i64> = mine.iter().map(|r| r.seq).collect();
+            let id: Vec<&str> = mine.iter().map(|r| r.id.as_str()).collect();
+            let state: Vec<&str> = mine.iter().map(|r| r.state.as_str()).collect();
+            let at: Vec<&str> = mine.iter().map(|r| r.at.as_str()).collect();
+            let clash: Vec<i64> = tx
+                .query(
+                    "SELECT fleet.event_conflicts($1, $2, $3, $4, $5, $6::text[]::timestamptz[])",
+                    &[&t, &instance, &seq, &id, &state, &at],
+                )?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            if !clash.is_empty() {
+                tx.rollback()?;
+                return Err(collision("events", t, instance, &clash));
+            }
+        }
+    }
     tx.commit()?;
     Ok(n)
+}
+
+/// One card read as sent.
+struct ReadRow {
+    seq: i64,
+    terminal: String,
+    at: String,
+    operator: String,
+    card_number: String,
+    issue_date: Option<String>,
+    expiry_date: Option<String>,
+    deadline: String,
+    basis: String,
+    holder: Option<String>,
+}
+
+fn read_reads(
+    conn: &Connection,
+    path: &Path,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<ReadRow>, FleetError> {
+    let e = jerr(path);
+    let mut st = conn
+        .prepare_cached(
+            "SELECT seq, terminal, at, operator, card_number, issue_date, expiry_date, deadline,
+                    deadline_basis, holder_masked
+             FROM card_reads WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )
+        .map_err(&e)?;
+    let rows = st
+        .query_map(params![after, limit as i64], |r| {
+            Ok(ReadRow {
+                seq: r.get(0)?,
+                terminal: r.get(1)?,
+                at: r.get(2)?,
+                operator: r.get(3)?,
+                card_number: r.get(4)?,
+                issue_date: r.get(5)?,
+                expiry_date: r.get(6)?,
+                deadline: r.get(7)?,
+                basis: r.get(8)?,
+                holder: r.get(9)?,
+            })
+        })
+        .map_err(&e)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(&e)?;
+    Ok(rows)
+}
+
+fn send_reads(
+    client: &mut postgres::Client,
+    rows: &[ReadRow],
+    instance: &str,
+) -> Result<u64, FleetError> {
+    let seq: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+    let s = |f: fn(&ReadRow) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
+    let o = |f: fn(&ReadRow) -> Option<&str>| rows.iter().map(f).collect::<Vec<Option<&str>>>();
+    let terminal = s(|r| &r.terminal);
+    let at = s(|r| &r.at);
+    let operator = s(|r| &r.operator);
+    let card = s(|r| &r.card_number);
+    let issue = o(|r| r.issue_date.as_deref());
+    let expiry = o(|r| r.expiry_date.as_deref());
+    let deadline = s(|r| &r.deadline);
+    let basis = s(|r| &r.basis);
+    let holder = o(|r| r.holder.as_deref());
+    let mut tx = client.transaction()?;
+    let n = tx.execute(
+        "INSERT INTO fleet.card_reads (terminal, journal, seq, at, operator, card_number,
+                                       issue_date, expiry_date, deadline, deadline_basis,
+                                       holder_masked)
+         SELECT t, $11, s, a::timestamptz, o, c, i::date, e::date, d::date, b, h
+         FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::text[], $8::text[], $9::text[], $10::text[])
+              AS u(t, s, a, o, c, i, e, d, b, h)
+         ON CONFLICT DO NOTHING",
+        &[
+            &terminal, &seq, &at, &operator, &card, &issue, &expiry, &deadline, &basis, &holder,
+            &instance,
+        ],
+    )?;
+    if n < rows.len() as u64 {
+        let mut terminals = terminal.clone();
+        terminals.sort_unstable();
+        terminals.dedup();
+        for t in terminals {
+            let mine: Vec<&ReadRow> = rows.iter().filter(|r| r.terminal == t).collect();
+            let seq: Vec<i64> = mine.iter().map(|r| r.seq).collect();
+            let card: Vec<&str> = mine.iter().map(|r| r.card_number.as_str()).collect();
+            let at: Vec<&str> = mine.iter().map(|r| r.at.as_str()).collect();
+            let clash: Vec<i64> = tx
+                .query(
+                    "SELECT fleet.card_read_conflicts($1, $2, $3, $4, $5::text[]::timestamptz[])",
+                    &[&t, &instance, &seq, &card, &at],
+                )?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            if !clash.is_empty() {
+                tx.rollback()?;
+                return Err(collision("card reads", t, instance, &clash));
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(n)
+}
+
+/// Advances the watermark `key` to `seq` (durable, synchronous=FULL).
+fn advance(conn: &Connection, path: &Path, key: &str, seq: i64) -> Result<(), FleetError> {
+    conn.execute(
+        "INSERT INTO fleet_watermark (centre, seq, at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (centre) DO UPDATE SET seq = excluded.seq, at = excluded.at",
+        params![key, seq, chrono::Local::now().to_rfc3339()],
+    )
+    .map_err(jerr(path))?;
+    Ok(())
 }
 
 /// Pushes every event after the watermark to the centre, `batch` at a time, advancing
@@ -203,28 +416,51 @@ pub fn push(
     centre: &str,
     batch: usize,
 ) -> Result<PushOutcome, FleetError> {
-    let conn = open_outbox(journal)?;
+    push_open(&open_outbox(journal)?, journal, client, centre, batch)
+}
+
+/// [`push`] on a journal already opened by [`open_outbox`].
+fn push_open(
+    conn: &Connection,
+    journal: &Path,
+    client: &mut postgres::Client,
+    centre: &str,
+    batch: usize,
+) -> Result<PushOutcome, FleetError> {
     let batch = batch.max(1);
+    let instance = instance(conn, journal)?;
     let mut out = PushOutcome {
-        watermark: watermark(&conn, journal, centre)?,
+        watermark: watermark(conn, journal, centre)?,
+        journal_instance: instance.clone(),
         ..PushOutcome::default()
     };
     loop {
-        let rows = read_batch(&conn, journal, out.watermark, batch)?;
+        let rows = read_batch(conn, journal, out.watermark, batch)?;
         let Some(last) = rows.last().map(|r| r.seq) else {
             break;
         };
-        out.inserted += send_batch(client, &rows)?;
+        out.inserted += send_batch(client, &rows, &instance)?;
         out.sent += rows.len() as u64;
         out.batches += 1;
-        // The centre committed: only now the watermark moves (durable, synchronous=FULL).
-        conn.execute(
-            "INSERT INTO fleet_watermark (centre, seq, at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (centre) DO UPDATE SET seq = excluded.seq, at = excluded.at",
-            params![centre, last, chrono::Local::now().to_rfc3339()],
-        )
-        .map_err(jerr(journal))?;
+        // The centre committed: only now the watermark moves.
+        advance(conn, journal, centre, last)?;
         out.watermark = last;
+        if rows.len() < batch {
+            break;
+        }
+    }
+    let key = reads_key(centre);
+    out.card_reads_watermark = watermark(conn, journal, &key)?;
+    loop {
+        let rows = read_reads(conn, journal, out.card_reads_watermark, batch)?;
+        let Some(last) = rows.last().map(|r| r.seq) else {
+            break;
+        };
+        out.card_reads_inserted += send_reads(client, &rows, &instance)?;
+        out.card_reads_sent += rows.len() as u64;
+        out.batches += 1;
+        advance(conn, journal, &key, last)?;
+        out.card_reads_watermark = last;
         if rows.len() < batch {
             break;
         }
@@ -238,10 +474,10 @@ pub fn push(
 /// As [`Target::connect`] and [`push`].
 pub fn push_to(target: &Target, journal: &Path, batch: usize) -> Result<PushOutcome, FleetError> {
     let centre = target.identity()?;
-    // Check the journal before reaching out.
-    drop(open_outbox(journal)?);
+    // Open (and check) the journal before reaching out, once.
+    let conn = open_outbox(journal)?;
     let mut client = target.connect()?;
-    push(journal, &mut client, &centre, batch)
+    push_open(&conn, journal, &mut client, &centre, batch)
 }
 
 /// Starts `sscard journal push` as a detached child (its own session, output to

@@ -4,10 +4,10 @@
 //! how many cards each desk activated per day; which old cards are frozen with no
 //! credit seen anywhere (the holder's money is stuck until the bureau acts); which
 //! transfers one desk credited while another still shows them open; which holders
-//! came back for a cancel or void. The six-month activation deadline (spec/cards.md,
-//! EF05 issue date + 6 months) cannot be reported: desk journals record transfers,
-//! not card reads, so the centre never learns an issue date. The report says so
-//! instead of printing an empty table.
+//! came back for a cancel or void; which new cards a desk has read that are near or
+//! past the six-month activation deadline (spec/activation.md: EF05 issue date + 6
+//! months) and that no desk has seen activated since (the desks' card reads, pushed
+//! from their journals: src/activation/journal.rs).
 //!
 //! Output: text for people, JSON for programs, CSV (the `csv` crate) in one long table
 //! with a `section` column, so a spreadsheet filter separates the sections.
@@ -22,6 +22,31 @@ pub struct Options {
     pub frozen_hours: u32,
     /// Time zone for "day" (an IANA name such as `Asia/Shanghai`, or `UTC`).
     pub tz: String,
+    /// Cards whose deadline is at most this many days after today (in [`Options::tz`])
+    /// or already past.
+    pub deadline_days: u32,
+}
+
+/// A new card a desk has read, not seen activated anywhere, whose six-month
+/// activation deadline is near or past.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Deadline {
+    /// The card number.
+    pub card_number: String,
+    /// The deadline (`YYYY-MM-DD`).
+    pub deadline: String,
+    /// Days from today to the deadline; negative when past.
+    pub days_left: i32,
+    /// `issue_date` or `expiry_date` (what the desk computed it from).
+    pub basis: String,
+    /// The desk that read it last.
+    pub terminal: String,
+    /// When (RFC 3339, UTC).
+    pub last_read_at: String,
+    /// How many times desks read it.
+    pub reads: i64,
+    /// The holder's citizen ID, masked (`110101********1234`), when read.
+    pub holder_masked: Option<String>,
 }
 
 /// Activations (transfers reaching `COMPLETE`) of one desk on one day.
@@ -103,14 +128,18 @@ pub struct Report {
     pub split: Vec<Split>,
     /// Cancels and voids.
     pub cancels: Vec<Cancel>,
+    /// The `deadline` threshold, days.
+    pub deadline_days: u32,
+    /// New cards read near or past the activation deadline, soonest first.
+    pub deadlines: Vec<Deadline>,
     /// What the report cannot tell, and why.
     pub notes: Vec<String>,
 }
 
 const UTC: &str = "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'";
 
-/// The deadline note (see the module docs).
-pub const DEADLINE_NOTE: &str = "cards near or past the six-month activation deadline: not available; desk journals record transfers, not card reads, so no issue date reaches the centre";
+/// What the deadline section can and cannot see.
+pub const DEADLINE_NOTE: &str = "activation deadlines come from the new cards desks have read (not yet activated when read) and exclude cards any desk has since seen COMPLETE; a card read only by desks running an sscard older than journal schema 3 is not known to the centre";
 
 /// Builds the report.
 ///
@@ -217,6 +246,40 @@ pub fn build(client: &mut postgres::Client, o: &Options) -> Result<Report, Fleet
             new_card: r.get(5),
         })
         .collect();
+    let deadlines = tx
+        .query(
+            &format!(
+                "WITH today AS (SELECT (now() AT TIME ZONE $1::text)::date AS d),
+                 last AS (
+                    SELECT DISTINCT ON (card_number) card_number, deadline, deadline_basis,
+                           terminal, at, holder_masked,
+                           count(*) OVER (PARTITION BY card_number) AS reads
+                    FROM fleet.card_reads
+                    WHERE deadline <= (SELECT d FROM today) + $2::int
+                    ORDER BY card_number, at DESC, seq DESC)
+                 SELECT l.card_number, to_char(l.deadline, 'YYYY-MM-DD'),
+                        (l.deadline - (SELECT d FROM today))::int, l.deadline_basis,
+                        l.terminal, to_char(l.at AT TIME ZONE 'UTC', {UTC}), l.reads,
+                        l.holder_masked
+                 FROM last l
+                 WHERE NOT EXISTS (SELECT 1 FROM fleet.events e
+                                   WHERE e.state = 'COMPLETE' AND e.new_card = l.card_number)
+                 ORDER BY l.deadline, l.card_number"
+            ),
+            &[&o.tz, &(o.deadline_days as i32)],
+        )?
+        .iter()
+        .map(|r| Deadline {
+            card_number: r.get(0),
+            deadline: r.get(1),
+            days_left: r.get(2),
+            basis: r.get(3),
+            terminal: r.get(4),
+            last_read_at: r.get(5),
+            reads: r.get(6),
+            holder_masked: r.get(7),
+        })
+        .collect();
     tx.commit()?;
     Ok(Report {
         schema_version: crate::output::Doc::FleetReport.version(),
@@ -226,6 +289,8 @@ pub fn build(client: &mut postgres::Client, o: &Options) -> Result<Report, Fleet
         frozen,
         split,
         cancels,
+        deadline_days: o.deadline_days,
+        deadlines,
         notes: vec![DEADLINE_NOTE.to_string()],
     })
 }
@@ -284,6 +349,30 @@ pub fn text(r: &Report) -> String {
             c.new_card.as_deref().unwrap_or("-")
         );
     }
+    s += &format!(
+        "\nnew cards read, not seen activated, deadline within {} days or past:\n",
+        r.deadline_days
+    );
+    if r.deadlines.is_empty() {
+        s += "  none\n";
+    }
+    for d in &r.deadlines {
+        let when = if d.days_left < 0 {
+            format!("PAST by {} day(s)", -d.days_left)
+        } else {
+            format!("{} day(s) left", d.days_left)
+        };
+        s += &format!(
+            "  card {}  deadline {} ({when}, from {})  last read {} at terminal {} ({} read(s))  holder {}\n",
+            d.card_number,
+            d.deadline,
+            d.basis,
+            d.last_read_at,
+            d.terminal,
+            d.reads,
+            d.holder_masked.as_deref().unwrap_or("-")
+        );
+    }
     for n in &r.notes {
         s += &format!("\nnote: {n}\n");
     }
@@ -291,6 +380,9 @@ pub fn text(r: &Report) -> String {
 }
 
 /// The report as one CSV table: `section,terminal,day,id,state,at,old_card,new_card,count,other_terminal,other_state`.
+/// The `deadline` section's rows: the last reading terminal, the deadline in `day`,
+/// the card number in `id` and `new_card`, `NEAR` or `PAST` in `state`, the last read
+/// in `at`, days left (negative: past) in `count`.
 ///
 /// # Errors
 /// [`FleetError::Invalid`] when the CSV writer fails (it writes to memory).
@@ -371,6 +463,22 @@ pub fn csv(r: &Report) -> Result<String, FleetError> {
             &o(&c.old_card),
             &o(&c.new_card),
             "",
+            "",
+            "",
+        ])
+        .map_err(e)?;
+    }
+    for d in &r.deadlines {
+        w.write_record([
+            "deadline",
+            &d.terminal,
+            &d.deadline,
+            &d.card_number,
+            if d.days_left < 0 { "PAST" } else { "NEAR" },
+            &d.last_read_at,
+            "",
+            &d.card_number,
+            &d.days_left.to_string(),
             "",
             "",
         ])

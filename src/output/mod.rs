@@ -97,6 +97,8 @@ impl Doc {
     /// - script 2.0: `version` renamed `schema_version` (a change, so major).
     /// - receipt 1.1, fleet report 1.1: `schema` added.
     /// - journal backup 1.0, error 1.0: new.
+    /// - fleet report 1.2: `deadlines` (new cards read near or past the six-month
+    ///   activation deadline) and `deadline_days` added.
     pub const fn schema(self) -> (&'static str, &'static str) {
         match self {
             Doc::Info => ("sscard-info", "1.1"),
@@ -111,7 +113,7 @@ impl Doc {
             Doc::JournalPush => ("sscard-journal-push", "1.1"),
             Doc::JournalBackup => ("sscard-journal-backup", "1.0"),
             Doc::FleetLookup => ("sscard-fleet-lookup", "1.1"),
-            Doc::FleetReport => ("sscard-fleet-report", "1.1"),
+            Doc::FleetReport => ("sscard-fleet-report", "1.2"),
             Doc::Error => ("sscard-error", "1.0"),
         }
     }

@@ -240,3 +240,142 @@ pub fn secret_file(dir: &Path, name: &str, secret: &str) -> PathBuf {
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
     p
 }
+
+/// A test CA, a server certificate it signed for [`TLS_HOST`], and a second CA that
+/// signed nothing of the centre's: made with the `openssl` command line.
+pub struct TlsFiles {
+    /// The directory (owned by `postgres`, so the server reads its key).
+    pub dir: tempfile::TempDir,
+    /// The CA that signed the server certificate (PEM).
+    pub ca: PathBuf,
+    /// Another CA (PEM).
+    pub rogue_ca: PathBuf,
+    /// The server certificate and key (PEM; key mode 600, owned by `postgres`).
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// The host name in the test server certificate (a name, not an address, so that
+/// connecting by address shows the host-name check).
+pub const TLS_HOST: &str = "centre.sscard.test";
+
+fn openssl(args: &[&str], dir: &Path) {
+    let o = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl");
+    assert!(
+        o.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+impl TlsFiles {
+    /// Generates the files (P-256 keys, valid two days).
+    pub fn generate() -> TlsFiles {
+        let dir = tempfile::Builder::new()
+            .prefix("sscard-pgtls-")
+            .tempdir()
+            .unwrap();
+        let d = dir.path();
+        for (name, cn) in [("ca", "sscard test CA"), ("rogue", "someone else's CA")] {
+            openssl(
+                &[
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1",
+                    "-nodes",
+                    "-keyout",
+                    &format!("{name}.key"),
+                    "-out",
+                    &format!("{name}.pem"),
+                    "-days",
+                    "2",
+                    "-subj",
+                    &format!("/CN={cn}"),
+                    "-addext",
+                    "basicConstraints=critical,CA:TRUE",
+                    "-addext",
+                    "keyUsage=critical,keyCertSign,cRLSign",
+                ],
+                d,
+            );
+        }
+        openssl(
+            &[
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                &format!("/CN={TLS_HOST}"),
+            ],
+            d,
+        );
+        std::fs::write(
+            d.join("ext.cnf"),
+            format!(
+                "subjectAltName=DNS:{TLS_HOST}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n"
+            ),
+        )
+        .unwrap();
+        openssl(
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "server.pem",
+                "-days",
+                "2",
+                "-extfile",
+                "ext.cnf",
+            ],
+            d,
+        );
+        let (uid, gid) = postgres_uid();
+        std::os::unix::fs::chown(d, Some(uid), Some(gid)).unwrap();
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for f in ["server.pem", "server.key"] {
+            std::os::unix::fs::chown(d.join(f), Some(uid), Some(gid)).unwrap();
+        }
+        std::fs::set_permissions(d.join("server.key"), std::fs::Permissions::from_mode(0o600))
+            .unwrap();
+        TlsFiles {
+            ca: d.join("ca.pem"),
+            rogue_ca: d.join("rogue.pem"),
+            cert: d.join("server.pem"),
+            key: d.join("server.key"),
+            dir,
+        }
+    }
+}
+
+impl Cluster {
+    /// A cluster with `ssl = on` and the certificate of `tls` (clients may still
+    /// connect without TLS, so the harness's own admin connection is unchanged).
+    pub fn start_tls(tls: &TlsFiles) -> Cluster {
+        Cluster::start_with(&[
+            "ssl = on",
+            &format!("ssl_cert_file = '{}'", tls.cert.display()),
+            &format!("ssl_key_file = '{}'", tls.key.display()),
+        ])
+    }
+}
