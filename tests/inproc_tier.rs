@@ -289,6 +289,8 @@ fn invariants(old: &SharedCard, news: &[&SharedCard], when: &str) -> String {
 }
 
 fn counts(two: bool) -> (u64, u64) {
+    // `RUST_LOG=sscard::apdu=debug` prints every APDU of the clean flows.
+    let _ = env_logger::builder().is_test(true).try_init();
     let (old, new) = (card("city.json", "old"), card("ssc-2.00.json", "N"));
     let d = DeskRig::new(two);
     old.arm(None);

@@ -590,12 +590,13 @@ const NEW_ROLES: &[Role] = &[
 
 /// The new card as a pharmacy reads it (check and credit): what the spec's checks
 /// decide on. Account and category are not read (the credit overwrites them with the
-/// old card's); the log head is read only when the card already holds this transfer.
+/// old card's), nor the name (the holder's name shown, journaled and printed is the
+/// old card's, whose citizen ID equals N's); the log head is read only when the card
+/// already holds this transfer.
 const NEW_LEAN: &[Role] = &[
     Role::Ssc(SscRole::CardNumber),
     Role::Ssc(SscRole::ExpiryDate),
     Role::Ssc(SscRole::CitizenId),
-    Role::Ssc(SscRole::Name),
     Role::Ssc(SscRole::Status),
     Role::Ssc(SscRole::Balance),
     Role::Ssc(SscRole::TransferId),
@@ -614,17 +615,31 @@ const NEW_AGAIN: &[Role] = &[
     Role::Ssc(SscRole::TransferFloor),
 ];
 
-/// N for a void: what decides it, with the log head (a torn void leaves its record).
+/// N for a void: what decides it. N is the card the old card (or the journal) names,
+/// so its number and INTERNAL AUTHENTICATE identify it (no expiry, citizen ID or name
+/// decides a cancel); status and X decide refuse-or-void, the balance goes into the
+/// log record, the floor decides whether to write one. The log head (a torn void
+/// leaves its record) is read only when the floor for X is already there: the void
+/// writes the floor before its APPEND, so without it no record of this void exists.
 const NEW_VOID: &[Role] = &[
     Role::Ssc(SscRole::CardNumber),
-    Role::Ssc(SscRole::ExpiryDate),
-    Role::Ssc(SscRole::CitizenId),
-    Role::Ssc(SscRole::Name),
     Role::Ssc(SscRole::Status),
     Role::Ssc(SscRole::Balance),
     Role::Ssc(SscRole::TransferId),
     Role::Ssc(SscRole::TransferFloor),
-    Role::Ssc(SscRole::LastLog),
+];
+
+/// The read-back of a void: the floor and X (and the balance, when it cleared a
+/// torn credit: [`VOID_BACK_TORN`]). Tag 22 is not written by a void.
+const VOID_BACK: &[Role] = &[
+    Role::Ssc(SscRole::TransferId),
+    Role::Ssc(SscRole::TransferFloor),
+];
+
+const VOID_BACK_TORN: &[Role] = &[
+    Role::Ssc(SscRole::Balance),
+    Role::Ssc(SscRole::TransferId),
+    Role::Ssc(SscRole::TransferFloor),
 ];
 
 /// The read-back of an unfreeze: the three records it wrote.
@@ -634,6 +649,7 @@ const UNFREEZE_BACK: &[Role] = &[
     Role::City(CityRole::TargetCard),
 ];
 
+/// The old card as resume reads it (all that recovery may continue from).
 const OLD_ROLES: &[Role] = &[
     Role::City(CityRole::CardNumber),
     Role::City(CityRole::CitizenId),
@@ -645,6 +661,43 @@ const OLD_ROLES: &[Role] = &[
     Role::City(CityRole::TransferId),
     Role::City(CityRole::TargetCard),
     Role::City(CityRole::TransferCounter),
+];
+
+/// The old card at pharmacy step 2: what the freeze decides on (number, citizen ID,
+/// status, counter) and carries to N (account, category, balance), with the name
+/// shown to the operator, journaled and printed. X and N (tags 26, 27) decide only
+/// at status `01` or `02` ([`OLD_TRANSFER`], read then).
+const OLD_FREEZE: &[Role] = &[
+    Role::City(CityRole::CardNumber),
+    Role::City(CityRole::CitizenId),
+    Role::City(CityRole::Name),
+    Role::City(CityRole::Account),
+    Role::City(CityRole::Category),
+    Role::City(CityRole::Status),
+    Role::City(CityRole::Balance),
+    Role::City(CityRole::TransferCounter),
+];
+
+/// X and N, read from an old card found frozen or migrated.
+const OLD_TRANSFER: &[Role] = &[
+    Role::City(CityRole::TransferId),
+    Role::City(CityRole::TargetCard),
+];
+
+/// The old card as a cancel first reads it: whose transfer (number, X), in which
+/// state, bound to which N. The counter n is X's first four bytes.
+const OLD_CANCEL: &[Role] = &[
+    Role::City(CityRole::CardNumber),
+    Role::City(CityRole::Status),
+    Role::City(CityRole::TransferId),
+    Role::City(CityRole::TargetCard),
+];
+
+/// The old card re-inserted for the unfreeze: the same card, its state, X.
+const OLD_UNFREEZE: &[Role] = &[
+    Role::City(CityRole::CardNumber),
+    Role::City(CityRole::Status),
+    Role::City(CityRole::TransferId),
 ];
 
 const OLD_BACK: &[Role] = &[
@@ -696,19 +749,39 @@ fn transfer(f: &Fields, role: Role) -> R<Option<TransferId>> {
     }
 }
 
-/// The old card as the core sees it.
+/// The old card as the core sees it. Number and status are read in every flow; the
+/// other records only where a rule or the transfer needs them (`None`: not read).
 #[derive(Clone, Debug)]
 struct OldCard {
     number: String,
-    citizen_id: String,
-    name: String,
-    account: String,
-    category: u8,
     status: CityStatus,
-    balance: u32,
-    transfer: Option<TransferId>,
-    target: Option<String>,
-    counter: u32,
+    citizen_id: Option<String>,
+    name: Option<String>,
+    account: Option<String>,
+    category: Option<u8>,
+    balance: Option<u32>,
+    transfer: Option<Option<TransferId>>,
+    target: Option<Option<String>>,
+    counter: Option<u32>,
+}
+
+/// `Some(parse(f))` when `role` was read, `None` when not.
+fn opt<T>(f: &Fields, role: Role, parse: impl FnOnce(&Fields, Role) -> R<T>) -> R<Option<T>> {
+    match f.get(role) {
+        None => Ok(None),
+        Some(_) => parse(f, role).map(Some),
+    }
+}
+
+fn code(f: &Fields, role: Role) -> R<u8> {
+    match f.get(role) {
+        Some(FieldValue::Code(x)) => Ok(*x),
+        _ => missing(role),
+    }
+}
+
+fn target(f: &Fields, role: Role) -> R<Option<String>> {
+    Ok(Some(text(f, role)?).filter(|t| !t.trim().is_empty()))
 }
 
 impl OldCard {
@@ -716,30 +789,102 @@ impl OldCard {
         let c = Role::City;
         Ok(OldCard {
             number: text(f, c(CityRole::CardNumber))?,
-            citizen_id: text(f, c(CityRole::CitizenId))?,
-            name: text(f, c(CityRole::Name))?,
-            account: text(f, c(CityRole::Account))?,
-            category: match f.get(c(CityRole::Category)) {
-                Some(FieldValue::Code(x)) => *x,
-                _ => return missing(c(CityRole::Category)),
-            },
             status: city_status(f)?,
-            balance: number(f, c(CityRole::Balance))?,
-            transfer: transfer(f, c(CityRole::TransferId))?,
-            target: Some(text(f, c(CityRole::TargetCard))?).filter(|t| !t.trim().is_empty()),
-            counter: number(f, c(CityRole::TransferCounter))?,
+            citizen_id: opt(f, c(CityRole::CitizenId), text)?,
+            name: opt(f, c(CityRole::Name), text)?,
+            account: opt(f, c(CityRole::Account), text)?,
+            category: opt(f, c(CityRole::Category), code)?,
+            balance: opt(f, c(CityRole::Balance), number)?,
+            transfer: opt(f, c(CityRole::TransferId), transfer)?,
+            target: opt(f, c(CityRole::TargetCard), target)?,
+            counter: opt(f, c(CityRole::TransferCounter), number)?,
         })
     }
 
-    fn data(&self, new_card: Option<String>) -> TransferData {
+    /// Reads X and N from the card in its reader (status `01` or `02`).
+    fn read_transfer(&mut self, io: &mut Io) -> R<()> {
+        if self.transfer.is_none() || self.target.is_none() {
+            let f = io.read(Which::Old, Session::Same, OLD_TRANSFER)?;
+            self.transfer = Some(transfer(f, Role::City(CityRole::TransferId))?);
+            self.target = Some(target(f, Role::City(CityRole::TargetCard))?);
+        }
+        Ok(())
+    }
+
+    fn transfer(&self) -> R<Option<TransferId>> {
+        match self.transfer {
+            Some(t) => Ok(t),
+            None => missing(Role::City(CityRole::TransferId)),
+        }
+    }
+
+    fn target(&self) -> R<Option<String>> {
+        match &self.target {
+            Some(t) => Ok(t.clone()),
+            None => missing(Role::City(CityRole::TargetCard)),
+        }
+    }
+
+    fn counter(&self) -> R<u32> {
+        match self.counter {
+            Some(n) => Ok(n),
+            None => missing(Role::City(CityRole::TransferCounter)),
+        }
+    }
+
+    /// What the transfer carries to N: every record of it must have been read.
+    fn data(&self, new_card: Option<String>) -> R<TransferData> {
+        let c = Role::City;
+        Ok(TransferData {
+            old_card: Some(self.number.clone()),
+            new_card,
+            citizen_id: match &self.citizen_id {
+                Some(x) => x.clone(),
+                None => return missing(c(CityRole::CitizenId)),
+            },
+            holder_name: match &self.name {
+                Some(x) => x.clone(),
+                None => return missing(c(CityRole::Name)),
+            },
+            account: match &self.account {
+                Some(x) => x.clone(),
+                None => return missing(c(CityRole::Account)),
+            },
+            category: match self.category {
+                Some(x) => x,
+                None => return missing(c(CityRole::Category)),
+            },
+            balance_fen: match self.balance {
+                Some(x) => x,
+                None => return missing(c(CityRole::Balance)),
+            },
+        })
+    }
+
+    /// The journal's record of a cancel from this card: what was read, the rest
+    /// empty (a cancel carries nothing to N; its rules decide on number, status, X
+    /// and N only).
+    fn record(&self, new_card: Option<String>) -> TransferData {
         TransferData {
             old_card: Some(self.number.clone()),
             new_card,
-            citizen_id: self.citizen_id.clone(),
-            holder_name: self.name.clone(),
-            account: self.account.clone(),
-            category: self.category,
-            balance_fen: self.balance,
+            citizen_id: self.citizen_id.clone().unwrap_or_default(),
+            holder_name: self.name.clone().unwrap_or_default(),
+            account: self.account.clone().unwrap_or_default(),
+            category: self.category.unwrap_or_default(),
+            balance_fen: self.balance.unwrap_or_default(),
+        }
+    }
+
+    /// The holder, when name and citizen ID were read.
+    fn holder(&self) -> Option<Note> {
+        match (&self.name, &self.citizen_id) {
+            (Some(name), Some(citizen_id)) => Some(Note::Holder {
+                name: name.clone(),
+                citizen_id: citizen_id.clone(),
+                card: self.number.clone(),
+            }),
+            _ => None,
         }
     }
 }
@@ -769,9 +914,12 @@ fn floor(f: &Fields) -> R<Option<Floor>> {
 #[derive(Clone, Debug)]
 struct NewCard {
     number: String,
-    expiry: Date,
-    citizen_id: String,
-    name: String,
+    /// `None` when not read (a void, N re-inserted).
+    expiry: Option<Date>,
+    /// `None` when not read (a void).
+    citizen_id: Option<String>,
+    /// `None` when not read (pharmacy: the old card's is used).
+    name: Option<String>,
     /// `None` when not read (a pharmacy's lean read, [`NEW_LEAN`]).
     account: Option<String>,
     /// `None` when not read.
@@ -790,12 +938,12 @@ impl NewCard {
         let s = Role::Ssc;
         Ok(NewCard {
             number: text(f, s(SscRole::CardNumber))?,
-            expiry: match f.get(s(SscRole::ExpiryDate)) {
-                Some(FieldValue::Date(Some(d))) => *d,
-                _ => return missing(s(SscRole::ExpiryDate)),
-            },
-            citizen_id: text(f, s(SscRole::CitizenId))?,
-            name: text(f, s(SscRole::Name))?,
+            expiry: opt(f, s(SscRole::ExpiryDate), |f, role| match f.get(role) {
+                Some(FieldValue::Date(Some(d))) => Ok(*d),
+                _ => missing(role),
+            })?,
+            citizen_id: opt(f, s(SscRole::CitizenId), text)?,
+            name: opt(f, s(SscRole::Name), text)?,
             account: match f.get(s(SscRole::Account)) {
                 Some(FieldValue::Text(t)) | Some(FieldValue::Digits(t)) => Some(t.clone()),
                 None => None,
@@ -819,11 +967,36 @@ impl NewCard {
         })
     }
 
-    fn holder(&self) -> Note {
-        Note::Holder {
-            name: self.name.clone(),
-            citizen_id: self.citizen_id.clone(),
-            card: self.number.clone(),
+    /// The holder, when name and citizen ID were read.
+    fn holder(&self) -> Option<Note> {
+        match (&self.name, &self.citizen_id) {
+            (Some(name), Some(citizen_id)) => Some(Note::Holder {
+                name: name.clone(),
+                citizen_id: citizen_id.clone(),
+                card: self.number.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    fn citizen_id(&self) -> R<&str> {
+        match &self.citizen_id {
+            Some(c) => Ok(c),
+            None => missing(Role::Ssc(SscRole::CitizenId)),
+        }
+    }
+
+    fn expiry(&self) -> R<Date> {
+        match self.expiry {
+            Some(d) => Ok(d),
+            None => missing(Role::Ssc(SscRole::ExpiryDate)),
+        }
+    }
+
+    fn name(&self) -> R<String> {
+        match &self.name {
+            Some(n) => Ok(n.clone()),
+            None => missing(Role::Ssc(SscRole::Name)),
         }
     }
 
@@ -870,7 +1043,9 @@ fn read_new(io: &mut Io, purpose: Purpose) -> R<NewCard> {
     let f = io.open(Which::New, purpose, NEW_LEAN)?;
     let genuine = io.genuine(Which::New)?;
     let card = NewCard::parse(f, genuine)?;
-    io.note(card.holder());
+    if let Some(h) = card.holder() {
+        io.note(h);
+    }
     if !card.genuine {
         return refuse(Refusal::NotGenuine { which: Which::New });
     }
@@ -907,31 +1082,28 @@ fn read_new_again(io: &mut Io, checked: NewCard) -> R<NewCard> {
     })
 }
 
-fn read_old(io: &mut Io, purpose: Purpose, session: Session) -> R<OldCard> {
+fn read_old(io: &mut Io, purpose: Purpose, session: Session, roles: &'static [Role]) -> R<OldCard> {
     io.step_msg(Step::ReadOld);
     let f = if session == Session::Fresh {
-        io.open(Which::Old, purpose, OLD_ROLES)?
+        io.open(Which::Old, purpose, roles)?
     } else {
-        io.read(Which::Old, Session::Same, OLD_ROLES)?
+        io.read(Which::Old, Session::Same, roles)?
     };
     let old = OldCard::parse(f)?;
-    io.note(Note::Holder {
-        name: old.name.clone(),
-        citizen_id: old.citizen_id.clone(),
-        card: old.number.clone(),
-    });
+    if let Some(h) = old.holder() {
+        io.note(h);
+    }
     Ok(old)
 }
 
 /// The refusals every flow applies to a new card before anything else: expired, a
 /// citizen ID failing its check digit.
 fn check_identity(io: &Io, card: &NewCard) -> R<()> {
-    if card.expiry < io.env.today {
-        return refuse(Refusal::NewExpired {
-            expiry: card.expiry,
-        });
+    let expiry = card.expiry()?;
+    if expiry < io.env.today {
+        return refuse(Refusal::NewExpired { expiry });
     }
-    if crate::card::checks::check_citizen_id(&card.citizen_id).outcome
+    if crate::card::checks::check_citizen_id(card.citizen_id()?).outcome
         != crate::card::checks::Outcome::Pass
     {
         return refuse(Refusal::CitizenIdCheckDigit);
@@ -1001,7 +1173,10 @@ fn pharmacy(io: &mut Io) -> R<End> {
     io.step_msg(Step::ProveKey);
     io.authenticate(Which::New, KeyRole::Write)?;
     // Step 2: the old card, frozen, bound to N.
-    let old = read_old(io, Purpose::Freeze, Session::Fresh)?;
+    let mut old = read_old(io, Purpose::Freeze, Session::Fresh, OLD_FREEZE)?;
+    if matches!(old.status, CityStatus::Migrating | CityStatus::Migrated) {
+        old.read_transfer(io)?;
+    }
     // A floor may only name this old card (known from here on).
     if let Some(f) = &new.floor {
         if f.old_card != old.number {
@@ -1013,24 +1188,21 @@ fn pharmacy(io: &mut Io) -> R<End> {
     match old.status {
         CityStatus::Active => {}
         CityStatus::Migrating => return continue_from_old(io, old, Some(new)),
-        CityStatus::Migrated => {
-            return refuse(Refusal::OldMigrated {
-                to: old.target.clone(),
-            })
-        }
+        CityStatus::Migrated => return refuse(Refusal::OldMigrated { to: old.target()? }),
         CityStatus::Blocked | CityStatus::Other(_) => return refuse(Refusal::OldNotUsable),
     }
-    if old.citizen_id != new.citizen_id {
+    let data = old.data(Some(new.number.clone()))?;
+    if data.citizen_id != new.citizen_id()? {
         return refuse(Refusal::OtherPerson);
     }
     let pin = verify_old_pin(io)?;
-    let Some(n1) = old.counter.checked_add(1) else {
+    let Some(n1) = old.counter()?.checked_add(1) else {
         return stop(Stop::CounterExhausted);
     };
     let x = TransferId::new(n1, io.env.random);
     let t = Transfer {
         id: x,
-        data: old.data(Some(new.number.clone())),
+        data,
         n: new.number.clone(),
     };
     let proof = io.journal(x, Flow::Pharmacy, JournalState::Freezing, &t.data)?;
@@ -1141,7 +1313,7 @@ fn choose_pin(io: &mut Io, prompt: Prompt) -> R<()> {
 /// An old card at `01` carrying X and N: continue at step 3 with N (spec: recovery,
 /// on any terminal). `checked` is the new card pharmacy step 1 checked, if any.
 fn continue_from_old(io: &mut Io, old: OldCard, checked: Option<NewCard>) -> R<End> {
-    let (Some(x), target) = (old.transfer, old.target.clone()) else {
+    let (Some(x), target) = (old.transfer()?, old.target()?) else {
         return stop(Stop::FrozenWithoutTransfer);
     };
     let n = match (target, &checked) {
@@ -1156,7 +1328,7 @@ fn continue_from_old(io: &mut Io, old: OldCard, checked: Option<NewCard>) -> R<E
     }
     let t = Transfer {
         id: x,
-        data: old.data(Some(n.clone())),
+        data: old.data(Some(n.clone()))?,
         n,
     };
     let entry = io.lookup(x)?;
@@ -1216,8 +1388,12 @@ fn credit(
             found: new.number.clone(),
         });
     }
-    if new.citizen_id != t.data.citizen_id {
-        return refuse(Refusal::OtherPerson);
+    // The holder check of step 2, again where both sides were read (a cancel
+    // finishing a credit identifies N by its number alone, as step 3 does).
+    if let Some(c) = &new.citizen_id {
+        if !t.data.citizen_id.is_empty() && *c != t.data.citizen_id {
+            return refuse(Refusal::OtherPerson);
+        }
     }
     if fresh {
         check_identity(io, &new)?;
@@ -1390,9 +1566,9 @@ fn resume(io: &mut Io, entry: Option<&JournalEntry>, old_present: bool) -> R<End
         }
     }
     if entry.is_none() || old_present {
-        let old = read_old(io, Purpose::Identify, Session::Fresh)?;
+        let old = read_old(io, Purpose::Identify, Session::Fresh, OLD_ROLES)?;
         if let Some(e) = entry {
-            if old.transfer != Some(e.id) {
+            if old.transfer()? != Some(e.id) {
                 if e.state == JournalState::Freezing && old.status == CityStatus::Active {
                     return close_unfrozen(io, e);
                 }
@@ -1408,7 +1584,7 @@ fn resume(io: &mut Io, entry: Option<&JournalEntry>, old_present: bool) -> R<End
             CityStatus::Migrated => {
                 // Every card write was made; a journal entry a fault left short of
                 // COMPLETE is completed.
-                let Some(x) = old.transfer else {
+                let Some(x) = old.transfer()? else {
                     return refuse(Refusal::NothingToResume);
                 };
                 match io.lookup(x)? {
@@ -1420,13 +1596,13 @@ fn resume(io: &mut Io, entry: Option<&JournalEntry>, old_present: bool) -> R<End
                             holder_name: e.data.holder_name.clone(),
                             citizen_id: e.data.citizen_id.clone(),
                             old_card: e.data.old_card.clone(),
-                            new_card: old.target.clone().unwrap_or_default(),
+                            new_card: old.target()?.unwrap_or_default(),
                             amount_fen: e.data.balance_fen,
                             old_card_finished: true,
                             date: io.env.today,
                         }))
                     }
-                    _ => refuse(Refusal::OldMigrated { to: old.target }),
+                    _ => refuse(Refusal::OldMigrated { to: old.target()? }),
                 }
             }
             CityStatus::Blocked | CityStatus::Other(_) => refuse(Refusal::OldNotUsable),
@@ -1502,7 +1678,7 @@ fn cancel(io: &mut Io, x: TransferId, entry: Option<&JournalEntry>) -> R<End> {
             (e.data.clone(), e.data.new_card.clone().unwrap_or_default())
         }
         _ => {
-            let old = read_old(io, Purpose::Identify, Session::Fresh)?;
+            let old = read_old(io, Purpose::Identify, Session::Fresh, OLD_CANCEL)?;
             if let Some(e) = entry {
                 if e.data.old_card.as_ref().is_some_and(|c| *c != old.number) {
                     return refuse(Refusal::WrongOldCard {
@@ -1512,13 +1688,13 @@ fn cancel(io: &mut Io, x: TransferId, entry: Option<&JournalEntry>) -> R<End> {
                 }
             }
             match old.status {
-                CityStatus::Migrating if old.transfer == Some(x) => {}
+                CityStatus::Migrating if old.transfer()? == Some(x) => {}
                 CityStatus::Active => {
-                    if old.transfer == Some(x) {
+                    if old.transfer()? == Some(x) {
                         // Torn freeze (status never written) or torn unfreeze: tidy the
                         // old card; no credit can exist (credits need it at `01`).
-                        let data = old.data(old.target.clone());
-                        return unfreeze(io, x, data, old.target.clone(), Some(old));
+                        let data = old.record(old.target()?);
+                        return unfreeze(io, x, data, old.target()?, Some(old));
                     }
                     if let Some(e) = entry {
                         if e.state == JournalState::Freezing {
@@ -1528,13 +1704,13 @@ fn cancel(io: &mut Io, x: TransferId, entry: Option<&JournalEntry>) -> R<End> {
                     return refuse(Refusal::NothingToCancel { id: x });
                 }
                 CityStatus::Migrating => return refuse(Refusal::OldNotCarrying { id: x }),
-                CityStatus::Migrated => return refuse(Refusal::OldMigrated { to: old.target }),
+                CityStatus::Migrated => return refuse(Refusal::OldMigrated { to: old.target()? }),
                 CityStatus::Blocked | CityStatus::Other(_) => return refuse(Refusal::OldNotUsable),
             }
-            let Some(n) = old.target.clone() else {
+            let Some(n) = old.target()? else {
                 return stop(Stop::FrozenWithoutTransfer);
             };
-            let data = old.data(Some(n.clone()));
+            let data = old.record(Some(n.clone()));
             old_read = Some(old);
             (data, n)
         }
@@ -1544,8 +1720,7 @@ fn cancel(io: &mut Io, x: TransferId, entry: Option<&JournalEntry>) -> R<End> {
     io.step_msg(Step::CheckNew);
     let f = io.open(Which::New, Purpose::Void, NEW_VOID)?;
     let genuine = io.genuine(Which::New)?;
-    let new = NewCard::parse(f, genuine)?;
-    io.note(new.holder());
+    let mut new = NewCard::parse(f, genuine)?;
     if new.number != n {
         return refuse(Refusal::WrongNewCard {
             expected: n,
@@ -1559,9 +1734,16 @@ fn cancel(io: &mut Io, x: TransferId, entry: Option<&JournalEntry>) -> R<End> {
     if new.status == SscStatus::Active && new.transfer == Some(x) {
         // Finish what a torn credit may have left (log record, PIN), and step 4 when
         // the old card read in this run is still in its reader.
+        let mut data = data.clone();
+        if old_read.is_some() {
+            // The cancel read no balance from the old card: the amount N was credited
+            // with is N's balance (a credit whose log record is missing never reached
+            // its RELOAD PIN, so N cannot have paid since).
+            data.balance_fen = new.balance;
+        }
         let t = Transfer {
             id: x,
-            data: data.clone(),
+            data,
             n: n.clone(),
         };
         let old_here = io.env.readers == Readers::Two && old_read.is_some();
@@ -1600,7 +1782,8 @@ fn cancel(io: &mut Io, x: TransferId, entry: Option<&JournalEntry>) -> R<End> {
         )?;
     }
     let mut balance_after = new.balance;
-    if new.transfer == Some(x) {
+    let torn_credit = new.transfer == Some(x);
+    if torn_credit {
         io.note(Note::TornCreditCleared { id: x });
         io.set(&proof, Role::Ssc(SscRole::Balance), FieldValue::Number(0))?;
         io.set(
@@ -1610,7 +1793,15 @@ fn cancel(io: &mut Io, x: TransferId, entry: Option<&JournalEntry>) -> R<End> {
         )?;
         balance_after = 0;
     }
-    if !new.logged(LOG_VOID, x)? {
+    // A record of this void can exist only where its floor is (written before the
+    // APPEND, never lowered): read the log head then only.
+    let logged = if keep_floor || io.env.rules.broken(Mutation::CancelWritesNoFloor) {
+        new.read_log(io)?;
+        new.logged(LOG_VOID, x)?
+    } else {
+        false
+    };
+    if !logged {
         let rec = LogAppend {
             kind: LOG_VOID,
             amount_fen: 0,
@@ -1621,10 +1812,21 @@ fn cancel(io: &mut Io, x: TransferId, entry: Option<&JournalEntry>) -> R<End> {
         };
         io.write(&proof, Which::New, WriteOp::AppendLog(rec))?;
     }
-    let back = io.read(Which::New, Session::Same, NEW_BACK)?;
+    let back = io.read(
+        Which::New,
+        Session::Same,
+        if torn_credit {
+            VOID_BACK_TORN
+        } else {
+            VOID_BACK
+        },
+    )?;
     let floor_ok = io.env.rules.broken(Mutation::CancelWritesNoFloor)
         || floor(back)?.is_some_and(|f| f.old_card == old_card && f.counter >= x.counter());
-    if !floor_ok || transfer(back, Role::Ssc(SscRole::TransferId))? == Some(x) {
+    if !floor_ok
+        || transfer(back, Role::Ssc(SscRole::TransferId))? == Some(x)
+        || (torn_credit && number(back, Role::Ssc(SscRole::Balance))? != 0)
+    {
         return stop(Stop::ReadBack { which: Which::New });
     }
     io.journal(x, Flow::Pharmacy, JournalState::Voided, &data)?;
@@ -1648,7 +1850,7 @@ fn unfreeze(
 ) -> R<End> {
     let old = match old {
         Some(o) => o,
-        None => read_old(io, Purpose::Unfreeze, Session::Fresh)?,
+        None => read_old(io, Purpose::Unfreeze, Session::Fresh, OLD_UNFREEZE)?,
     };
     if let Some(c) = &data.old_card {
         if *c != old.number {
@@ -1659,8 +1861,8 @@ fn unfreeze(
         }
     }
     let needs = match old.status {
-        CityStatus::Migrating if old.transfer == Some(x) => true,
-        CityStatus::Active if old.transfer == Some(x) => true,
+        CityStatus::Migrating if old.transfer()? == Some(x) => true,
+        CityStatus::Active if old.transfer()? == Some(x) => true,
         CityStatus::Active => false,
         CityStatus::Migrating => return refuse(Refusal::OldNotCarrying { id: x }),
         CityStatus::Migrated => return stop(Stop::Inconsistent { id: x }),
@@ -1735,9 +1937,11 @@ fn window(io: &mut Io, flow: Flow, typed: Option<&str>, verify_pin: bool) -> R<E
     let f = io.open(Which::New, Purpose::Activate, NEW_ROLES)?;
     let genuine = io.genuine(Which::New)?;
     let card = NewCard::parse(f, genuine)?;
-    io.note(card.holder());
+    if let Some(h) = card.holder() {
+        io.note(h);
+    }
     if flow == Flow::Window {
-        while typed.as_deref() != Some(card.citizen_id.as_str()) {
+        while typed.as_deref() != Some(card.citizen_id()?) {
             io.note(Note::CitizenIdMismatch);
             if !io.env.interactive {
                 return refuse(Refusal::CitizenIdTyped);
@@ -1778,8 +1982,8 @@ fn window(io: &mut Io, flow: Flow, typed: Option<&str>, verify_pin: bool) -> R<E
     let data = TransferData {
         old_card: None,
         new_card: Some(card.number.clone()),
-        citizen_id: card.citizen_id.clone(),
-        holder_name: card.name.clone(),
+        citizen_id: card.citizen_id()?.to_string(),
+        holder_name: card.name()?,
         account: card.account()?,
         category: card.category()?,
         balance_fen: 0,
@@ -1825,8 +2029,8 @@ fn window(io: &mut Io, flow: Flow, typed: Option<&str>, verify_pin: bool) -> R<E
     Ok(End::Done(Receipt {
         flow,
         id,
-        holder_name: card.name.clone(),
-        citizen_id: card.citizen_id.clone(),
+        holder_name: card.name()?,
+        citizen_id: card.citizen_id()?.to_string(),
         old_card: None,
         new_card: card.number.clone(),
         amount_fen: 0,
