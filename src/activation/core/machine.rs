@@ -629,13 +629,12 @@ const NEW_VOID: &[Role] = &[
     Role::Ssc(SscRole::TransferFloor),
 ];
 
-/// The read-back of a void: the floor and X (and the balance, when it cleared a
-/// torn credit: [`VOID_BACK_TORN`]). Tag 22 is not written by a void.
-const VOID_BACK: &[Role] = &[
-    Role::Ssc(SscRole::TransferId),
-    Role::Ssc(SscRole::TransferFloor),
-];
+/// The read-back of a void: the record it wrote, the floor (and balance and X when
+/// it cleared a torn credit: [`VOID_BACK_TORN`]). Tag 22 is not written by a void,
+/// nor tag 26 when N did not hold X.
+const VOID_BACK: &[Role] = &[Role::Ssc(SscRole::TransferFloor)];
 
+/// The read-back of a void that cleared a torn credit.
 const VOID_BACK_TORN: &[Role] = &[
     Role::Ssc(SscRole::Balance),
     Role::Ssc(SscRole::TransferId),
@@ -1823,10 +1822,10 @@ fn cancel(io: &mut Io, x: TransferId, entry: Option<&JournalEntry>) -> R<End> {
     )?;
     let floor_ok = io.env.rules.broken(Mutation::CancelWritesNoFloor)
         || floor(back)?.is_some_and(|f| f.old_card == old_card && f.counter >= x.counter());
-    if !floor_ok
-        || transfer(back, Role::Ssc(SscRole::TransferId))? == Some(x)
-        || (torn_credit && number(back, Role::Ssc(SscRole::Balance))? != 0)
-    {
+    let cleared = !torn_credit
+        || (transfer(back, Role::Ssc(SscRole::TransferId))?.is_none()
+            && number(back, Role::Ssc(SscRole::Balance))? == 0);
+    if !floor_ok || !cleared {
         return stop(Stop::ReadBack { which: Which::New });
     }
     io.journal(x, Flow::Pharmacy, JournalState::Voided, &data)?;
