@@ -400,16 +400,15 @@ impl NewCard {
         })
     }
 
-    /// The holder, when name and citizen ID were read.
+    /// The holder, when the citizen ID was read: the desk shows N's number with it.
+    /// The name is empty when not read (pharmacy: the old card's note, read next,
+    /// carries it).
     pub(super) fn holder(&self) -> Option<Note> {
-        match (&self.name, &self.citizen_id) {
-            (Some(name), Some(citizen_id)) => Some(Note::Holder {
-                name: name.clone(),
-                citizen_id: citizen_id.clone(),
-                card: self.number.clone(),
-            }),
-            _ => None,
-        }
+        self.citizen_id.as_ref().map(|citizen_id| Note::Holder {
+            name: self.name.clone().unwrap_or_default(),
+            citizen_id: citizen_id.clone(),
+            card: self.number.clone(),
+        })
     }
 
     pub(super) fn citizen_id(&self) -> R<&str> {
