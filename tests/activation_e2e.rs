@@ -327,13 +327,13 @@ fn another_terminal_recovers_from_the_old_cards_own_data() {
 #[test]
 fn cancel_after_a_credit_was_announced_needs_the_new_card() {
     let mut d = Desk::new(true);
-    // Two readers: N's APDUs 1-18 are step 1 (detection 2, identity 4, holder 3,
-    // INTERNAL AUTHENTICATE 2, DF04 and the medical area 5, the key proof 2); APDU 19
-    // is the credit's first write (tag 26). Pulled before it:
+    // Two readers: N's APDUs 1-15 are step 1 (detection 2, identity 2, expiry and
+    // citizen ID 2, INTERNAL AUTHENTICATE 2, DF04 and the medical area 5, the key
+    // proof 2); APDU 16 is the credit's first write (tag 26). Pulled before it:
     // CREDITING is journaled, nothing reached N.
     let faults = Faults {
         old: vec![],
-        new: vec!["--remove-before".into(), "19".into(), "--once".into()],
+        new: vec!["--remove-before".into(), "16".into(), "--once".into()],
     };
     let (r, _) = d.run(&["pharmacy"], &faults, Strike::None);
     assert_eq!(r.code, 5, "{r:?}");
@@ -350,11 +350,11 @@ fn cancel_after_a_credit_was_announced_needs_the_new_card() {
     assert!(r.stderr.contains("Voiding the transfer"), "{r:?}");
     assert_eq!(old_money(&d.old_img).status, 0x00);
     assert_invariants(&d.old_img, &d.new_img, "after cancel");
-    // The torn credit: pulled before APDU 20, N holds X at 00; cancel voids it.
+    // The torn credit: pulled before APDU 17, N holds X at 00; cancel voids it.
     let mut d2 = Desk::new(true);
     let faults = Faults {
         old: vec![],
-        new: vec!["--remove-before".into(), "20".into(), "--once".into()],
+        new: vec!["--remove-before".into(), "17".into(), "--once".into()],
     };
     let (r, _) = d2.run(&["pharmacy"], &faults, Strike::None);
     assert_eq!(r.code, 5, "{r:?}");

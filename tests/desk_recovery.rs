@@ -55,12 +55,12 @@ fn a_card_pulled_too_early_is_put_back_and_the_transfer_goes_on() {
 #[test]
 fn a_new_card_pulled_mid_credit_is_finished_from_the_journal() {
     // Two readers (issue 10: with one reader the new card's first insertion is the
-    // check of step 1; its second, the credit): N's APDU 22 is the credit's first
-    // write, so it leaves at its 24th APDU, in the middle of the credit writes.
+    // check of step 1; its second, the credit): N's APDU 16 is the credit's first
+    // write, so it leaves at its 21st APDU, in the middle of the credit writes.
     let mut d = Desk::new(true);
     let faults = Faults {
         old: vec![],
-        new: ["--remove-before", "24", "--once"]
+        new: ["--remove-before", "21", "--once"]
             .map(String::from)
             .to_vec(),
     };

@@ -409,10 +409,10 @@ fn guided_pharmacy_in_chinese_from_lang_continues_after_the_new_card_is_pulled_m
     let script = Script {
         words: &ZH,
         old_fault: vec![],
-        // The new card's second insertion (the credit) leaves at its 21st APDU: in the
-        // middle of the credit writes (after detection, the reads and EXTERNAL
-        // AUTHENTICATE).
-        new_fault: vec!["--remove-before", "21", "--once"],
+        // The new card's second insertion (the credit) leaves at its 20th APDU: in the
+        // middle of the credit writes (after 13 APDUs of detection, reads, INTERNAL and
+        // EXTERNAL AUTHENTICATE: writes 14..20 are tags 26, 20, 21, 23, 24, 25, then 22).
+        new_fault: vec!["--remove-before", "20", "--once"],
         new_fault_at: 2,
         wrong_card_first: false,
         // The old PIN; after the pull the frozen old card cannot check it, so the

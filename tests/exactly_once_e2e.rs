@@ -120,10 +120,13 @@ fn case_1_cancel_after_another_desk_credited_is_refused() {
 #[test]
 fn case_2_torn_credit_window_refuses_and_cancel_voids() {
     let mut d = Desk::new(true);
-    // N's APDU 19 is the credit's first write (tag 26), then 20, 21, 23: pulled before 23.
+    // Step 1 reads N in 15 APDUs (SELECT + GET RESPONSE, tags 01, 07, 06, 08, INTERNAL
+    // AUTHENTICATE + GET RESPONSE, SELECT DF04, tags 22, 23, 26, 27, GET CHALLENGE +
+    // EXTERNAL AUTHENTICATE); N's APDU 16 is the credit's first write (tag 26), then
+    // 17, 18, 19 (tags 20, 21, 23): pulled before 20 (tag 24).
     let faults = Faults {
         old: vec![],
-        new: vec!["--remove-before".into(), "23".into(), "--once".into()],
+        new: vec!["--remove-before".into(), "20".into(), "--once".into()],
     };
     let (r, _) = d.run(&["pharmacy"], &faults, Strike::None);
     assert_eq!(r.code, 5, "{r:?}");
@@ -181,10 +184,10 @@ fn spendable_on_frozen(d: &Desk) -> &'static str {
 #[test]
 fn case_3_cancel_with_the_other_card_is_refused() {
     let mut d = Desk::new(true);
-    // Writes 19..25 are tags 26, 20, 21, 23, 24, 25, 22: pulled before the log (26).
+    // Writes 16..22 are tags 26, 20, 21, 23, 24, 25, 22: pulled before the log (23).
     let faults = Faults {
         old: vec![],
-        new: vec!["--remove-before".into(), "26".into(), "--once".into()],
+        new: vec!["--remove-before".into(), "23".into(), "--once".into()],
     };
     let (r, _) = d.run(&["pharmacy"], &faults, Strike::None);
     assert_eq!(r.code, 5, "{r:?}");
@@ -249,7 +252,7 @@ fn case_5_one_process_per_transfer() {
     let mut d = Desk::new(true);
     let faults = Faults {
         old: vec![],
-        new: vec!["--remove-before".into(), "19".into(), "--once".into()],
+        new: vec!["--remove-before".into(), "16".into(), "--once".into()],
     };
     let (r, _) = d.run(&["pharmacy"], &faults, Strike::None);
     assert_eq!(r.code, 5, "{r:?}");
@@ -428,17 +431,17 @@ fn a_torn_cancel_is_finished_on_another_desk() {
     let mut d = Desk::new(true);
     let faults = Faults {
         old: vec![],
-        new: vec!["--remove-before".into(), "19".into(), "--once".into()],
+        new: vec!["--remove-before".into(), "16".into(), "--once".into()],
     };
     let (r, _) = d.run(&["pharmacy"], &faults, Strike::None);
     assert_eq!(r.code, 5, "{r:?}");
     let id = id_of(&d);
-    // The cancel reads N (detection 2, identity 4, holder 3, INTERNAL AUTHENTICATE 2,
-    // medical area 6), authenticates (2) and writes the floor (20): pulled right after
-    // the floor was written, before the log record.
+    // The cancel reads N (detection 2, identity 2, INTERNAL AUTHENTICATE 2, medical
+    // area 5), authenticates (2) and writes the floor (14): pulled right after the
+    // floor was written, before the log record.
     let faults = Faults {
         old: vec![],
-        new: vec!["--remove-after".into(), "20".into(), "--once".into()],
+        new: vec!["--remove-after".into(), "14".into(), "--once".into()],
     };
     let (r, _) = d.run(&["cancel", &id], &faults, Strike::None);
     assert_ne!(r.code, 0, "{r:?}");

@@ -289,6 +289,8 @@ fn invariants(old: &SharedCard, news: &[&SharedCard], when: &str) -> String {
 }
 
 fn counts(two: bool) -> (u64, u64) {
+    // `RUST_LOG=sscard::apdu=debug` prints every APDU of the clean flows.
+    let _ = env_logger::builder().is_test(true).try_init();
     let (old, new) = (card("city.json", "old"), card("ssc-2.00.json", "N"));
     let d = DeskRig::new(two);
     old.arm(None);
@@ -657,6 +659,41 @@ fn cards_of_the_layout_before_the_transfer_protocol_are_refused_with_the_reason(
                 (old.image().to_json(), new.image().to_json()),
                 "nothing written"
             );
+        }
+    }
+}
+
+/// The other generations through the whole pharmacy flow: a 1.00 card (3DES, like
+/// 2.00, so its spec version is not needed: no holder-file key in either) and a 3.00
+/// card (SM4: the FCI alone says 3.00, whose holder file needs key 0A before the
+/// citizen ID is read).
+#[test]
+fn pharmacy_with_a_1_00_and_a_3_00_card() {
+    for (image, number) in [
+        ("ssc-1.00.json", "X00000027"),
+        ("ssc-3.00.json", "X00000035"),
+    ] {
+        for two in [false, true] {
+            let (old, new) = (card("city.json", "old"), card(image, "N"));
+            old.arm(None);
+            new.arm(None);
+            let hand = Hand {
+                old: Some(old.clone()),
+                new: Some(new.clone()),
+                new_limit: None,
+            };
+            let (r, lines) = DeskRig::new(two).run(Start::Pharmacy, &hand);
+            assert!(
+                matches!(r, Ok(Outcome::Done(_))),
+                "{image}: {r:?} {lines:#?}"
+            );
+            eprintln!(
+                "{image}, {}: pharmacy = {} APDUs to the old card + {} to the new card",
+                if two { "two readers" } else { "one reader" },
+                old.apdus(),
+                new.apdus()
+            );
+            assert_eq!(invariants(&old, &[&new], image), number);
         }
     }
 }

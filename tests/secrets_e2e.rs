@@ -106,17 +106,17 @@ fn no_pin_key_or_cryptogram_in_logs_journal_receipt_or_dump() {
         outputs.push(r);
         d.reset();
         // A card pulled after the freeze (issue 10: the new card is checked first, so
-        // with two readers N's APDU 22 is the first credit write; with one reader the
-        // old card's read-back after its freeze starts at APDU 20).
+        // with two readers N's APDU 16 is the first credit write; with one reader the
+        // old card's read-back after its freeze starts at APDU 18).
         let pull = |n: &str| vec!["--remove-before".into(), n.into(), "--once".into()];
         let faults = if two_readers {
             Faults {
                 old: vec![],
-                new: pull("24"),
+                new: pull("21"),
             }
         } else {
             Faults {
-                old: pull("22"),
+                old: pull("20"),
                 new: vec![],
             }
         };

@@ -10,7 +10,7 @@
 
 use super::error::CardError;
 use crate::apdu::tlv;
-use crate::apdu::{catalogue, Channel};
+use crate::apdu::{catalogue, Channel, Status};
 use crate::crypto::Algorithm;
 use crate::profile::{DfSpec, Profile, SelectBy};
 use std::collections::BTreeMap;
@@ -78,10 +78,15 @@ impl<'p> Nav<'p> {
         let by_fid = spec.select == SelectBy::Fid
             && spec.fid.is_some()
             && (spec.parent.is_none() || spec.parent.as_deref() == self.current.as_deref());
+        // An FCI this navigator already holds is not fetched again: the SELECT is sent
+        // below the T=0 layer and its `61xx` left unanswered (the card discards the
+        // pending data at the next command, spec/cards.md §1.1). Saves the GET
+        // RESPONSE of a DF re-entered in the same session (SSSE for RELOAD PIN).
+        let known = self.fci(df).is_some();
         let fci = if by_fid {
-            select(ch, spec, SelectBy::Fid)?
+            select(ch, spec, SelectBy::Fid, known)?
         } else if spec.aid.is_some() {
-            select(ch, spec, SelectBy::Aid)?
+            select(ch, spec, SelectBy::Aid, known)?
         } else {
             // Only FIDs: walk down from the MF.
             let r = ch.send(&catalogue::select_mf())?;
@@ -90,12 +95,14 @@ impl<'p> Nav<'p> {
             }
             let mut last = Vec::new();
             for d in self.profile.df_path(df)? {
-                last = select(ch, d, SelectBy::Fid)?;
+                last = select(ch, d, SelectBy::Fid, false)?;
             }
             last
         };
         self.current = Some(df.to_string());
-        self.fcis.insert(df.to_string(), fci);
+        if !known {
+            self.fcis.insert(df.to_string(), fci);
+        }
         Ok(())
     }
 }
@@ -108,13 +115,33 @@ pub fn select_command(spec: &DfSpec, by: SelectBy) -> Option<crate::apdu::Comman
     }
 }
 
-fn select(ch: &mut Channel, spec: &DfSpec, by: SelectBy) -> Result<Vec<u8>, CardError> {
+/// SELECTs `spec`; with `skip_fci` an FCI announced by `61xx` is not fetched (the
+/// caller already holds it) and an empty one is returned.
+fn select(
+    ch: &mut Channel,
+    spec: &DfSpec,
+    by: SelectBy,
+    skip_fci: bool,
+) -> Result<Vec<u8>, CardError> {
     let cmd = select_command(spec, by).ok_or_else(|| {
         CardError::invalid(
             format!("DF {}", spec.label()),
             "no AID or FID to select it by",
         )
     })?;
+    if skip_fci {
+        let bytes = cmd.to_bytes().map_err(crate::apdu::TransportError::from)?;
+        let raw = ch.transmit_raw(&bytes)?;
+        let r = crate::apdu::Response::parse(&raw)
+            .map_err(|e| crate::apdu::TransportError::ShortResponse(e.0))?;
+        return match r.status {
+            Status::Success | Status::BytesAvailable(_) => Ok(Vec::new()),
+            status => Err(CardError::status(
+                format!("selecting {}", spec.label()),
+                status,
+            )),
+        };
+    }
     let r = ch.send(&cmd)?;
     if !r.is_success() {
         return Err(CardError::status(
