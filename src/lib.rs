@@ -18,6 +18,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod fleet;
+pub mod national;
 pub mod profile;
 pub mod reader;
 pub mod sam;
