@@ -21,8 +21,8 @@
 //!   short message (Chinese / English).
 //! - **Linux C ABI**: `extern "C"` (the Windows `__stdcall` does not apply to a .so).
 //!
-//! `SSCARD_NATIONAL_TRACE=1` prints each failure's detail (never a PIN or key) to
-//! standard error.
+//! `SSCARD_NATIONAL_TRACE=1` prints, for each call, the APDUs exchanged with the
+//! card and each failure's detail (never a PIN or key) to standard error.
 #![allow(non_snake_case)]
 
 use sscard_core::national::{gbk, Failure, National, NationalError};
@@ -85,7 +85,13 @@ unsafe fn call(
             *guard = Some(National::from_environment()?);
         }
         match guard.as_mut() {
-            Some(n) => f(n),
+            Some(n) => {
+                let r = f(n);
+                if std::env::var_os("SSCARD_NATIONAL_TRACE").is_some() {
+                    eprintln!("libsscard: {name}: {} APDUs with the card", n.last_apdus);
+                }
+                r
+            }
             None => Err(Failure::new(NationalError::LoadFailure, "no desk")),
         }
     }))
