@@ -494,15 +494,32 @@ fn malicious_cards() {
         // The ATR's historical bytes are a field of the line: a truncated ATR is -23.
         ("bad-atr", -23),
     ] {
-        let img = bed.image("ssc-2.00.json");
-        bed.insert(0, &img, &["--no-save", "--once", "--malice", mode]);
-        let d = demo(&bed, &cfg, &["bas"], &[], None);
-        bed.pull(0);
-        let ret = d.last().ret;
-        eprintln!("--malice {mode}: iReadCardBas {ret} {:?}", d.last().text());
-        assert_eq!(ret, code, "--malice {mode}: {d:?}");
-        if ret != 0 {
-            assert!(!d.last().out.is_empty(), "{mode}: no message");
+        let pins = pin_file(&bed, "m", &["654321", "111111", "111111"]);
+        let env = [("SSCARD_PIN_FILE", pins.to_str().unwrap())];
+        for args in [&["bas"][..], &["step1"], &["verify"], &["change"]] {
+            let img = bed.image("ssc-2.00.json");
+            bed.insert(0, &img, &["--no-save", "--once", "--malice", mode]);
+            let d = demo(&bed, &cfg, args, &env, None);
+            bed.pull(0);
+            let ret = d.last().ret;
+            eprintln!("--malice {mode}: {} {ret} {:?}", d.last().func, d.last().text());
+            assert!(ret != 0, "{mode} {args:?}: {d:?}");
+            assert!(ret == 0 || !d.last().out.is_empty(), "{mode}: no message");
+            match args[0] {
+                // The reads meet the misbehaviour at the same APDU.
+                "bas" | "step1" => assert_eq!(ret, code, "--malice {mode} {args:?}: {d:?}"),
+                // The PIN functions send SELECT and one command. lying-length and
+                // deep-tlv answer VERIFY / CHANGE PIN with data (61xx), which these
+                // commands never return: not trusted, -23.
+                _ => {
+                    let want = match mode {
+                        "lying-length" | "deep-tlv" => -23,
+                        "bad-atr" => -51, // honest APDUs: the wrong PIN 654321
+                        _ => code,
+                    };
+                    assert_eq!(ret, want, "--malice {mode} {args:?}: {d:?}");
+                }
+            }
         }
     }
 }

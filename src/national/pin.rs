@@ -146,6 +146,19 @@ fn pin_status(status: Status, what: &str) -> Result<(), Failure> {
     }
 }
 
+/// VERIFY and CHANGE PIN return no data (cards.md §1.3): a card that answers some
+/// (`61xx` to a command without Le) is not trusted to have checked the PIN.
+fn no_data(data: &[u8], what: &str) -> Result<(), Failure> {
+    if data.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::new(
+            NationalError::InvalidData,
+            format!("{what}: the card answered {} bytes of data, none expected", data.len()),
+        ))
+    }
+}
+
 /// `iVerifyPIN`: selects the card's application, asks the PIN device, VERIFY.
 ///
 /// # Errors
@@ -155,6 +168,7 @@ pub fn verify_pin(ch: &mut Channel, profiles: &Profiles, pad: &mut dyn PinPad) -
     super::read::open_ssc(ch, profiles)?;
     let pin = ask(pad, PinPrompt::Verify)?;
     let r = ch.send(&catalogue::verify(&pin))?;
+    no_data(&r.data, "VERIFY")?;
     pin_status(r.status, "VERIFY")?;
     if pin == initial() {
         return Err(Failure::new(
@@ -186,6 +200,7 @@ pub fn change_pin(ch: &mut Channel, profiles: &Profiles, pad: &mut dyn PinPad) -
         ));
     }
     let r = ch.send(&catalogue::change_pin(&old, &new))?;
+    no_data(&r.data, "CHANGE PIN")?;
     pin_status(r.status, "CHANGE PIN")
 }
 
