@@ -49,7 +49,12 @@ fn built() -> &'static (PathBuf, PathBuf, PathBuf) {
         );
         let lib = dir.join("libsscard.so");
         let hsm = dir.join("sscard-lab-hsm");
-        assert!(lib.exists() && hsm.exists(), "{} / {}", lib.display(), hsm.display());
+        assert!(
+            lib.exists() && hsm.exists(),
+            "{} / {}",
+            lib.display(),
+            hsm.display()
+        );
         let demo = dir.join("sscard_demo_national_e2e");
         let o = Command::new("gcc")
             .args(["-Wall", "-Wextra", "-Werror", "-std=c99", "-I"])
@@ -83,12 +88,18 @@ fn key_file(bed: &Bed) -> PathBuf {
 
 /// Writes the desk configuration: the card in slot 0, keys when asked.
 fn config(bed: &Bed, keys: bool) -> PathBuf {
-    let path = bed.dir.path().join(if keys { "keys.toml" } else { "nokeys.toml" });
+    let path = bed
+        .dir
+        .path()
+        .join(if keys { "keys.toml" } else { "nokeys.toml" });
     let mut text = String::new();
     if keys {
         text.push_str(&format!("keys = \"{}\"\n", key_file(bed).display()));
     }
-    text.push_str(&format!("[readers]\ncard = \"{}\"\n", bed.pcscd.reader_name(0)));
+    text.push_str(&format!(
+        "[readers]\ncard = \"{}\"\n",
+        bed.pcscd.reader_name(0)
+    ));
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -130,17 +141,28 @@ struct Demo {
 
 impl Demo {
     fn last(&self) -> &Call {
-        self.calls.last().unwrap_or_else(|| panic!("no call: {self:?}"))
+        self.calls
+            .last()
+            .unwrap_or_else(|| panic!("no call: {self:?}"))
     }
 
-    /// APDUs the library reported for the last call (SSCARD_NATIONAL_TRACE).
-    fn apdus(&self) -> u64 {
+    /// APDUs and bytes the library reported for the last call (SSCARD_NATIONAL_TRACE:
+    /// `libsscard: FUNC: N APDUs (B bytes) with the card`).
+    fn traffic(&self) -> (u64, u64) {
         self.stderr
             .lines()
-            .filter_map(|l| l.strip_suffix(" APDUs with the card"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
-            .last()
+            .rev()
+            .filter_map(|l| l.strip_suffix(" bytes) with the card"))
+            .filter_map(|l| {
+                let (head, bytes) = l.rsplit_once(" APDUs (")?;
+                Some((head.rsplit(' ').next()?.parse().ok()?, bytes.parse().ok()?))
+            })
+            .next()
             .unwrap_or_else(|| panic!("no APDU count: {}", self.stderr))
+    }
+
+    fn apdus(&self) -> u64 {
+        self.traffic().0
     }
 }
 
@@ -242,7 +264,10 @@ fn demo(
     drop(stdin);
     let status = child.wait().unwrap();
     let stderr = err_thread.join().unwrap();
-    assert!(status.code().is_some(), "killed by a signal: {status} {stderr}");
+    assert!(
+        status.code().is_some(),
+        "killed by a signal: {status} {stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
     let d = Demo {
         calls: parse_calls(&all),
@@ -284,18 +309,23 @@ fn read_card_bas_on_every_generation_matches_info() {
     let nokeys = config(&bed, false);
     let keys_cfg = config(&bed, true);
     let keys = key_file(&bed);
-    for (image, apdus) in [("ssc-1.00.json", 9), ("ssc-2.00.json", 10)] {
+    // The layout's minimum (BENCHMARKS.md, "National interface"): APDUs and bytes.
+    for (image, traffic) in [("ssc-1.00.json", (9, 207)), ("ssc-2.00.json", (10, 236))] {
         insert(&mut bed, image, &[]);
         let want = info_line(&bed, None);
         let d = demo(&bed, &nokeys, &["bas", "3"], &[], None);
         assert_eq!(d.last().func, "iReadCardBas");
         assert_eq!(d.last().ret, 0, "{image}: {d:?}");
         assert_eq!(d.last().out, sscard::national::gbk(&want), "{image}");
-        assert_eq!(d.apdus(), apdus, "{image}: APDUs");
+        assert_eq!(d.traffic(), traffic, "{image}: APDUs and bytes");
         // iType 1 and 4 read the same card; 2 (contactless) is refused with -1.
         for it in ["1", "4"] {
             let d = demo(&bed, &nokeys, &["bas", it], &[], None);
-            assert_eq!(d.last().out, sscard::national::gbk(&want), "{image} iType {it}");
+            assert_eq!(
+                d.last().out,
+                sscard::national::gbk(&want),
+                "{image} iType {it}"
+            );
         }
         let d = demo(&bed, &nokeys, &["bas", "2"], &[], None);
         assert_eq!(d.last().ret, -1, "{d:?}");
@@ -320,7 +350,13 @@ fn read_card_bas_on_every_generation_matches_info() {
         d.last().text(),
         "639900|111111198101011110|X00000019|639900D15600000500BF7C7A48FB4966|张三|0081544C968684639948FB4966|2.00|20260601|20360601|000000000000|VPCD0000|"
     );
-    assert!(d.last().out.windows(4).any(|w| w == [0xD5, 0xC5, 0xC8, 0xFD]), "GBK 张三");
+    assert!(
+        d.last()
+            .out
+            .windows(4)
+            .any(|w| w == [0xD5, 0xC5, 0xC8, 0xFD]),
+        "GBK 张三"
+    );
     // Step2 without Step1, and a null-free bad key: -14.
     let d = demo(&bed, &nokeys, &["step2", "00|00|"], &[], None);
     assert_eq!(d.last().ret, -14, "{d:?}");
@@ -332,7 +368,7 @@ fn read_card_bas_on_every_generation_matches_info() {
     let d = demo(&bed, &keys_cfg, &["bas"], &[], None);
     assert_eq!(d.last().ret, 0, "{d:?}");
     assert_eq!(d.last().out, sscard::national::gbk(&want));
-    assert_eq!(d.apdus(), 12, "3.00 APDUs");
+    assert_eq!(d.traffic(), (12, 274), "3.00 APDUs and bytes");
     // Without a SAM: -2201 (the HSM steps are the way).
     let d = demo(&bed, &nokeys, &["bas"], &[], None);
     assert_eq!(d.last().ret, -2201, "{d:?}");
@@ -352,13 +388,25 @@ fn no_card_wrong_card_no_reader() {
         insert(&mut bed, image, &[]);
         for args in [&["bas"][..], &["step1"], &["verify"], &["change"]] {
             let pins = pin_file(&bed, "p", &["123456", "654321", "654321"]);
-            let d = demo(&bed, &cfg, args, &[("SSCARD_PIN_FILE", pins.to_str().unwrap())], None);
+            let d = demo(
+                &bed,
+                &cfg,
+                args,
+                &[("SSCARD_PIN_FILE", pins.to_str().unwrap())],
+                None,
+            );
             assert_eq!(d.last().ret, -1, "{image} {args:?}: {d:?}");
         }
         bed.pull(0);
     }
     // pcscd unreachable: -11.
-    let d = demo(&bed, &cfg, &["bas"], &[("PCSCLITE_CSOCK_NAME", "/nonexistent/pcscd.comm")], None);
+    let d = demo(
+        &bed,
+        &cfg,
+        &["bas"],
+        &[("PCSCLITE_CSOCK_NAME", "/nonexistent/pcscd.comm")],
+        None,
+    );
     assert_eq!(d.last().ret, -11, "{d:?}");
     // A broken configuration: -5.
     let bad = bed.dir.path().join("bad.toml");
@@ -374,7 +422,13 @@ fn pin_functions() {
     insert(&mut bed, "ssc-2.00.json", &["--no-save"]);
     let run = |bed: &Bed, name: &str, args: &[&str], pins: &[&str]| {
         let p = pin_file(bed, name, pins);
-        demo(bed, &cfg, args, &[("SSCARD_PIN_FILE", p.to_str().unwrap())], None)
+        demo(
+            bed,
+            &cfg,
+            args,
+            &[("SSCARD_PIN_FILE", p.to_str().unwrap())],
+            None,
+        )
     };
     // The reference card is on the initial PIN: verified, but it cannot transact.
     assert_eq!(run(&bed, "a", &["verify"], &["123456"]).last().ret, -35);
@@ -383,9 +437,24 @@ fn pin_functions() {
     assert!(d.last().text().contains("还可尝试5次"), "{d:?}");
     assert_eq!(run(&bed, "c", &["verify"], &["12345"]).last().ret, -33);
     assert_eq!(run(&bed, "d", &["verify"], &[]).last().ret, -31);
-    assert_eq!(run(&bed, "e", &["change"], &["123456", "654321", "654322"]).last().ret, -34);
-    assert_eq!(run(&bed, "f", &["change"], &["123456", "123456", "123456"]).last().ret, -36);
-    assert_eq!(run(&bed, "g", &["change"], &["000000", "654321", "654321"]).last().ret, -51);
+    assert_eq!(
+        run(&bed, "e", &["change"], &["123456", "654321", "654322"])
+            .last()
+            .ret,
+        -34
+    );
+    assert_eq!(
+        run(&bed, "f", &["change"], &["123456", "123456", "123456"])
+            .last()
+            .ret,
+        -36
+    );
+    assert_eq!(
+        run(&bed, "g", &["change"], &["000000", "654321", "654321"])
+            .last()
+            .ret,
+        -51
+    );
     let d = run(&bed, "h", &["change"], &["123456", "654321", "654321"]);
     assert_eq!(d.last().ret, 0, "{d:?}");
     assert!(d.last().out.is_empty());
@@ -396,7 +465,13 @@ fn pin_functions() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
-    let d = demo(&bed, &cfg, &["verify"], &[("SSCARD_PIN_FILE", p.to_str().unwrap())], None);
+    let d = demo(
+        &bed,
+        &cfg,
+        &["verify"],
+        &[("SSCARD_PIN_FILE", p.to_str().unwrap())],
+        None,
+    );
     assert_eq!(d.last().ret, -13, "{d:?}");
     // Wrong PINs until blocked: -51 with fewer tries, then -52.
     let mut last = 0;
@@ -439,7 +514,11 @@ fn hsm_two_step_on_a_3_00_card() {
     assert_eq!(f.len(), 10, "{step1}");
     assert_eq!(f[0], "639900");
     assert_eq!(f[2], "03", "SM4");
-    assert_eq!(f[4], &f[3][16..], "factor = the card identifier's last 8 bytes");
+    assert_eq!(
+        f[4],
+        &f[3][16..],
+        "factor = the card identifier's last 8 bytes"
+    );
     assert_eq!(f[4], f[6]);
     assert_eq!(f[8], DEVICE);
     assert_eq!(d.calls[1].func, "iReadCardBas_HSM_Step2");
@@ -468,7 +547,13 @@ fn hsm_two_step_on_a_3_00_card() {
     let d = demo(&bed, &cfg, &["hsm"], &[], Some(&wrong_ext));
     assert_eq!(d.calls[1].ret, -0x63C4, "{d:?}");
     // A malformed pKey: -14.
-    let d = demo(&bed, &cfg, &["hsm"], &[], Some(&|_: &str| "XYZ|".to_string()));
+    let d = demo(
+        &bed,
+        &cfg,
+        &["hsm"],
+        &[],
+        Some(&|_: &str| "XYZ|".to_string()),
+    );
     assert_eq!(d.calls[1].ret, -14, "{d:?}");
     // Another call between the steps ends the session: Step2 alone is -14.
     let d = demo(&bed, &cfg, &["step2", "00|00|"], &[], None);
@@ -502,7 +587,11 @@ fn malicious_cards() {
             let d = demo(&bed, &cfg, args, &env, None);
             bed.pull(0);
             let ret = d.last().ret;
-            eprintln!("--malice {mode}: {} {ret} {:?}", d.last().func, d.last().text());
+            eprintln!(
+                "--malice {mode}: {} {ret} {:?}",
+                d.last().func,
+                d.last().text()
+            );
             assert!(ret != 0, "{mode} {args:?}: {d:?}");
             assert!(ret == 0 || !d.last().out.is_empty(), "{mode}: no message");
             match args[0] {
@@ -557,5 +646,8 @@ fn python_example_reads_the_card() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("ret=-2"), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("ret=-2"),
+        "{o:?}"
+    );
 }

@@ -50,7 +50,10 @@ unsafe fn write_out(out: *mut c_char, text: &str) -> Result<(), Failure> {
     if bytes.len() >= SSCARD_OUT_LEN {
         return Err(Failure::new(
             NationalError::InvalidData,
-            format!("the answer is {} bytes, the buffer {SSCARD_OUT_LEN}", bytes.len()),
+            format!(
+                "the answer is {} bytes, the buffer {SSCARD_OUT_LEN}",
+                bytes.len()
+            ),
         ));
     }
     // SAFETY: the caller guarantees SSCARD_OUT_LEN writable bytes; bytes.len() + 1 <= SSCARD_OUT_LEN.
@@ -88,7 +91,10 @@ unsafe fn call(
             Some(n) => {
                 let r = f(n);
                 if std::env::var_os("SSCARD_NATIONAL_TRACE").is_some() {
-                    eprintln!("libsscard: {name}: {} APDUs with the card", n.last_apdus);
+                    eprintln!(
+                        "libsscard: {name}: {} APDUs ({} bytes) with the card",
+                        n.last_apdus, n.last_bytes
+                    );
                 }
                 r
             }
@@ -174,7 +180,10 @@ pub unsafe extern "C" fn iReadCardBas_HSM_Step1(iType: c_int, pOutInfo: *mut c_c
 /// `pKey` must be null (−14) or a NUL-terminated string; at most 1024 bytes before the
 /// NUL are read. `pOutInfo` as `iReadCardBas`.
 #[no_mangle]
-pub unsafe extern "C" fn iReadCardBas_HSM_Step2(pKey: *mut c_char, pOutInfo: *mut c_char) -> c_long {
+pub unsafe extern "C" fn iReadCardBas_HSM_Step2(
+    pKey: *mut c_char,
+    pOutInfo: *mut c_char,
+) -> c_long {
     // SAFETY: the caller's contract, forwarded.
     let key = unsafe { read_pkey(pKey) };
     // SAFETY: the caller's contract, forwarded.

@@ -145,7 +145,9 @@ impl Settings {
         let named = std::env::var_os("SSCARD_CONFIG").map(PathBuf::from);
         let loaded = crate::config::load(named.as_deref())
             .map_err(|e| Failure::new(NationalError::LoadFailure, e.to_string()))?;
-        Settings::from_config(loaded.as_ref().map(|l| &l.config), |k| std::env::var(k).ok())
+        Settings::from_config(loaded.as_ref().map(|l| &l.config), |k| {
+            std::env::var(k).ok()
+        })
     }
 }
 
@@ -188,8 +190,11 @@ pub struct National {
     settings: SettingsFrom,
     profiles: Profiles,
     hsm: Option<HsmSession>,
-    /// APDUs the last call sent to the card (GET RESPONSE included).
+    /// APDUs the last call exchanged with the card (GET RESPONSE included).
     pub last_apdus: u64,
+    /// Bytes the last call exchanged with the card (commands and responses, SW
+    /// included), as `sscard info --stats` counts them.
+    pub last_bytes: u64,
 }
 
 /// What the SAM of a call is.
@@ -239,6 +244,7 @@ impl National {
             profiles,
             hsm: None,
             last_apdus: 0,
+            last_bytes: 0,
         })
     }
 
@@ -261,27 +267,38 @@ impl National {
                 .clone(),
             None => {
                 let psam = match &s.psam_reader {
-                    Some(t) => t.parse::<ReaderSelector>().ok().and_then(|sel| sel.pick(&readers).ok().map(|r| r.name.clone())),
+                    Some(t) => t
+                        .parse::<ReaderSelector>()
+                        .ok()
+                        .and_then(|sel| sel.pick(&readers).ok().map(|r| r.name.clone())),
                     None => None,
                 };
-                let others: Vec<_> = readers.iter().filter(|r| Some(&r.name) != psam.as_ref()).cloned().collect();
+                let others: Vec<_> = readers
+                    .iter()
+                    .filter(|r| Some(&r.name) != psam.as_ref())
+                    .cloned()
+                    .collect();
                 ReaderSelector::Auto.pick(&others)?.name.clone()
             }
         };
-        Ok(PcscCard::connect_with(ctx, &name, ConnectOptions::default())?)
+        Ok(PcscCard::connect_with(
+            ctx,
+            &name,
+            ConnectOptions::default(),
+        )?)
     }
 
     fn open_sam(s: &Settings) -> Result<SamChoice, Failure> {
         if let Some(path) = &s.keys {
-            return KeyFile::load(path).map(SamChoice::Keys).map_err(|e| {
-                Failure::new(NationalError::NoPsam, e.to_string())
-            });
+            return KeyFile::load(path)
+                .map(SamChoice::Keys)
+                .map_err(|e| Failure::new(NationalError::NoPsam, e.to_string()));
         }
         match &s.psam_reader {
             Some(text) => {
-                let sel = text
-                    .parse::<ReaderSelector>()
-                    .map_err(|e| Failure::new(NationalError::NoPsam, format!("readers.psam: {e}")))?;
+                let sel = text.parse::<ReaderSelector>().map_err(|e| {
+                    Failure::new(NationalError::NoPsam, format!("readers.psam: {e}"))
+                })?;
                 Ok(SamChoice::Psam(Box::new(Psam::open_in_reader(&sel)?)))
             }
             None => Ok(SamChoice::None),
@@ -300,6 +317,7 @@ impl National {
         let mut ch = Channel::new(Box::new(InTransaction { tx, atr, reader }));
         let r = f(&mut ch, &self.profiles);
         self.last_apdus = ch.apdu_count();
+        self.last_bytes = ch.byte_count();
         r
     }
 
@@ -310,6 +328,7 @@ impl National {
     pub fn read_card_bas(&mut self, itype: i32) -> Result<String, Failure> {
         self.hsm = None;
         self.last_apdus = 0;
+        self.last_bytes = 0;
         IType::from_int(itype)?.check()?;
         let s = self.settings()?;
         let mut card = Self::connect(&s)?;
@@ -336,6 +355,7 @@ impl National {
     pub fn hsm_step1(&mut self, itype: i32) -> Result<String, Failure> {
         self.hsm = None;
         self.last_apdus = 0;
+        self.last_bytes = 0;
         IType::from_int(itype)?.check()?;
         let s = self.settings()?;
         let mut card = Self::connect(&s)?;
@@ -363,6 +383,7 @@ impl National {
     /// cryptogram as its status word.
     pub fn hsm_step2(&mut self, pkey: &str) -> Result<String, Failure> {
         self.last_apdus = 0;
+        self.last_bytes = 0;
         let Some(mut session) = self.hsm.take() else {
             return Err(Failure::new(
                 NationalError::BadParameter,
@@ -380,9 +401,18 @@ impl National {
         let (pname, df) = (session.profile.clone(), session.df.clone());
         self.on_card(&mut session.card, |ch, profiles| {
             let profile = profiles.get(&pname).ok_or_else(|| {
-                Failure::new(NationalError::InvalidData, format!("profile {pname} vanished"))
+                Failure::new(
+                    NationalError::InvalidData,
+                    format!("profile {pname} vanished"),
+                )
             })?;
-            let mut nav = Nav::after(profile, &Selection { df, fci: Vec::new() });
+            let mut nav = Nav::after(
+                profile,
+                &Selection {
+                    df,
+                    fci: Vec::new(),
+                },
+            );
             let holder = read::hsm_step2(ch, &mut nav, profile, &state, &key)?;
             Ok(state.card.basic(holder, &terminal, &s.device_id).line())
         })
@@ -411,6 +441,7 @@ impl National {
     ) -> Result<(), Failure> {
         self.hsm = None;
         self.last_apdus = 0;
+        self.last_bytes = 0;
         IType::from_int(itype)?.check()?;
         let s = self.settings()?;
         let mut pad: Box<dyn PinPad> = match &s.pin {

@@ -332,7 +332,7 @@ mod tests {
         // Every status word stays in the 32-bit range and negative.
         for sw in 0..=u16::MAX {
             let c = NationalError::Status(sw).code();
-            assert!(c <= 0 && c >= -65535);
+            assert!((-65535..=0).contains(&c));
         }
     }
 
@@ -341,10 +341,16 @@ mod tests {
         let f = |t: TransportError| NationalError::from_transport(&t);
         assert_eq!(f(TransportError::NoCard("r".into())), NationalError::NoCard);
         assert_eq!(f(TransportError::NoReaders), NationalError::Reader);
-        assert_eq!(f(TransportError::NoService("x".into())), NationalError::Reader);
+        assert_eq!(
+            f(TransportError::NoService("x".into())),
+            NationalError::Reader
+        );
         assert_eq!(f(TransportError::CardRemoved), NationalError::NoAnswer);
         assert_eq!(f(TransportError::ShortResponse(1)), NationalError::NoAnswer);
-        assert_eq!(f(TransportError::EndlessResponse(9)), NationalError::InvalidData);
+        assert_eq!(
+            f(TransportError::EndlessResponse(9)),
+            NationalError::InvalidData
+        );
         let e = CardError::status("x", Status::RecordNotFound);
         assert_eq!(NationalError::from_card(&e).code(), -27267);
         let e = CardError::NeedsKey("k".into());

@@ -313,7 +313,12 @@ mod tests {
         assert_eq!(line.matches('|').count(), 9);
         assert_eq!(Step1Info::parse(&line).unwrap(), s);
         assert_eq!(Step1Info::parse(&format!("{line}\n")).unwrap(), s);
-        for bad in ["", "a|b|", &line.replace("|03|", "|07|"), &line[..line.len() - 1]] {
+        for bad in [
+            "",
+            "a|b|",
+            &line.replace("|03|", "|07|"),
+            &line[..line.len() - 1],
+        ] {
             let e = Step1Info::parse(bad).unwrap_err();
             assert_eq!(e.error, NationalError::BadParameter, "{bad}");
         }
@@ -323,7 +328,12 @@ mod tests {
     fn pkey_forms() {
         let i = "00112233445566778899AABBCCDDEEFF";
         let e = "FFEEDDCCBBAA99887766554433221100";
-        for form in [format!("{i}|{e}|"), format!("{i}|{e}"), format!("{i}{e}"), format!(" {}|{} |", i.to_lowercase(), e)] {
+        for form in [
+            format!("{i}|{e}|"),
+            format!("{i}|{e}"),
+            format!("{i}{e}"),
+            format!(" {}|{} |", i.to_lowercase(), e),
+        ] {
             let k = HsmKey::parse(&form, Algorithm::Sm4).unwrap();
             assert_eq!(hex::encode_upper(&*k.internal), i);
             assert_eq!(hex::encode_upper(&*k.external), e);
@@ -332,13 +342,32 @@ mod tests {
         // 3DES: 16 + 16, or padded to 64.
         let k = HsmKey::parse(&format!("{}{}", &i[..16], &e[..16]), Algorithm::Tdes).unwrap();
         assert_eq!(k.external.len(), 8);
-        let k = HsmKey::parse(&format!("{}{}{}", &i[..16], &e[..16], "0".repeat(32)), Algorithm::Tdes).unwrap();
+        let k = HsmKey::parse(
+            &format!("{}{}{}", &i[..16], &e[..16], "0".repeat(32)),
+            Algorithm::Tdes,
+        )
+        .unwrap();
         assert_eq!(hex::encode_upper(&*k.internal), &i[..16]);
-        for bad in ["", "zz|zz|", &format!("{i}|"), &format!("{i}|{e}|{e}|"), &i[..30], &format!("{i}{e}00")] {
+        for bad in [
+            "",
+            "zz|zz|",
+            &format!("{i}|"),
+            &format!("{i}|{e}|{e}|"),
+            &i[..30],
+            &format!("{i}{e}00"),
+        ] {
             let err = HsmKey::parse(bad, Algorithm::Sm4).unwrap_err();
             assert_eq!(err.error, NationalError::BadParameter, "{bad}");
-            assert!(!err.detail.contains("0011223344"), "key in message: {}", err.detail);
+            assert!(
+                !err.detail.contains("0011223344"),
+                "key in message: {}",
+                err.detail
+            );
         }
-        assert!(format!("{:?}", HsmKey::parse(&format!("{i}{e}"), Algorithm::Sm4).unwrap()).contains("REDACTED"));
+        assert!(format!(
+            "{:?}",
+            HsmKey::parse(&format!("{i}{e}"), Algorithm::Sm4).unwrap()
+        )
+        .contains("REDACTED"));
     }
 }

@@ -97,7 +97,10 @@ impl FilePad {
             .and_then(|f| f.take(4096).read_to_string(&mut text))
             .map_err(|e| bad(e.to_string()))?;
         Ok(FilePad {
-            lines: text.lines().map(|l| Zeroizing::new(l.to_string())).collect(),
+            lines: text
+                .lines()
+                .map(|l| Zeroizing::new(l.to_string()))
+                .collect(),
             next: 0,
         })
     }
@@ -105,7 +108,10 @@ impl FilePad {
     /// PINs from lines in memory (tests).
     pub fn from_lines(lines: &[&str]) -> FilePad {
         FilePad {
-            lines: lines.iter().map(|l| Zeroizing::new(l.to_string())).collect(),
+            lines: lines
+                .iter()
+                .map(|l| Zeroizing::new(l.to_string()))
+                .collect(),
             next: 0,
         }
     }
@@ -114,7 +120,10 @@ impl FilePad {
 impl PinPad for FilePad {
     fn enter(&mut self, _prompt: PinPrompt) -> Result<Zeroizing<String>, Failure> {
         let line = self.lines.get(self.next).cloned().ok_or_else(|| {
-            Failure::new(NationalError::PinCancelled, "the PIN file has no more lines")
+            Failure::new(
+                NationalError::PinCancelled,
+                "the PIN file has no more lines",
+            )
         })?;
         self.next += 1;
         Ok(line)
@@ -135,14 +144,18 @@ fn initial() -> Pin {
 fn pin_status(status: Status, what: &str) -> Result<(), Failure> {
     match status {
         Status::Success => Ok(()),
-        Status::TriesLeft(0) | Status::AuthBlocked => {
-            Err(Failure::new(NationalError::PinBlocked, format!("{what}: {status}")))
-        }
+        Status::TriesLeft(0) | Status::AuthBlocked => Err(Failure::new(
+            NationalError::PinBlocked,
+            format!("{what}: {status}"),
+        )),
         Status::TriesLeft(n) => Err(Failure::new(
             NationalError::WrongPin { tries_left: n },
             format!("{what}: {status}"),
         )),
-        s => Err(Failure::new(NationalError::from_status(s), format!("{what}: {s}"))),
+        s => Err(Failure::new(
+            NationalError::from_status(s),
+            format!("{what}: {s}"),
+        )),
     }
 }
 
@@ -154,7 +167,10 @@ fn no_data(data: &[u8], what: &str) -> Result<(), Failure> {
     } else {
         Err(Failure::new(
             NationalError::InvalidData,
-            format!("{what}: the card answered {} bytes of data, none expected", data.len()),
+            format!(
+                "{what}: the card answered {} bytes of data, none expected",
+                data.len()
+            ),
         ))
     }
 }
@@ -164,7 +180,11 @@ fn no_data(data: &[u8], what: &str) -> Result<(), Failure> {
 /// # Errors
 /// −1 another card; −33 not 6 digits; −51 wrong (tries left in the failure); −52
 /// blocked; −35 when the PIN verified is the initial PIN (the card cannot transact).
-pub fn verify_pin(ch: &mut Channel, profiles: &Profiles, pad: &mut dyn PinPad) -> Result<(), Failure> {
+pub fn verify_pin(
+    ch: &mut Channel,
+    profiles: &Profiles,
+    pad: &mut dyn PinPad,
+) -> Result<(), Failure> {
     super::read::open_ssc(ch, profiles)?;
     let pin = ask(pad, PinPrompt::Verify)?;
     let r = ch.send(&catalogue::verify(&pin))?;
@@ -185,13 +205,20 @@ pub fn verify_pin(ch: &mut Channel, profiles: &Profiles, pad: &mut dyn PinPad) -
 /// # Errors
 /// −33 not 6 digits; −34 the new entries differ; −36 the new PIN is the initial PIN;
 /// −51/−52 the current PIN is wrong / blocked.
-pub fn change_pin(ch: &mut Channel, profiles: &Profiles, pad: &mut dyn PinPad) -> Result<(), Failure> {
+pub fn change_pin(
+    ch: &mut Channel,
+    profiles: &Profiles,
+    pad: &mut dyn PinPad,
+) -> Result<(), Failure> {
     super::read::open_ssc(ch, profiles)?;
     let old = ask(pad, PinPrompt::Old)?;
     let new = ask(pad, PinPrompt::New)?;
     let again = ask(pad, PinPrompt::NewAgain)?;
     if new != again {
-        return Err(Failure::new(NationalError::PinEntriesDiffer, "the two new PINs differ"));
+        return Err(Failure::new(
+            NationalError::PinEntriesDiffer,
+            "the two new PINs differ",
+        ));
     }
     if new == initial() {
         return Err(Failure::new(
@@ -215,15 +242,29 @@ mod tests {
             pin_status(Status::TriesLeft(4), "x").unwrap_err().error,
             NationalError::WrongPin { tries_left: 4 }
         );
-        assert_eq!(pin_status(Status::TriesLeft(0), "x").unwrap_err().code(), -52);
-        assert_eq!(pin_status(Status::AuthBlocked, "x").unwrap_err().code(), -52);
-        assert_eq!(pin_status(Status::SecurityNotSatisfied, "x").unwrap_err().code(), -27010);
+        assert_eq!(
+            pin_status(Status::TriesLeft(0), "x").unwrap_err().code(),
+            -52
+        );
+        assert_eq!(
+            pin_status(Status::AuthBlocked, "x").unwrap_err().code(),
+            -52
+        );
+        assert_eq!(
+            pin_status(Status::SecurityNotSatisfied, "x")
+                .unwrap_err()
+                .code(),
+            -27010
+        );
     }
 
     #[test]
     fn file_pad_hands_out_lines_then_cancels() {
         let mut p = FilePad::from_lines(&["111111", "12345"]);
-        assert_eq!(ask(&mut p, PinPrompt::Old).unwrap(), Pin::parse("111111").unwrap());
+        assert_eq!(
+            ask(&mut p, PinPrompt::Old).unwrap(),
+            Pin::parse("111111").unwrap()
+        );
         assert_eq!(ask(&mut p, PinPrompt::New).unwrap_err().code(), -33);
         assert_eq!(ask(&mut p, PinPrompt::New).unwrap_err().code(), -31);
     }

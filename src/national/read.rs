@@ -86,7 +86,10 @@ impl CardPart {
 ///
 /// # Errors
 /// Reader failures as [`NationalError::from_transport`]; −1 for another card.
-pub fn open_ssc<'p>(ch: &mut Channel, profiles: &'p Profiles) -> Result<(&'p Profile, Nav<'p>), Failure> {
+pub fn open_ssc<'p>(
+    ch: &mut Channel,
+    profiles: &'p Profiles,
+) -> Result<(&'p Profile, Nav<'p>), Failure> {
     let d = card::identify(ch, profiles)?;
     match (d.kind, d.profile, &d.selection) {
         (CardKind::Ssc, Some(p), Some(sel)) => Ok((p, Nav::after(p, sel))),
@@ -137,7 +140,11 @@ fn need_date(fields: &Fields, role: &str) -> Result<Date, CardError> {
 /// # Errors
 /// Card failures sorted by [`NationalError::from_card`]; an unknown generation or a
 /// missing date is −23.
-pub fn read_card_part(ch: &mut Channel, nav: &mut Nav, profile: &Profile) -> Result<CardPart, Failure> {
+pub fn read_card_part(
+    ch: &mut Channel,
+    nav: &mut Nav,
+    profile: &Profile,
+) -> Result<CardPart, Failure> {
     let atr = ch.atr().unwrap_or_default();
     let historical = crate::apdu::atr::Atr::parse_lenient(&atr)
         .map_err(|e| Failure::new(NationalError::InvalidData, format!("ATR: {e}")))?
@@ -153,7 +160,10 @@ pub fn read_card_part(ch: &mut Channel, nav: &mut Nav, profile: &Profile) -> Res
     let generation = profile.generation(&version).ok_or_else(|| {
         Failure::new(
             NationalError::InvalidData,
-            format!("'{version}' is not a generation of profile {}", profile.name),
+            format!(
+                "'{version}' is not a generation of profile {}",
+                profile.name
+            ),
         )
     })?;
     let mut fields = read_roles(ch, nav, profile, Some(&version), &CARD_ROLES)?;
@@ -283,10 +293,16 @@ pub fn hsm_step1(
 ) -> Result<(Step1Info, Step1State), Failure> {
     let card = read_card_part(ch, nav, profile)?;
     let holder_file = profile.file_of("citizen_id")?;
-    let Some(ext_key) = profile.read_key(&holder_file.id, Some(&card.spec_version)).cloned() else {
+    let Some(ext_key) = profile
+        .read_key(&holder_file.id, Some(&card.spec_version))
+        .cloned()
+    else {
         return Err(Failure::new(
             NationalError::NoHsmNeeded,
-            format!("a spec {} card's holder data needs no key: use iReadCardBas", card.spec_version),
+            format!(
+                "a spec {} card's holder data needs no key: use iReadCardBas",
+                card.spec_version
+            ),
         ));
     };
     let int_key = profile.key("internal_auth")?.clone();
@@ -298,13 +314,20 @@ pub fn hsm_step1(
     }
     nav.enter(ch, &int_key.df)?;
     let mut rnd = [0u8; 8];
-    getrandom::fill(&mut rnd)
-        .map_err(|e| Failure::new(NationalError::InternalAuth, format!("no random numbers: {e}")))?;
+    getrandom::fill(&mut rnd).map_err(|e| {
+        Failure::new(
+            NationalError::InternalAuth,
+            format!("no random numbers: {e}"),
+        )
+    })?;
     let r = ch.send(&catalogue::internal_authenticate(int_key.id, &rnd))?;
     if !r.is_success() {
         return Err(Failure::new(
             NationalError::InternalAuth,
-            format!("INTERNAL AUTHENTICATE with key {:02X}: {}", int_key.id, r.status),
+            format!(
+                "INTERNAL AUTHENTICATE with key {:02X}: {}",
+                int_key.id, r.status
+            ),
         ));
     }
     if r.data.len() != card.alg.cryptogram_len() {
@@ -373,11 +396,17 @@ pub fn hsm_step2(
             "the HSM's internal authentication result differs from the card's",
         ));
     }
-    let r = ch.send(&catalogue::external_authenticate(state.external_key, &key.external))?;
+    let r = ch.send(&catalogue::external_authenticate(
+        state.external_key,
+        &key.external,
+    ))?;
     if !r.is_success() {
         return Err(Failure::new(
             NationalError::from_status(r.status),
-            format!("EXTERNAL AUTHENTICATE with key {:02X}: {}", state.external_key, r.status),
+            format!(
+                "EXTERNAL AUTHENTICATE with key {:02X}: {}",
+                state.external_key, r.status
+            ),
         ));
     }
     read_holder(ch, nav, profile, &state.card)
@@ -398,8 +427,20 @@ pub fn lab_hsm_answer(
     let app = key_app(profile)?;
     let int_key = profile.key("internal_auth")?.id;
     let ext_key = profile.key("holder_read")?.id;
-    let internal = sam.cryptogram(app, int_key, step1.alg, &step1.internal_factor, &step1.internal_random)?;
-    let external = sam.cryptogram(app, ext_key, step1.alg, &step1.external_factor, &step1.external_random)?;
+    let internal = sam.cryptogram(
+        app,
+        int_key,
+        step1.alg,
+        &step1.internal_factor,
+        &step1.internal_random,
+    )?;
+    let external = sam.cryptogram(
+        app,
+        ext_key,
+        step1.alg,
+        &step1.external_factor,
+        &step1.external_random,
+    )?;
     Ok(super::line::HsmKey {
         internal: zeroize::Zeroizing::new(internal),
         external: zeroize::Zeroizing::new(external),

@@ -58,7 +58,10 @@ fn main() -> ExitCode {
     match lab_hsm_answer(&step1, profile, &mut sam) {
         Ok(key) => {
             let mut out = std::io::stdout().lock();
-            if writeln!(out, "{}", key.to_pkey().as_str()).and_then(|()| out.flush()).is_err() {
+            if writeln!(out, "{}", key.to_pkey().as_str())
+                .and_then(|()| out.flush())
+                .is_err()
+            {
                 return fail(2, "standard output closed");
             }
             ExitCode::SUCCESS
