@@ -149,16 +149,22 @@ impl Demo {
     /// APDUs and bytes the library reported for the last call (SSCARD_NATIONAL_TRACE:
     /// `libsscard: FUNC: N APDUs (B bytes) with the card`).
     fn traffic(&self) -> (u64, u64) {
+        *self
+            .traffic_all()
+            .last()
+            .unwrap_or_else(|| panic!("no APDU count: {}", self.stderr))
+    }
+
+    /// Every call's (APDUs, bytes), in call order.
+    fn traffic_all(&self) -> Vec<(u64, u64)> {
         self.stderr
             .lines()
-            .rev()
             .filter_map(|l| l.strip_suffix(" bytes) with the card"))
             .filter_map(|l| {
                 let (head, bytes) = l.rsplit_once(" APDUs (")?;
                 Some((head.rsplit(' ').next()?.parse().ok()?, bytes.parse().ok()?))
             })
-            .next()
-            .unwrap_or_else(|| panic!("no APDU count: {}", self.stderr))
+            .collect()
     }
 
     fn apdus(&self) -> u64 {
@@ -526,7 +532,8 @@ fn hsm_two_step_on_a_3_00_card() {
     assert_eq!(d.calls[1].out, sscard::national::gbk(&want));
     // Step1 5 + INTERNAL AUTHENTICATE 2 + GET CHALLENGE 1 + SELECT 2; Step2 EXTERNAL
     // AUTHENTICATE 1 + EF06 3.
-    assert_eq!(d.apdus(), 4, "Step2 APDUs");
+    let t = d.traffic_all();
+    assert_eq!((t[0].0, t[1].0), (10, 4), "Step1 and Step2 APDUs: {t:?}");
     // Two random numbers per session: a second run has other factors' randoms.
     let d2 = demo(&bed, &cfg, &["hsm"], &[], Some(&hsm));
     assert_eq!(d2.calls[1].ret, 0, "{d2:?}");
