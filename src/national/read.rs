@@ -266,8 +266,9 @@ pub fn read_holder(
 }
 
 /// What Step1 leaves for Step2: the card's part, the card's own INTERNAL AUTHENTICATE
-/// answer (to compare with the HSM's), and where the holder file is.
-#[derive(Debug, Clone)]
+/// answer (to compare with the HSM's), and where the holder file is. Its `Debug`
+/// hides the proof (a cryptogram never reaches a log).
+#[derive(Clone)]
 pub struct Step1State {
     /// The card file's part.
     pub card: CardPart,
@@ -275,6 +276,16 @@ pub struct Step1State {
     pub card_proof: Vec<u8>,
     /// The key Step2 authenticates with (the holder-data key).
     pub external_key: u8,
+}
+
+impl std::fmt::Debug for Step1State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Step1State")
+            .field("card", &self.card)
+            .field("card_proof", &"REDACTED")
+            .field("external_key", &self.external_key)
+            .finish()
+    }
 }
 
 /// HSM Step1 on an opened SSC: reads the card file, asks the card for its INTERNAL
