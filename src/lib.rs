@@ -19,6 +19,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod fleet;
+pub mod national;
 pub mod output;
 pub mod pin_input;
 pub mod profile;

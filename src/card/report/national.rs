@@ -10,7 +10,7 @@ use crate::card::error::CardError;
 use crate::card::ssc::SscCard;
 
 /// The terminal number used when no SAM gives one.
-pub const NO_TERMINAL: &str = "000000000000";
+pub const NO_TERMINAL: &str = crate::national::NO_TERMINAL;
 
 /// The character set text is printed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,26 +95,21 @@ pub fn national_line(
     })?;
     let atr =
         Atr::parse_lenient(&card.atr).map_err(|e| CardError::invalid("ATR", e.to_string()))?;
-    let fields = [
-        card.region(),
-        holder.citizen_id.clone(),
-        card.card_number.clone(),
-        hex::encode_upper(card.card_id),
-        holder.name.clone(),
-        hex::encode_upper(&atr.historical),
-        card.spec_version.clone(),
-        card.issue_date.format("%Y%m%d").to_string(),
-        card.expiry_date.format("%Y%m%d").to_string(),
-        terminal.unwrap_or(NO_TERMINAL).to_string(),
-        device_id.to_string(),
-    ];
-    let mut line = String::new();
-    for f in fields {
-        // A `|` inside a field would shift every later field for the parser.
-        line.push_str(&f.replace('|', "?"));
-        line.push('|');
+    // One builder for the line, shared with the national interface library.
+    Ok(crate::national::BasicInfo {
+        region: card.region(),
+        citizen_id: holder.citizen_id.clone(),
+        card_number: card.card_number.clone(),
+        card_id: card.card_id,
+        name: holder.name.clone(),
+        historical: atr.historical,
+        spec_version: card.spec_version.clone(),
+        issue_date: card.issue_date,
+        expiry_date: card.expiry_date,
+        terminal: terminal.unwrap_or(NO_TERMINAL).to_string(),
+        device_id: device_id.to_string(),
     }
-    Ok(line)
+    .line())
 }
 
 #[cfg(test)]
