@@ -98,7 +98,13 @@ impl Serve {
     }
 
     /// A raw HTTP/1.1 request; returns the status and the body.
-    fn http(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    fn http(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String) {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
         let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
@@ -181,7 +187,10 @@ fn config(bed: &Bed, name: &str, keys: Option<&Path>, serve: &str) -> PathBuf {
     if let Some(k) = keys {
         text.push_str(&format!("keys = \"{}\"\n", k.display()));
     }
-    text.push_str(&format!("[readers]\ncard = \"{}\"\n", bed.pcscd.reader_name(0)));
+    text.push_str(&format!(
+        "[readers]\ncard = \"{}\"\n",
+        bed.pcscd.reader_name(0)
+    ));
     if !serve.is_empty() {
         text.push_str(&format!("[serve]\n{serve}\n"));
     }
@@ -250,11 +259,22 @@ fn national_functions_with_and_without_a_card() {
     let cfg = config(&bed, "desk.toml", None, "");
     let pin_file = bed.dir.path().join("pins");
     pins(&pin_file, &["123456"]);
-    let svc = Serve::start(&bed, &cfg, &[("SSCARD_PIN_FILE", pin_file.to_str().unwrap())]);
-    let mut c = svc.ws(Some(&format!("http://127.0.0.1:{}", svc.port))).unwrap();
+    let svc = Serve::start(
+        &bed,
+        &cfg,
+        &[("SSCARD_PIN_FILE", pin_file.to_str().unwrap())],
+    );
+    let mut c = svc
+        .ws(Some(&format!("http://127.0.0.1:{}", svc.port)))
+        .unwrap();
 
     // No card: -2 for each function, the message in pOutInfo; Step2 alone: -14.
-    for f in ["iReadCardBas", "iReadCardBas_HSM_Step1", "iVerifyPIN", "iChangePIN"] {
+    for f in [
+        "iReadCardBas",
+        "iReadCardBas_HSM_Step1",
+        "iVerifyPIN",
+        "iChangePIN",
+    ] {
         let a = c.call(json!({"function": f, "iType": 3}));
         assert_eq!(a["functionName"], f, "{a}");
         assert_eq!(a["success"], false, "{a}");
@@ -277,7 +297,10 @@ fn national_functions_with_and_without_a_card() {
         assert_eq!(a["pOutInfo"], want.as_str(), "iType {it}");
         assert_eq!(a["id"], "r1");
     }
-    assert_eq!(ret(&c.call(json!({"function": "iReadCardBas", "iType": 2}))), -1);
+    assert_eq!(
+        ret(&c.call(json!({"function": "iReadCardBas", "iType": 2}))),
+        -1
+    );
     for bad in [json!(0), json!(9), json!("x"), Value::Null] {
         let a = c.call(json!({"function": "iReadCardBas", "iType": bad}));
         assert_eq!(ret(&a), -14, "iType {bad}: {a}");
@@ -287,7 +310,10 @@ fn national_functions_with_and_without_a_card() {
     let a = svc.national_http(json!({"function": "iReadCardBas", "iType": 3}));
     assert_eq!(a["pOutInfo"], want.as_str());
     // A 2.00 card needs no HSM.
-    assert_eq!(ret(&c.call(json!({"function": "iReadCardBas_HSM_Step1", "iType": 3}))), -2204);
+    assert_eq!(
+        ret(&c.call(json!({"function": "iReadCardBas_HSM_Step1", "iType": 3}))),
+        -2204
+    );
     // Functions not served, and garbage: clear answers, no crash.
     let a = c.call(json!({"function": "iReloadPIN", "iType": 3}));
     assert_eq!(ret(&a), -13, "{a}");
@@ -307,7 +333,10 @@ fn national_functions_with_and_without_a_card() {
     assert_eq!(ret(&a), 0, "{a}");
     assert_eq!(a["pOutInfo"], "");
     pins(&pin_file, &["654321"]);
-    assert_eq!(ret(&c.call(json!({"function": "iVerifyPIN", "iType": 3}))), 0);
+    assert_eq!(
+        ret(&c.call(json!({"function": "iVerifyPIN", "iType": 3}))),
+        0
+    );
     // A PIN sent by the page is refused (-13), never echoed, never logged.
     for req in [
         json!({"function": "iVerifyPIN", "iType": 3, "pin": "654321"}),
@@ -316,19 +345,28 @@ fn national_functions_with_and_without_a_card() {
     ] {
         let a = c.call(req.clone());
         assert_eq!(ret(&a), -13, "{a}");
-        assert!(a["detail"].as_str().unwrap().contains("pin_from_page"), "{a}");
+        assert!(
+            a["detail"].as_str().unwrap().contains("pin_from_page"),
+            "{a}"
+        );
         assert!(!a.to_string().contains("654321"), "{a}");
         let a = svc.national_http(req);
         assert_eq!(ret(&a), -13, "{a}");
     }
     // The card still takes 654321 (the refused requests sent nothing to it).
-    assert_eq!(ret(&c.call(json!({"function": "iVerifyPIN", "iType": 3}))), 0);
+    assert_eq!(
+        ret(&c.call(json!({"function": "iVerifyPIN", "iType": 3}))),
+        0
+    );
     bed.pull(0);
 
     // A 3.00 card without a PSAM: -2201; the HSM two steps with the lab HSM.
     insert(&mut bed, "ssc-3.00.json");
     let want = info_line(&bed, Some(&keys)).replace("|639900000001|", "|000000000000|");
-    assert_eq!(ret(&c.call(json!({"function": "iReadCardBas", "iType": 3}))), -2201);
+    assert_eq!(
+        ret(&c.call(json!({"function": "iReadCardBas", "iType": 3}))),
+        -2201
+    );
     let s1 = c.call(json!({"function": "iReadCardBas_HSM_Step1", "iType": 3}));
     assert_eq!(ret(&s1), 0, "{s1}");
     let step1 = s1["pOutInfo"].as_str().unwrap();
@@ -342,7 +380,10 @@ fn national_functions_with_and_without_a_card() {
     assert_eq!(ret(&a), -14, "{a}");
     drop(c);
     let log = svc.log();
-    assert!(log.contains("POST /national -> 200"), "requests are logged: {log}");
+    assert!(
+        log.contains("POST /national -> 200"),
+        "requests are logged: {log}"
+    );
     for secret in ["654321", "123456", "111111", pkey.as_str()] {
         assert!(!log.contains(secret), "{secret} in the log:\n{log}");
     }
@@ -363,7 +404,9 @@ fn pins_from_the_page_when_the_desk_allows_it() {
     assert_eq!(ret(&a), -35, "{a}");
     let a = c.call(json!({"function": "iChangePIN", "iType": 3, "oldPin": "123456"}));
     assert_eq!(ret(&a), -14, "{a}");
-    let a = c.call(json!({"function": "iChangePIN", "iType": 3, "oldPin": "123456", "newPin": "246810"}));
+    let a = c.call(
+        json!({"function": "iChangePIN", "iType": 3, "oldPin": "123456", "newPin": "246810"}),
+    );
     assert_eq!(ret(&a), 0, "{a}");
     let a = c.call(json!({"function": "iVerifyPIN", "iType": 3, "pin": "246810"}));
     assert_eq!(ret(&a), 0, "{a}");
@@ -420,7 +463,10 @@ fn typed_api_readers_card_and_errors() {
     // The desk page.
     let (status, body) = svc.http("GET", "/", &[], "");
     assert_eq!(status, 200);
-    assert!(body.contains("iReadCardBas") && body.contains("subscribe"), "{body}");
+    assert!(
+        body.contains("iReadCardBas") && body.contains("subscribe"),
+        "{body}"
+    );
     // A reader that does not exist: a clear error.
     let e = c.call(json!({"type": "card", "reader": "no such reader"}));
     assert_eq!(e["schema"], "sscard-error", "{e}");
@@ -440,7 +486,11 @@ fn foreign_origin_and_non_loopback_host_refused() {
     );
     let svc = Serve::start(&bed, &cfg, &[]);
     // WebSocket: a foreign origin gets 403 at the handshake.
-    for bad in ["https://evil.example", "null", "http://127.0.0.1.evil.example"] {
+    for bad in [
+        "https://evil.example",
+        "null",
+        "http://127.0.0.1.evil.example",
+    ] {
         match svc.ws(Some(bad)) {
             Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 403, "{bad}"),
             Err(e) => panic!("{bad}: {e}"),
@@ -452,13 +502,23 @@ fn foreign_origin_and_non_loopback_host_refused() {
         format!("http://localhost:{}", svc.port),
         "https://his.hospital.example".to_string(),
     ] {
-        let mut c = svc.ws(Some(&good)).unwrap_or_else(|e| panic!("{good}: {e}"));
+        let mut c = svc
+            .ws(Some(&good))
+            .unwrap_or_else(|e| panic!("{good}: {e}"));
         assert_eq!(c.call(json!({"type": "hello"}))["schema"], "sscard-serve");
     }
     // HTTP: a foreign origin, a rebinding host, no host at all.
-    let (s, body) = svc.http("POST", "/national", &[("Origin", "https://evil.example")], "{\"function\":\"iReadCardBas\",\"iType\":3}");
+    let (s, body) = svc.http(
+        "POST",
+        "/national",
+        &[("Origin", "https://evil.example")],
+        "{\"function\":\"iReadCardBas\",\"iType\":3}",
+    );
     assert_eq!(s, 403, "{body}");
-    assert!(body.contains("sscard-error") && body.contains("Origin"), "{body}");
+    assert!(
+        body.contains("sscard-error") && body.contains("Origin"),
+        "{body}"
+    );
     let host = format!("evil.example:{}", svc.port);
     for path in ["/", "/api/v1", "/api/v1/card", "/ws"] {
         let (s, body) = svc.http("GET", path, &[("Host", &host)], "");
@@ -468,13 +528,20 @@ fn foreign_origin_and_non_loopback_host_refused() {
     let (s, _) = svc.http("GET", "/api/v1", &[("Host", "10.1.2.3")], "");
     assert_eq!(s, 403);
     // A WebSocket handshake with a rebinding Host.
-    let mut req = format!("ws://127.0.0.1:{}/ws", svc.port).into_client_request().unwrap();
+    let mut req = format!("ws://127.0.0.1:{}/ws", svc.port)
+        .into_client_request()
+        .unwrap();
     req.headers_mut().insert("Host", host.parse().unwrap());
     match tungstenite::connect(req) {
         Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 403),
         other => panic!("rebinding host: {:?}", other.map(|_| ())),
     }
-    let (s, _) = svc.http("GET", "/api/v1", &[("Host", &format!("localhost:{}", svc.port))], "");
+    let (s, _) = svc.http(
+        "GET",
+        "/api/v1",
+        &[("Host", &format!("localhost:{}", svc.port))],
+        "",
+    );
     assert_eq!(s, 200);
     // A non-loopback listen address, from the flag or the configuration: exit 2.
     for addr in ["0.0.0.0:8990", "192.0.2.1:80", "[::]:8990"] {
@@ -502,9 +569,13 @@ fn several_clients_at_once_all_answered_none_corrupted() {
             let want = want.clone();
             let svc_port = port;
             std::thread::spawn(move || {
-                let mut req = format!("ws://127.0.0.1:{svc_port}/ws").into_client_request().unwrap();
-                req.headers_mut()
-                    .insert("Origin", format!("http://127.0.0.1:{svc_port}").parse().unwrap());
+                let mut req = format!("ws://127.0.0.1:{svc_port}/ws")
+                    .into_client_request()
+                    .unwrap();
+                req.headers_mut().insert(
+                    "Origin",
+                    format!("http://127.0.0.1:{svc_port}").parse().unwrap(),
+                );
                 let (ws, _) = tungstenite::connect(req).unwrap();
                 let mut c = Client { ws };
                 let mut ok = 0;
@@ -520,7 +591,11 @@ fn several_clients_at_once_all_answered_none_corrupted() {
                         assert_eq!(a["pOutInfo"], want.as_str(), "client {k} call {i}: {a}");
                         a
                     };
-                    assert_eq!(a["id"], id.as_str(), "answers in order, to their own client");
+                    assert_eq!(
+                        a["id"],
+                        id.as_str(),
+                        "answers in order, to their own client"
+                    );
                     ok += 1;
                 }
                 ok

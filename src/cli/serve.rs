@@ -27,12 +27,12 @@ pub struct ServeArgs {
 pub fn run(args: &ServeArgs) -> CmdResult {
     let loaded = crate::config::load(args.config.as_deref())?;
     let cfg = loaded.map(|l| l.config);
-    let settings = Settings::from_config(cfg.as_ref(), |k| std::env::var(k).ok()).map_err(
-        |f| Error::Other {
+    let settings = Settings::from_config(cfg.as_ref(), |k| std::env::var(k).ok()).map_err(|f| {
+        Error::Other {
             message: f.detail,
             code: ExitCode::Usage,
-        },
-    )?;
+        }
+    })?;
     let config: ServeConfig = cfg.and_then(|c| c.serve).unwrap_or_default();
     let text = args
         .listen

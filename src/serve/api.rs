@@ -372,7 +372,11 @@ async fn call(
                         None => return Err(bad("iVerifyPIN from a page: pin")),
                     }
                 };
-                let which = if change { PinCall::Change } else { PinCall::Verify };
+                let which = if change {
+                    PinCall::Change
+                } else {
+                    PinCall::Verify
+                };
                 if it == 2 {
                     return Err(Failure::new(
                         NationalError::WrongCard,
@@ -384,9 +388,15 @@ async fn call(
                 })
                 .await
             } else if change {
-                on_desk(svc, move |s| s.national.change_pin(it).map(|()| String::new())).await
+                on_desk(svc, move |s| {
+                    s.national.change_pin(it).map(|()| String::new())
+                })
+                .await
             } else {
-                on_desk(svc, move |s| s.national.verify_pin(it).map(|()| String::new())).await
+                on_desk(svc, move |s| {
+                    s.national.verify_pin(it).map(|()| String::new())
+                })
+                .await
             }
         }
         _ => Err(bad("unknown function")),
@@ -401,7 +411,9 @@ pub fn timeout_of(secs: Option<f64>) -> Result<Duration, String> {
     match secs {
         None => Ok(super::worker::DEFAULT_TIMEOUT),
         Some(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
-        Some(s) => Err(format!("[serve] timeout = {s}: seconds, more than 0, at most 86400")),
+        Some(s) => Err(format!(
+            "[serve] timeout = {s}: seconds, more than 0, at most 86400"
+        )),
     }
 }
 
@@ -422,7 +434,12 @@ mod tests {
         assert_eq!(itype(&obj(json!({"iType": "1"}))).unwrap(), 1);
         assert_eq!(itype(&obj(json!({}))).unwrap_err().code(), -14);
         assert_eq!(itype(&obj(json!({"iType": 1e20}))).unwrap_err().code(), -14);
-        assert_eq!(itype(&obj(json!({"iType": 99999999999i64}))).unwrap_err().code(), -14);
+        assert_eq!(
+            itype(&obj(json!({"iType": 99999999999i64})))
+                .unwrap_err()
+                .code(),
+            -14
+        );
         let r = obj(json!({"function": "iVerifyPIN", "pPIN": "123456", "iType": 3}));
         assert_eq!(pin_members(&r), vec!["pPIN"]);
         assert_eq!(pin_value(&r, &["pin", "pPIN"]).unwrap().as_str(), "123456");
@@ -443,7 +460,10 @@ mod tests {
 
     #[test]
     fn timeouts() {
-        assert_eq!(timeout_of(None).unwrap(), super::super::worker::DEFAULT_TIMEOUT);
+        assert_eq!(
+            timeout_of(None).unwrap(),
+            super::super::worker::DEFAULT_TIMEOUT
+        );
         assert_eq!(timeout_of(Some(2.5)).unwrap(), Duration::from_millis(2500));
         for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e9] {
             assert!(timeout_of(Some(bad)).is_err(), "{bad}");

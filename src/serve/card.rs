@@ -69,7 +69,11 @@ fn connect(s: &Settings) -> Result<PcscCard, Error> {
             ReaderSelector::Auto.pick(&others)?.name.clone()
         }
     };
-    Ok(PcscCard::connect_with(ctx, &name, ConnectOptions::default())?)
+    Ok(PcscCard::connect_with(
+        ctx,
+        &name,
+        ConnectOptions::default(),
+    )?)
 }
 
 /// The SAM of the desk: the key file, else the PSAM, else none.
@@ -193,4 +197,3 @@ fn failure(e: Error) -> Failure {
         other => Failure::new(NationalError::Reader, other.to_string()),
     }
 }
-

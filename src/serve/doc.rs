@@ -78,7 +78,10 @@ mod tests {
 
     #[test]
     fn documents_carry_their_schema() {
-        let d = document(Doc::Info, serde_json::json!({"schema_version": "9", "kind": "ssc"}));
+        let d = document(
+            Doc::Info,
+            serde_json::json!({"schema_version": "9", "kind": "ssc"}),
+        );
         assert_eq!(d["schema"], "sscard-info");
         assert_eq!(d["schema_version"], "1.1");
         assert_eq!(d["kind"], "ssc");

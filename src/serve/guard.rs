@@ -49,7 +49,9 @@ pub fn is_loopback_name(host: &str) -> bool {
     }
     h.parse::<IpAddr>().is_ok_and(|ip| match ip {
         IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
     })
 }
 
@@ -101,7 +103,10 @@ pub fn check_origin(origin: Option<&str>, allowed: &[String]) -> Result<(), Refu
     let authority = norm
         .strip_prefix("http://")
         .or_else(|| norm.strip_prefix("https://"));
-    match authority.and_then(|a| (!a.contains(['/', '@', '?', '#'])).then_some(a)).and_then(host_of) {
+    match authority
+        .and_then(|a| (!a.contains(['/', '@', '?', '#'])).then_some(a))
+        .and_then(host_of)
+    {
         Some(h) if is_loopback_name(h) => Ok(()),
         _ => Err(Refusal::Origin(o.to_string())),
     }

@@ -132,13 +132,19 @@ async fn check(State(svc): State<Shared>, req: Request, next: Next) -> Response 
         Some(v) => v.to_str().ok().map(str::to_string),
         None => req.uri().authority().map(|a| a.to_string()),
     };
-    let origin = h.get(header::ORIGIN).map(|v| v.to_str().unwrap_or("\u{fffd}").to_string());
+    let origin = h
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("\u{fffd}").to_string());
     let verdict = guard::check_host(host.as_deref())
         .and_then(|()| guard::check_origin(origin.as_deref(), &svc.allowed_origins));
     let (method, path) = (req.method().clone(), req.uri().path().to_string());
     if let Err(refusal) = verdict {
         log::warn!("refused {method} {path}: {refusal}");
-        let body = doc::error(crate::error::ExitCode::Refused as u8, &refusal.to_string(), None);
+        let body = doc::error(
+            crate::error::ExitCode::Refused as u8,
+            &refusal.to_string(),
+            None,
+        );
         return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
     }
     let r = next.run(req).await;
@@ -369,10 +375,12 @@ pub fn run(opts: Options) -> Result<(), crate::error::Error> {
             );
             let _ = out.flush();
         }
-        axum::serve(listener, app).await.map_err(|source| Error::Io {
-            path: format!("serve {local}"),
-            source,
-        })
+        axum::serve(listener, app)
+            .await
+            .map_err(|source| Error::Io {
+                path: format!("serve {local}"),
+                source,
+            })
     })
 }
 
@@ -389,11 +397,28 @@ mod tests {
             "127.0.0.1:0".parse().unwrap()
         );
         assert!(parse_listen("127.3.4.5:80").is_ok());
-        for bad in ["0.0.0.0:8990", "192.168.1.2:8990", "[::]:8990", "8.8.8.8:53"] {
-            assert!(matches!(parse_listen(bad), Err(ListenError::NotLoopback(_))), "{bad}");
+        for bad in [
+            "0.0.0.0:8990",
+            "192.168.1.2:8990",
+            "[::]:8990",
+            "8.8.8.8:53",
+        ] {
+            assert!(
+                matches!(parse_listen(bad), Err(ListenError::NotLoopback(_))),
+                "{bad}"
+            );
         }
-        for bad in ["127.0.0.1", "", "localhost:x", "evil.example:80", "127.0.0.1:99999"] {
-            assert!(matches!(parse_listen(bad), Err(ListenError::Malformed(_))), "{bad}");
+        for bad in [
+            "127.0.0.1",
+            "",
+            "localhost:x",
+            "evil.example:80",
+            "127.0.0.1:99999",
+        ] {
+            assert!(
+                matches!(parse_listen(bad), Err(ListenError::Malformed(_))),
+                "{bad}"
+            );
         }
     }
 

@@ -155,3 +155,80 @@ impl Workers {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    fn workers(timeout: Duration) -> Workers {
+        Workers::new(Settings::from_config(None, |_| None).unwrap(), timeout)
+    }
+
+    #[test]
+    fn jobs_on_one_reader_run_one_at_a_time_and_time_out() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let w = Arc::new(workers(Duration::from_millis(300)));
+        let busy = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        rt.block_on(async {
+            let mut tasks = Vec::new();
+            for _ in 0..4 {
+                let (w, busy, most) = (w.clone(), busy.clone(), most.clone());
+                tasks.push(tokio::spawn(async move {
+                    w.run("", move |_| {
+                        let now = busy.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(20));
+                        busy.fetch_sub(1, Ordering::SeqCst);
+                    })
+                    .await
+                }));
+            }
+            for t in tasks {
+                assert_eq!(t.await.unwrap(), Ok(()));
+            }
+            assert_eq!(most.load(Ordering::SeqCst), 1, "serialised per reader");
+            // A job that outlives the timeout: the caller is answered TimedOut, and a
+            // job queued behind it past its deadline never runs.
+            let ran = Arc::new(AtomicUsize::new(0));
+            let slow = w.run("", |_| std::thread::sleep(Duration::from_millis(700)));
+            let r2 = ran.clone();
+            let behind = w.run("", move |_| {
+                r2.fetch_add(1, Ordering::SeqCst);
+            });
+            let (a, b) = tokio::join!(slow, behind);
+            assert!(matches!(a, Err(NoAnswer::TimedOut(_))), "{a:?}");
+            assert!(matches!(b, Err(NoAnswer::TimedOut(_))), "{b:?}");
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            assert_eq!(
+                ran.load(Ordering::SeqCst),
+                0,
+                "a stale job touched the card"
+            );
+            // Another reader is not held up by a busy one.
+            let t0 = Instant::now();
+            let busy_one = w.run("a", |_| std::thread::sleep(Duration::from_millis(200)));
+            let other = w.run("b", |_| Instant::now());
+            let (_, at) = tokio::join!(busy_one, other);
+            assert!(at.unwrap() - t0 < Duration::from_millis(150));
+        });
+        // At most MAX_WORKERS readers.
+        let w = workers(Duration::from_secs(1));
+        rt.block_on(async {
+            for i in 0..MAX_WORKERS {
+                assert_eq!(w.run(&format!("r{i}"), |_| ()).await, Ok(()));
+            }
+            assert_eq!(w.run("r0", |_| ()).await, Ok(()));
+            assert_eq!(
+                w.run("one too many", |_| ()).await,
+                Err(NoAnswer::TooManyReaders)
+            );
+        });
+    }
+}
