@@ -105,6 +105,14 @@ impl Serve {
         headers: &[(&str, &str)],
         body: &str,
     ) -> (u16, String) {
+        let resp = self.http_raw(method, path, headers, body);
+        let status = resp[9..12].parse().unwrap();
+        let body = resp.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+        (status, body.to_string())
+    }
+
+    /// A raw HTTP/1.1 request; returns the whole response.
+    fn http_raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> String {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
         let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
@@ -121,9 +129,7 @@ impl Serve {
         s.write_all(req.as_bytes()).unwrap();
         let mut resp = String::new();
         s.read_to_string(&mut resp).unwrap();
-        let status = resp[9..12].parse().unwrap();
-        let body = resp.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
-        (status, body.to_string())
+        resp
     }
 
     fn national_http(&self, req: Value) -> Value {
@@ -378,6 +384,13 @@ fn national_functions_with_and_without_a_card() {
     // Step2 again: the session is over.
     let a = c.call(json!({"function": "iReadCardBas_HSM_Step2", "pKey": pkey}));
     assert_eq!(ret(&a), -14, "{a}");
+    // A card read between the steps (typed API) ends the session too.
+    let s1 = c.call(json!({"function": "iReadCardBas_HSM_Step1", "iType": 3}));
+    assert_eq!(ret(&s1), 0, "{s1}");
+    let pkey2 = lab_hsm(&keys, s1["pOutInfo"].as_str().unwrap());
+    assert_eq!(c.call(json!({"type": "card"}))["schema"], "sscard-info");
+    let a = c.call(json!({"function": "iReadCardBas_HSM_Step2", "pKey": pkey2}));
+    assert_eq!(ret(&a), -14, "{a}");
     drop(c);
     let log = svc.log();
     assert!(
@@ -526,6 +539,57 @@ fn foreign_origin_and_non_loopback_host_refused() {
         assert!(body.contains("DNS rebinding"), "{body}");
     }
     let (s, _) = svc.http("GET", "/api/v1", &[("Host", "10.1.2.3")], "");
+    assert_eq!(s, 403);
+    // An <img>/<script> GET from another site: no Origin, but Sec-Fetch-Site says so.
+    let (s, body) = svc.http(
+        "GET",
+        "/api/v1/card",
+        &[("Sec-Fetch-Site", "cross-site")],
+        "",
+    );
+    assert_eq!(s, 403, "{body}");
+    let (s, _) = svc.http("GET", "/", &[("Sec-Fetch-Site", "none")], "");
+    assert_eq!(s, 200);
+    // CORS: an allowed origin's preflight (with Private Network Access) is answered and
+    // its answers are readable; a foreign origin's preflight is refused.
+    let pre = [
+        ("Origin", "https://his.hospital.example"),
+        ("Access-Control-Request-Method", "POST"),
+        ("Access-Control-Request-Private-Network", "true"),
+    ];
+    let r = svc
+        .http_raw("OPTIONS", "/national", &pre, "")
+        .to_ascii_lowercase();
+    assert!(r.starts_with("http/1.1 204"), "{r}");
+    assert!(
+        r.contains("access-control-allow-origin: https://his.hospital.example"),
+        "{r}"
+    );
+    assert!(
+        r.contains("access-control-allow-private-network: true"),
+        "{r}"
+    );
+    let r = svc
+        .http_raw(
+            "GET",
+            "/api/v1",
+            &[("Origin", "https://his.hospital.example")],
+            "",
+        )
+        .to_ascii_lowercase();
+    assert!(
+        r.contains("access-control-allow-origin: https://his.hospital.example"),
+        "{r}"
+    );
+    let (s, _) = svc.http(
+        "OPTIONS",
+        "/national",
+        &[
+            ("Origin", "https://evil.example"),
+            ("Access-Control-Request-Method", "POST"),
+        ],
+        "",
+    );
     assert_eq!(s, 403);
     // A WebSocket handshake with a rebinding Host.
     let mut req = format!("ws://127.0.0.1:{}/ws", svc.port)

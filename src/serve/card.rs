@@ -99,6 +99,7 @@ fn open_sam(s: &Settings) -> Result<Option<Box<dyn Sam>>, Error> {
 /// # Errors
 /// As `sscard info`: no reader, no card, unknown card, card errors, keys.
 pub fn read_info(slot: &mut Slot) -> Result<Value, Error> {
+    end_hsm_session(slot);
     let today = clock::today().map_err(|message| Error::Other {
         message,
         code: ExitCode::Usage,
@@ -176,6 +177,7 @@ pub fn pin_from_page(
     call: PinCall,
     pins: &[Zeroizing<String>],
 ) -> Result<(), Failure> {
+    end_hsm_session(slot);
     let lines: Vec<&str> = pins.iter().map(|p| p.as_str()).collect();
     let mut pad = FilePad::from_lines(&lines);
     let mut card = connect(&slot.settings).map_err(failure)?;
@@ -187,6 +189,15 @@ pub fn pin_from_page(
     match call {
         PinCall::Verify => crate::national::pin::verify_pin(&mut ch, &slot.profiles, pad),
         PinCall::Change => crate::national::pin::change_pin(&mut ch, &slot.profiles, pad),
+    }
+}
+
+/// Ends an HSM session left by Step1 on this reader (as every national call does):
+/// this call moves the card to other files, so a Step2 after it must not trust the
+/// card's state. A fresh [`crate::national::National`] drops the old one's connection.
+fn end_hsm_session(slot: &mut Slot) {
+    if let Ok(n) = crate::national::National::with_settings(slot.settings.clone()) {
+        slot.national = n;
     }
 }
 

@@ -112,6 +112,24 @@ pub fn check_origin(origin: Option<&str>, allowed: &[String]) -> Result<(), Refu
     }
 }
 
+/// Checks `Sec-Fetch-Site` on a request without `Origin`: browsers send no `Origin` on
+/// a plain GET another site's page makes through an `<img>` or `<script>` tag, but say
+/// where it came from in `Sec-Fetch-Site`; only `same-origin` and `none` (typed in the
+/// address bar) are let through. Programs send neither header.
+///
+/// # Errors
+/// [`Refusal::Origin`] for such a request from another site.
+pub fn check_fetch_site(origin: Option<&str>, site: Option<&str>) -> Result<(), Refusal> {
+    match (origin, site) {
+        (None, Some(s))
+            if !s.eq_ignore_ascii_case("same-origin") && !s.eq_ignore_ascii_case("none") =>
+        {
+            Err(Refusal::Origin(format!("(none sent; Sec-Fetch-Site: {s})")))
+        }
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,5 +190,19 @@ mod tests {
             assert!(check_origin(Some(bad), &allowed).is_err(), "{bad}");
         }
         assert_eq!(check_origin(Some("null"), &["null".to_string()]), Ok(()));
+    }
+
+    #[test]
+    fn fetch_sites() {
+        assert_eq!(check_fetch_site(None, None), Ok(()));
+        assert_eq!(check_fetch_site(None, Some("same-origin")), Ok(()));
+        assert_eq!(check_fetch_site(None, Some("none")), Ok(()));
+        assert!(check_fetch_site(None, Some("cross-site")).is_err());
+        assert!(check_fetch_site(None, Some("same-site")).is_err());
+        // With an Origin, check_origin decides.
+        assert_eq!(
+            check_fetch_site(Some("http://127.0.0.1"), Some("cross-site")),
+            Ok(())
+        );
     }
 }

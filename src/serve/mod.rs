@@ -125,18 +125,24 @@ pub fn parse_listen(text: &str) -> Result<SocketAddr, ListenError> {
 type Shared = Arc<Service>;
 
 /// Refuses requests whose `Host` or `Origin` is not allowed (403 with an
-/// `sscard-error` document); logs method and path (never a body or query).
+/// `sscard-error` document); answers CORS preflights of allowed origins (with Private
+/// Network Access, which browsers ask before a site's page may call loopback) and
+/// marks their answers readable; logs method and path (never a body or query).
 async fn check(State(svc): State<Shared>, req: Request, next: Next) -> Response {
     let h = req.headers();
     let host = match h.get(header::HOST) {
         Some(v) => v.to_str().ok().map(str::to_string),
         None => req.uri().authority().map(|a| a.to_string()),
     };
-    let origin = h
-        .get(header::ORIGIN)
-        .map(|v| v.to_str().unwrap_or("\u{fffd}").to_string());
+    let text = |name: &str| {
+        h.get(name)
+            .map(|v| v.to_str().unwrap_or("\u{fffd}").to_string())
+    };
+    let origin = text("origin");
+    let site = text("sec-fetch-site");
     let verdict = guard::check_host(host.as_deref())
-        .and_then(|()| guard::check_origin(origin.as_deref(), &svc.allowed_origins));
+        .and_then(|()| guard::check_origin(origin.as_deref(), &svc.allowed_origins))
+        .and_then(|()| guard::check_fetch_site(origin.as_deref(), site.as_deref()));
     let (method, path) = (req.method().clone(), req.uri().path().to_string());
     if let Err(refusal) = verdict {
         log::warn!("refused {method} {path}: {refusal}");
@@ -147,7 +153,40 @@ async fn check(State(svc): State<Shared>, req: Request, next: Next) -> Response 
         );
         return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
     }
-    let r = next.run(req).await;
+    let preflight = method == axum::http::Method::OPTIONS
+        && h.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let private_network = text("access-control-request-private-network").as_deref() == Some("true");
+    let mut r = if preflight {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        let hm = r.headers_mut();
+        hm.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            header::HeaderValue::from_static("GET, POST"),
+        );
+        hm.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            header::HeaderValue::from_static("content-type"),
+        );
+        hm.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            header::HeaderValue::from_static("600"),
+        );
+        if private_network {
+            hm.insert(
+                "access-control-allow-private-network",
+                header::HeaderValue::from_static("true"),
+            );
+        }
+        r
+    } else {
+        next.run(req).await
+    };
+    if let Some(o) = origin.and_then(|o| header::HeaderValue::from_str(&o).ok()) {
+        r.headers_mut()
+            .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+        r.headers_mut()
+            .insert(header::VARY, header::HeaderValue::from_static("Origin"));
+    }
     log::info!("{method} {path} -> {}", r.status().as_u16());
     r
 }
