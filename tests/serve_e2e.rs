@@ -706,3 +706,59 @@ fn events_on_insert_and_remove() {
     assert_eq!(h["schema"], "sscard-serve");
     assert!(ev.is_empty(), "{ev:?}");
 }
+
+fn rss_kib(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Figures, not a gate: `cargo test --release --locked --features pcscd-tests --test
+/// serve_e2e -- --ignored --nocapture figures`. The service's own cost per call (a
+/// `hello` round trip: framing, JSON, checks, no card) and an `iReadCardBas` round
+/// trip, median of 200 each; the service's RSS after 300 and after 2,200 reads.
+#[test]
+#[ignore]
+fn figures() {
+    let mut bed = Bed::start();
+    let cfg = config(&bed, "desk.toml", None, "");
+    let svc = Serve::start(&bed, &cfg, &[]);
+    insert(&mut bed, "ssc-2.00.json");
+    let mut c = svc.ws(None).unwrap();
+    let mut timed = |req: Value| {
+        let t = Instant::now();
+        let a = c.call(req);
+        (t.elapsed(), a)
+    };
+    let hello: Vec<Duration> = (0..200)
+        .map(|_| timed(json!({"type": "hello"})).0)
+        .collect();
+    let read: Vec<Duration> = (0..200)
+        .map(|_| {
+            let (d, a) = timed(json!({"function": "iReadCardBas", "iType": 3}));
+            assert_eq!(ret(&a), 0);
+            d
+        })
+        .collect();
+    let pid = svc.child.id();
+    for _ in 0..100 {
+        timed(json!({"function": "iReadCardBas", "iType": 3}));
+    }
+    let rss_100 = rss_kib(pid);
+    for _ in 0..1_900 {
+        timed(json!({"function": "iReadCardBas", "iType": 3}));
+    }
+    let rss_2000 = rss_kib(pid);
+    println!(
+        "hello median {:?}; iReadCardBas median {:?}; RSS after 300 reads {rss_100} KiB, after 2,200 reads {rss_2000} KiB",
+        median(hello),
+        median(read)
+    );
+}
