@@ -27,6 +27,7 @@ pub mod reader;
 pub mod sam;
 pub mod script;
 pub mod secret;
+pub mod serve;
 pub mod testbed;
 pub mod ui;
 pub mod vcard;

@@ -17,6 +17,7 @@ pub mod process;
 pub mod readers;
 pub mod script;
 pub mod send;
+pub mod serve;
 pub mod testbed;
 pub mod vcard;
 pub mod wait;
@@ -70,6 +71,8 @@ pub enum Command {
     Script(script::ScriptArgs),
     /// Check the desk configuration file and the readers it names, or print an example.
     Config(config::ConfigArgs),
+    /// Serve the card to browser-based desk systems on loopback (HTTP + WebSocket).
+    Serve(serve::ServeArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions(completions::CompletionsArgs),
     /// Print the manual page, or write all pages into a directory.
@@ -118,6 +121,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Fleet(a) => fleet::run(a),
         Command::Script(a) => script::run(a),
         Command::Config(a) => config::run(a),
+        Command::Serve(a) => serve::run(a),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
         Command::Testbed(a) => testbed::run(a),
@@ -172,6 +176,7 @@ pub const BROKEN_PIPE_EXIT: i32 = process::BROKEN_PIPE_EXIT;
 fn long_running(c: &Command) -> Option<&'static str> {
     match c {
         Command::Wait(_) => Some("wait"),
+        Command::Serve(_) => Some("serve"),
         Command::Readers(a) if a.watch => Some("readers --watch"),
         Command::Info(a) if a.wait.is_some() => Some("info --wait"),
         Command::Vcard(_) => Some("vcard"),

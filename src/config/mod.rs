@@ -58,6 +58,8 @@ pub struct Config {
     pub readers: Readers,
     /// The fleet centre this desk pushes its journal to (issue 13; src/fleet).
     pub fleet: Option<crate::fleet::FleetConfig>,
+    /// The loopback card service, `sscard serve` (issue 12; src/serve).
+    pub serve: Option<crate::serve::ServeConfig>,
 }
 
 /// The readers of the desk, by part of their name (or index).

@@ -65,11 +65,14 @@ pub enum Doc {
     FleetReport,
     /// Any command's failure when JSON was asked for.
     Error,
+    /// `sscard serve`: what the service is and speaks (its `hello` and subscription
+    /// answers).
+    Serve,
 }
 
 impl Doc {
     /// Every document, for tests and documentation.
-    pub const ALL: [Doc; 14] = [
+    pub const ALL: [Doc; 15] = [
         Doc::Info,
         Doc::Atr,
         Doc::Readers,
@@ -84,6 +87,7 @@ impl Doc {
         Doc::FleetLookup,
         Doc::FleetReport,
         Doc::Error,
+        Doc::Serve,
     ];
 
     /// The document's name (`schema`), and its version (`schema_version`, major.minor).
@@ -99,6 +103,7 @@ impl Doc {
     /// - journal backup 1.0, error 1.0: new.
     /// - fleet report 1.2: `deadlines` (new cards read near or past the six-month
     ///   activation deadline) and `deadline_days` added.
+    /// - serve 1.0: new (the loopback service, `sscard serve`).
     pub const fn schema(self) -> (&'static str, &'static str) {
         match self {
             Doc::Info => ("sscard-info", "1.1"),
@@ -115,6 +120,7 @@ impl Doc {
             Doc::FleetLookup => ("sscard-fleet-lookup", "1.1"),
             Doc::FleetReport => ("sscard-fleet-report", "1.2"),
             Doc::Error => ("sscard-error", "1.0"),
+            Doc::Serve => ("sscard-serve", "1.0"),
         }
     }
 
