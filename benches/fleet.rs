@@ -9,6 +9,10 @@
 //! Knobs: FLEET_DESKS (1000), FLEET_EVENTS (500, a multiple of 5), FLEET_CONC
 //! (connections in flight at once, 100), FLEET_TOTAL (1000000).
 
+// A benchmark's or example's unwrap/expect stops the run with the message: there is
+// nothing to recover (clippy.toml allows them in tests; these targets need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../tests/common/postgres.rs"]
 mod pg;
 

@@ -3,6 +3,10 @@
 //! a panic (101), not an I/O error (14), whichever way the command writes (`println!`
 //! in `config example`, `write_all` in `man`). No pcscd needed.
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::Command;
 
 #[test]

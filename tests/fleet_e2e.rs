@@ -3,6 +3,10 @@
 //! mid-push, the centre restarted mid-push, row-level security, lookups and reports on
 //! known data. No mocks; PostgreSQL is installed when missing, never skipped.
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "common/postgres.rs"]
 mod pg;
 

@@ -10,6 +10,10 @@
 //! old schema, as the older sscard wrote them (schema 1 recorded N only at the
 //! credit, so a frozen entry has none).
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use sscard::activation::core::{Prompt, Start, TransferId};
 use sscard::activation::desk::{english, Ask, Desk, Msg, Want};
 use sscard::activation::driver::{self, Outcome};

@@ -7,6 +7,10 @@
 //! win even over the force. The desk under tmux (tests/desk_tmux.rs) checks the same
 //! on a real terminal.
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use sscard::ui::style::{Paint, Tone};
 
 #[test]

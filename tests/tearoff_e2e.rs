@@ -10,6 +10,10 @@
 //! Each case prints one line; the totals are printed at the end of each test
 //! (`cargo test --release --test tearoff_e2e -- --nocapture` shows them).
 
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::desk::{

@@ -2,6 +2,10 @@
 //! `postgresql` (installed with apt-get when missing; we run as root), `initdb` into a
 //! temporary directory as the `postgres` OS user (initdb refuses root), its own
 //! loopback port and socket directory, SCRAM passwords over TCP, stopped on drop.
+
+// A test's unwrap/expect is its assertion: a panic is the test failing, with the
+// message (clippy.toml allows them in #[test] fns; these files' helpers need this).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)]
 
 use std::os::unix::fs::PermissionsExt;
