@@ -145,7 +145,7 @@ fn run(
     (r, desk.lines)
 }
 
-fn with_channel<R>(c: &SharedCard, f: impl FnOnce(&mut Channel) -> R) -> R {
+fn with_channel<R>(c: &SharedCard, f: impl FnOnce(&mut Channel<'_>) -> R) -> R {
     c.arm(None);
     c.insert();
     let t = c.connect("inspect").unwrap();

@@ -141,7 +141,7 @@ fn fault_of(e: &ActivationError) -> CardFault {
 /// [`ActivationError`]: a refusal ([`ActivationError::Refusal`]), a safety stop
 /// ([`ActivationError::Stop`]), or the card, reader, journal or desk failure that
 /// stopped the flow (so the desk can tell a pulled card from a refusal).
-pub fn run(cx: &mut Context, start: Start) -> Result<Outcome, ActivationError> {
+pub fn run(cx: &mut Context<'_>, start: Start) -> Result<Outcome, ActivationError> {
     let mut random = [0u8; 12];
     getrandom::fill(&mut random)
         .map_err(|e| ActivationError::Inconsistent(Internal::NoRandom(e.to_string())))?;
@@ -223,8 +223,8 @@ pub fn journal_entry(e: &Entry) -> Option<JournalEntry> {
 }
 
 fn finish(
-    cx: &mut Context,
-    run: &mut Run,
+    cx: &mut Context<'_>,
+    run: &mut Run<'_>,
     flow: Flow,
     end: End,
 ) -> Result<Outcome, ActivationError> {
@@ -274,7 +274,7 @@ fn finish(
 
 /// Shows a core message on the desk (steps and notes the desk already knows keep
 /// their desk form, so every frontend shows them).
-fn show(cx: &mut Context, m: &core::Msg) {
+fn show(cx: &mut Context<'_>, m: &core::Msg) {
     use core::Msg as M;
     let msg = match m {
         M::Step(s) => match s {
@@ -306,7 +306,7 @@ fn show(cx: &mut Context, m: &core::Msg) {
     cx.desk.show(&msg);
 }
 
-fn ask_pin(cx: &mut Context, run: &mut Run, prompt: Prompt) -> Input {
+fn ask_pin(cx: &mut Context<'_>, run: &mut Run<'_>, prompt: Prompt) -> Input {
     let first = match cx.desk.pin(Ask::Prompt(prompt), false) {
         Ok(p) => p,
         Err(_) => return Input::PinEntered(PinEntry::NoInput),
@@ -326,7 +326,7 @@ fn ask_pin(cx: &mut Context, run: &mut Run, prompt: Prompt) -> Input {
     Input::PinEntered(PinEntry::Entered { confirmed, initial })
 }
 
-fn journal_write(cx: &mut Context, run: &mut Run, w: JournalWrite) -> Input {
+fn journal_write(cx: &mut Context<'_>, run: &mut Run<'_>, w: JournalWrite) -> Input {
     let id = w.id().hex();
     let d = w.data();
     let result = (|| -> Result<(), JournalError> {

@@ -20,7 +20,7 @@ use crate::sam::{KeyApp, Sam};
 /// SAM's master key does not match this card; `6983` that the key is blocked),
 /// [`CardError::Sam`] when the SAM cannot give one.
 pub fn external_authenticate(
-    ch: &mut Channel,
+    ch: &mut Channel<'_>,
     app: KeyApp,
     key_id: u8,
     alg: Algorithm,
@@ -65,7 +65,7 @@ pub fn external_authenticate(
 /// [`CardError::Status`] when the card refuses the command, [`CardError::InvalidData`]
 /// when its proof has the wrong length, [`CardError::Sam`] when the SAM fails.
 pub fn internal_authenticate(
-    ch: &mut Channel,
+    ch: &mut Channel<'_>,
     app: KeyApp,
     key_id: u8,
     alg: Algorithm,

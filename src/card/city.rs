@@ -70,7 +70,7 @@ impl CityCard {
     /// record (spec/activation.md; the desk renders it, `ui::messages`).
     pub fn activation_gap(&self) -> Option<crate::activation::error::OldLayout> {
         use crate::activation::error::{LayoutRecord, OldLayout};
-        let record = LayoutRecord::missing(crate::profile::Kind::City, |r| match r {
+        let record = LayoutRecord::missing(Kind::City, |r| match r {
             "target_card" => self.has_target_record,
             "transfer_counter" => self.transfer_counter.is_some(),
             _ => self.fields.get(r).is_some(),
@@ -85,14 +85,14 @@ impl CityCard {
 }
 
 /// Reads a city card, selecting its DF itself.
-pub fn read_city(ch: &mut Channel, profile: &Profile) -> Result<CityCard, CardError> {
+pub fn read_city(ch: &mut Channel<'_>, profile: &Profile) -> Result<CityCard, CardError> {
     read_city_with(ch, profile, None)
 }
 
 /// Reads a city card; `selected` is the detection SELECT, if it already made the
 /// card's DF current.
 pub fn read_city_with(
-    ch: &mut Channel,
+    ch: &mut Channel<'_>,
     profile: &Profile,
     selected: Option<&Selection>,
 ) -> Result<CityCard, CardError> {

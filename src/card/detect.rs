@@ -72,7 +72,10 @@ pub struct Detected<'p> {
 }
 
 /// Detects the card kind and keeps the successful SELECT (see [`Detected`]).
-pub fn identify<'p>(ch: &mut Channel, profiles: &'p Profiles) -> Result<Detected<'p>, CardError> {
+pub fn identify<'p>(
+    ch: &mut Channel<'_>,
+    profiles: &'p Profiles,
+) -> Result<Detected<'p>, CardError> {
     let atr = ch.atr();
     let mut tried: Vec<(String, u16)> = Vec::new();
     for profile in profiles.detection_order(atr.as_deref()) {
@@ -114,7 +117,7 @@ pub fn identify<'p>(ch: &mut Channel, profiles: &'p Profiles) -> Result<Detected
 }
 
 /// The card kind, by as few SELECTs as the ATR allows.
-pub fn detect(ch: &mut Channel, profiles: &Profiles) -> Result<CardKind, CardError> {
+pub fn detect(ch: &mut Channel<'_>, profiles: &Profiles) -> Result<CardKind, CardError> {
     identify(ch, profiles).map(|d| d.kind)
 }
 

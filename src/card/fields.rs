@@ -32,7 +32,7 @@ pub struct Fields {
 
 impl Fields {
     /// Removes the field `role` and returns its value, if it was read.
-    pub fn take(&mut self, role: &str) -> Option<crate::profile::Value> {
+    pub fn take(&mut self, role: &str) -> Option<Value> {
         let i = self.items.iter().position(|f| f.role == role)?;
         Some(self.items.remove(i).value)
     }
@@ -119,7 +119,7 @@ pub fn field_context(file: &FileSpec, field: &Field) -> String {
 /// Reads one field of `file` (whose DF must be current). `Ok(None)` when an optional
 /// field's record is missing.
 pub fn read_field(
-    ch: &mut Channel,
+    ch: &mut Channel<'_>,
     file: &FileSpec,
     field: &Field,
     generation: Option<&str>,
@@ -193,7 +193,11 @@ pub fn read_field(
 }
 
 /// Makes `file` readable: enters its DF and, when it has no SFI, selects it by FID.
-pub fn enter_file(ch: &mut Channel, nav: &mut Nav, file: &FileSpec) -> Result<(), CardError> {
+pub fn enter_file(
+    ch: &mut Channel<'_>,
+    nav: &mut Nav<'_>,
+    file: &FileSpec,
+) -> Result<(), CardError> {
     nav.enter(ch, &file.df)?;
     if file.sfi.is_none() {
         let fid = file
@@ -213,8 +217,8 @@ pub fn enter_file(ch: &mut Channel, nav: &mut Nav, file: &FileSpec) -> Result<()
 /// Reads the fields of file `file_id` present in `generation`, except the roles in
 /// `skip`, entering the file's DF first. Files without an SFI are selected by FID.
 pub fn read_file(
-    ch: &mut Channel,
-    nav: &mut Nav,
+    ch: &mut Channel<'_>,
+    nav: &mut Nav<'_>,
     profile: &Profile,
     file_id: &str,
     generation: Option<&str>,
@@ -237,8 +241,8 @@ pub fn read_file(
 /// Reads the one field `role` (before the generation is known: its record number, if
 /// used, must not depend on it).
 pub fn read_role(
-    ch: &mut Channel,
-    nav: &mut Nav,
+    ch: &mut Channel<'_>,
+    nav: &mut Nav<'_>,
     profile: &Profile,
     role: &str,
 ) -> Result<Fields, CardError> {

@@ -70,7 +70,7 @@ impl<'p> Nav<'p> {
     }
 
     /// Makes `df` current; no APDU when it already is.
-    pub fn enter(&mut self, ch: &mut Channel, df: &str) -> Result<(), CardError> {
+    pub fn enter(&mut self, ch: &mut Channel<'_>, df: &str) -> Result<(), CardError> {
         if self.current.as_deref() == Some(df) {
             return Ok(());
         }
@@ -118,7 +118,7 @@ pub fn select_command(spec: &DfSpec, by: SelectBy) -> Option<crate::apdu::Comman
 /// SELECTs `spec`; with `skip_fci` an FCI announced by `61xx` is not fetched (the
 /// caller already holds it) and an empty one is returned.
 fn select(
-    ch: &mut Channel,
+    ch: &mut Channel<'_>,
     spec: &DfSpec,
     by: SelectBy,
     skip_fci: bool,

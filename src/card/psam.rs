@@ -11,7 +11,7 @@ use crate::profile::{Kind, Profile};
 
 /// Reads the PSAM's terminal number (12 digits); `selected` is the detection SELECT.
 pub fn read_psam_terminal(
-    ch: &mut Channel,
+    ch: &mut Channel<'_>,
     profile: &Profile,
     selected: Option<&Selection>,
 ) -> Result<String, CardError> {

@@ -129,7 +129,7 @@ impl SscCard {
             .medical
             .as_ref()
             .is_some_and(|m| m.transfer_floor.is_some());
-        let record = LayoutRecord::missing(crate::profile::Kind::Ssc, |r| match r {
+        let record = LayoutRecord::missing(Kind::Ssc, |r| match r {
             "transfer_floor" => has_floor,
             _ => self.fields.get(r).is_some(),
         })?;
@@ -159,7 +159,7 @@ pub struct SscReadOptions {
 
 /// Reads an SSC (selecting its DFs itself). See [`read_ssc_with`].
 pub fn read_ssc(
-    ch: &mut Channel,
+    ch: &mut Channel<'_>,
     profile: &Profile,
     sam: Option<&mut dyn Sam>,
 ) -> Result<SscCard, CardError> {
@@ -203,7 +203,7 @@ fn need_date(fields: &Fields, profile: &Profile, role: &str) -> Result<Date, Car
 /// Without a SAM, a card whose holder file needs a key is read without it:
 /// [`SscCard::holder`] is `None` and [`SscCard::notes`] says which key is needed.
 pub fn read_ssc_with(
-    ch: &mut Channel,
+    ch: &mut Channel<'_>,
     profile: &Profile,
     mut sam: Option<&mut dyn Sam>,
     opts: &SscReadOptions,
@@ -410,7 +410,7 @@ pub fn read_ssc_with(
 /// key, checked against the SAM. Selects the key's DF first (the card may have been
 /// left elsewhere).
 pub fn verify_card(
-    ch: &mut Channel,
+    ch: &mut Channel<'_>,
     profile: &Profile,
     card: &SscCard,
     sam: &mut dyn Sam,

@@ -22,7 +22,7 @@ use crate::profile::{Profile, Structure, Value};
 /// [`CardError::Status`] when the card refuses (`6982` not authenticated, `6700`
 /// wrong length).
 pub fn update_field(
-    ch: &mut Channel,
+    ch: &mut Channel<'_>,
     profile: &Profile,
     role: &str,
     value: &Value,

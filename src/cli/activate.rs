@@ -17,7 +17,7 @@
 //!   (`--retries`, 3 on the guided screen, 0 in plain mode so scripts see the fault);
 //!   when they run out, the command exits with the last failure's own code (5 card
 //!   lost, 3 pcscd/reader, 15 timeout), so scripts can still tell failures apart.
-//! - **Interruptions** ([`interrupt`]). Ctrl-C, a closed window (SIGHUP) or SIGTERM
+//! - **Interruptions** (the `interrupt` module). Ctrl-C, a closed window (SIGHUP) or SIGTERM
 //!   mid-transfer used to print only `^C`, with the old card possibly frozen. Now the
 //!   desk is told where the cards stand (read from the journal, which is written
 //!   before every card write), the transfer id, and the exact command that
@@ -406,7 +406,7 @@ fn run_flow(common: &Common, job: Job) -> CmdResult {
     };
     let cfg = loaded.map(|l| l.config).unwrap_or_default();
     let s = settings(common, &cfg, seen);
-    crate::config::desk::check_activate(&s.old, s.new.as_ref(), s.sam_reader.as_ref())?;
+    config::desk::check_activate(&s.old, s.new.as_ref(), s.sam_reader.as_ref())?;
     let asked = match &job {
         Job::Cancel(id) | Job::Resume(Some(id)) => Some(id.as_str()),
         _ => None,
@@ -569,8 +569,8 @@ fn touched(
         .collect()
 }
 
-fn attempt(cx: &mut Context, what: &Attempt) -> Result<Option<Receipt>, ActivationError> {
-    let entry = |cx: &Context, id: &str| -> Result<_, ActivationError> {
+fn attempt(cx: &mut Context<'_>, what: &Attempt) -> Result<Option<Receipt>, ActivationError> {
+    let entry = |cx: &Context<'_>, id: &str| -> Result<_, ActivationError> {
         Ok(cx.journal.get(id)?.as_ref().and_then(driver::journal_entry))
     };
     let parse = |id: &str| {

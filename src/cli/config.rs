@@ -336,7 +336,7 @@ fn check_readers(r: &mut Report, c: &Config) {
     .into_iter()
     .filter_map(|(u, label, v)| v.as_ref().map(|v| (u, label, sel(v))))
     .collect();
-    let roles: Vec<Role> = given
+    let roles: Vec<Role<'_>> = given
         .iter()
         .map(|(role, label, selector)| Role {
             role: *role,

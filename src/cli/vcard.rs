@@ -89,7 +89,7 @@ pub struct VcardArgs {
     /// Answer the command CMD with RESP (hex, status word included) instead of the
     /// card, e.g. --answer C0A4000002EF05=6114. Repeatable.
     #[arg(long = "answer", value_name = "CMD=RESP")]
-    pub answers: Vec<crate::vcard::front::ScriptedAnswer>,
+    pub answers: Vec<vcard::front::ScriptedAnswer>,
 
     /// Append every APDU received (`> ...`), its answer (`< ...`) and each warm reset
     /// (`reset`) to FILE, secrets as `..` as in sscard's trace. Created mode 0600.

@@ -309,7 +309,7 @@ impl National {
     fn on_card<R>(
         &mut self,
         card: &mut PcscCard,
-        f: impl FnOnce(&mut Channel, &Profiles) -> Result<R, Failure>,
+        f: impl FnOnce(&mut Channel<'_>, &Profiles) -> Result<R, Failure>,
     ) -> Result<R, Failure> {
         let atr = card.atr().unwrap_or_default();
         let reader = card.reader().to_string();
@@ -437,7 +437,7 @@ impl National {
     fn pin_call(
         &mut self,
         itype: i32,
-        f: fn(&mut Channel, &Profiles, &mut dyn PinPad) -> Result<(), Failure>,
+        f: fn(&mut Channel<'_>, &Profiles, &mut dyn PinPad) -> Result<(), Failure>,
     ) -> Result<(), Failure> {
         self.hsm = None;
         self.last_apdus = 0;

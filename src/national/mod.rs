@@ -10,7 +10,7 @@
 //!
 //! - [`error`]: the return codes as one typed enum, and the one place every card,
 //!   reader, SAM and PIN failure is sorted into a code;
-//! - [`line`]: the basic line, the HSM Step1 line and the `pKey` (field order and
+//! - [`line`](mod@line): the basic line, the HSM Step1 line and the `pKey` (field order and
 //!   separators in one place; GBK for the C side);
 //! - [`read`]: the card side, through the card layer ([`crate::card`]), sending only
 //!   the records the lines need;

@@ -181,7 +181,7 @@ fn no_data(data: &[u8], what: &str) -> Result<(), Failure> {
 /// −1 another card; −33 not 6 digits; −51 wrong (tries left in the failure); −52
 /// blocked; −35 when the PIN verified is the initial PIN (the card cannot transact).
 pub fn verify_pin(
-    ch: &mut Channel,
+    ch: &mut Channel<'_>,
     profiles: &Profiles,
     pad: &mut dyn PinPad,
 ) -> Result<(), Failure> {
@@ -206,7 +206,7 @@ pub fn verify_pin(
 /// −33 not 6 digits; −34 the new entries differ; −36 the new PIN is the initial PIN;
 /// −51/−52 the current PIN is wrong / blocked.
 pub fn change_pin(
-    ch: &mut Channel,
+    ch: &mut Channel<'_>,
     profiles: &Profiles,
     pad: &mut dyn PinPad,
 ) -> Result<(), Failure> {

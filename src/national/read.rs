@@ -3,7 +3,7 @@
 //! Why not [`crate::card::read_ssc_with`]: `sscard info` reads every field (24 APDUs
 //! on a 2.00 card, the medical area included), while the basic line needs 8 of the
 //! card's records. This module drives the same card layer ([`card::identify`],
-//! [`Nav`], [`fields::read_field`], [`auth`]) field by field, so the bytes are
+//! [`Nav`], [`read_field`], [`auth`]) field by field, so the bytes are
 //! checked exactly as `info` checks them, and sends only:
 //!
 //! - SELECT SSSE (+ GET RESPONSE under T=0: the FCI gives the algorithm, which a 3.00
@@ -87,7 +87,7 @@ impl CardPart {
 /// # Errors
 /// Reader failures as [`NationalError::from_transport`]; −1 for another card.
 pub fn open_ssc<'p>(
-    ch: &mut Channel,
+    ch: &mut Channel<'_>,
     profiles: &'p Profiles,
 ) -> Result<(&'p Profile, Nav<'p>), Failure> {
     let d = card::identify(ch, profiles)?;
@@ -108,8 +108,8 @@ pub fn open_ssc<'p>(
 
 /// Reads `roles` (those present in `generation`), entering each field's DF as needed.
 fn read_roles(
-    ch: &mut Channel,
-    nav: &mut Nav,
+    ch: &mut Channel<'_>,
+    nav: &mut Nav<'_>,
     profile: &Profile,
     generation: Option<&str>,
     roles: &[&str],
@@ -141,8 +141,8 @@ fn need_date(fields: &Fields, role: &str) -> Result<Date, CardError> {
 /// Card failures sorted by [`NationalError::from_card`]; an unknown generation or a
 /// missing date is −23.
 pub fn read_card_part(
-    ch: &mut Channel,
-    nav: &mut Nav,
+    ch: &mut Channel<'_>,
+    nav: &mut Nav<'_>,
     profile: &Profile,
 ) -> Result<CardPart, Failure> {
     let atr = ch.atr().unwrap_or_default();
@@ -202,8 +202,8 @@ pub fn read_card_part(
 /// −2201 when a key is needed and there is no SAM; −22xx for a SAM that lacks the key
 /// or algorithm; the card's refusal as its status word.
 pub fn open_holder(
-    ch: &mut Channel,
-    nav: &mut Nav,
+    ch: &mut Channel<'_>,
+    nav: &mut Nav<'_>,
     profile: &Profile,
     card: &CardPart,
     sam: Option<&mut dyn Sam>,
@@ -249,8 +249,8 @@ fn key_app(profile: &Profile) -> Result<KeyApp, Failure> {
 /// # Errors
 /// Card failures sorted by [`NationalError::from_card`].
 pub fn read_holder(
-    ch: &mut Channel,
-    nav: &mut Nav,
+    ch: &mut Channel<'_>,
+    nav: &mut Nav<'_>,
     profile: &Profile,
     card: &CardPart,
 ) -> Result<HolderPart, Failure> {
@@ -297,8 +297,8 @@ impl std::fmt::Debug for Step1State {
 /// −2204 for a card whose holder data needs no key; −21 when the card refuses or
 /// botches INTERNAL AUTHENTICATE; card and reader failures as usual.
 pub fn hsm_step1(
-    ch: &mut Channel,
-    nav: &mut Nav,
+    ch: &mut Channel<'_>,
+    nav: &mut Nav<'_>,
     profile: &Profile,
     device_id: &str,
 ) -> Result<(Step1Info, Step1State), Failure> {
@@ -395,8 +395,8 @@ pub fn hsm_step1(
 /// −25 when the HSM's result differs from the card's proof (nothing is sent then);
 /// the card's refusal of the cryptogram as its status word (`63Cx`: −25537…).
 pub fn hsm_step2(
-    ch: &mut Channel,
-    nav: &mut Nav,
+    ch: &mut Channel<'_>,
+    nav: &mut Nav<'_>,
     profile: &Profile,
     state: &Step1State,
     key: &super::line::HsmKey,

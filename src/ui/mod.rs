@@ -2,7 +2,7 @@
 //! English.
 //!
 //! Why it is separate from the flows: the flows hand messages to a
-//! [`Desk`](crate::activation::desk::Desk) as data and never print, so the same flow
+//! [`Desk`] as data and never print, so the same flow
 //! can drive a guided terminal screen for staff ([`guided`]), localized lines for a
 //! non-terminal desk ([`lines`]), or the English lines scripts and tests read
 //! ([`PlainDesk`]). [`Frontend`] picks one and adds what only the command around the
@@ -221,7 +221,7 @@ impl Frontend {
 
     /// The command stopped. Returns `false` when the caller should let the usual
     /// error report print it (plain English, as scripts expect).
-    pub fn failed(&mut self, f: Failure, gave_up_after: Option<u32>) -> bool {
+    pub fn failed(&mut self, f: Failure<'_>, gave_up_after: Option<u32>) -> bool {
         let lang = self.lang();
         match self {
             Frontend::Plain(_) => {

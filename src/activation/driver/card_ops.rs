@@ -159,7 +159,7 @@ pub(super) fn is_initial(pin: &Pin) -> bool {
     pin.bcd() == [0x12, 0x34, 0x56]
 }
 
-pub(super) fn run_cause(run: &mut Run, e: ActivationError) {
+pub(super) fn run_cause(run: &mut Run<'_>, e: ActivationError) {
     run.cause = Some(e);
 }
 
@@ -184,8 +184,8 @@ pub(super) fn slot<'r, 'p>(
 }
 
 pub(super) fn verify_pin(
-    cx: &mut Context,
-    run: &mut Run,
+    cx: &mut Context<'_>,
+    run: &mut Run<'_>,
     which: Which,
     prompt: Prompt,
     spend_last_try: bool,

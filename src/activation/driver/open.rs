@@ -61,7 +61,7 @@ pub(super) fn gap(
 /// the records the core asks for are read, each as it asks (by SFI and tag, one APDU
 /// each). The card number is read first in every case: it is the diversifier of the
 /// card's write key.
-pub(super) fn open_old(opened: Opened) -> Result<Card, ActivationError> {
+pub(super) fn open_old(opened: Opened<'_>) -> Result<Card<'_>, ActivationError> {
     let Opened {
         profile,
         ch,
@@ -104,7 +104,7 @@ pub(super) fn open_old(opened: Opened) -> Result<Card, ActivationError> {
 
 /// One record of the old card; a record of the transfer protocol the card lacks is
 /// refused with the reason (spec/activation.md), not reported as a card fault.
-pub(super) fn read_old_role(s: &mut Session, role: &str) -> Result<Value, ActivationError> {
+pub(super) fn read_old_role(s: &mut Session<'_>, role: &str) -> Result<Value, ActivationError> {
     let profile = s.profile;
     let field = profile.field(role)?.clone();
     let file = profile.file(&field.file)?.clone();
@@ -195,7 +195,7 @@ pub(super) fn implied_generation(
 /// reads. Of the records that not every flow needs (expiry, citizen ID, name,
 /// account, category), only those in `roles` (what the core asked for) are read.
 pub(super) fn open_new<'p>(
-    cx: &mut Context,
+    cx: &mut Context<'_>,
     opened: Opened<'p>,
     roles: &[Role],
 ) -> Result<Card<'p>, ActivationError> {
@@ -315,7 +315,10 @@ pub(super) fn open_new<'p>(
     })
 }
 
-pub(super) fn internal_auth(cx: &mut Context, s: &mut Session) -> Result<bool, ActivationError> {
+pub(super) fn internal_auth(
+    cx: &mut Context<'_>,
+    s: &mut Session<'_>,
+) -> Result<bool, ActivationError> {
     let profile = s.profile;
     let key = profile.key("internal_auth")?;
     let key_app = profile

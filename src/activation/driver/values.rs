@@ -5,8 +5,8 @@ use super::*;
 /// A role's value: from what the open read (first read of a session), else from the
 /// card.
 pub(super) fn read_value(
-    cx: &mut Context,
-    card: &mut Card,
+    cx: &mut Context<'_>,
+    card: &mut Card<'_>,
     role: Role,
 ) -> Result<FieldValue, ActivationError> {
     let _ = cx;
@@ -51,7 +51,7 @@ pub(super) fn read_value(
 
 /// The cached value of `role` from the open (each used once: a later read of the same
 /// role goes to the card, e.g. a read-back), else a READ RECORD.
-pub(super) fn take_cached(s: &mut Session, role: &str) -> Result<Value, ActivationError> {
+pub(super) fn take_cached(s: &mut Session<'_>, role: &str) -> Result<Value, ActivationError> {
     if let Some(f) = s.cache.take(role) {
         return Ok(f);
     }

@@ -21,7 +21,7 @@ fn date(d: Option<Date>) -> Value {
     })
 }
 
-fn code(r: &Report, role: &str, c: u8) -> Value {
+fn code(r: &Report<'_>, role: &str, c: u8) -> Value {
     json!({
         "code": format!("{c:02X}"),
         "name": r.code_name(role, c),
@@ -33,7 +33,7 @@ fn transfer(id: Option<[u8; 16]>) -> Value {
     id.map_or(Value::Null, |t| Value::String(hex::encode_upper(t)))
 }
 
-fn ssc(r: &Report, c: &SscCard) -> Value {
+fn ssc(r: &Report<'_>, c: &SscCard) -> Value {
     let holder = c.holder.as_ref().map(|h| {
         json!({
             "citizen_id": h.citizen_id,
@@ -83,7 +83,7 @@ fn ssc(r: &Report, c: &SscCard) -> Value {
     })
 }
 
-fn city(r: &Report, c: &CityCard) -> Value {
+fn city(r: &Report<'_>, c: &CityCard) -> Value {
     json!({
         "card_number": c.card_number,
         "citizen_id": c.citizen_id,
@@ -100,7 +100,7 @@ fn city(r: &Report, c: &CityCard) -> Value {
 }
 
 /// The whole JSON document.
-pub fn render(r: &Report) -> Value {
+pub fn render(r: &Report<'_>) -> Value {
     let (kind, body) = match &r.body {
         Body::Ssc(c) => ("ssc", ssc(r, c)),
         Body::City(c) => ("city", json!({ "city": city(r, c) })),

@@ -53,7 +53,7 @@ fn transfer(t: Option<[u8; 16]>) -> String {
     t.map_or_else(|| "none".into(), hex::encode_upper)
 }
 
-fn ssc(o: &mut Out, c: &SscCard) {
+fn ssc(o: &mut Out<'_>, c: &SscCard) {
     let region = c.region();
     o.line(
         0,
@@ -142,7 +142,7 @@ fn ssc(o: &mut Out, c: &SscCard) {
     }
 }
 
-fn city(o: &mut Out, c: &CityCard) {
+fn city(o: &mut Out<'_>, c: &CityCard) {
     o.line(0, "Card number", &c.card_number, None);
     o.line(
         0,
@@ -172,7 +172,7 @@ fn city(o: &mut Out, c: &CityCard) {
 }
 
 /// The text report (UTF-8; the caller converts to the terminal charset).
-pub fn render(r: &Report) -> String {
+pub fn render(r: &Report<'_>) -> String {
     let mut o = Out {
         text: String::new(),
         report: r,

@@ -6,7 +6,7 @@
 //! Why typed: every activation failure is data (`activation::error`,
 //! `activation::core::msg`) and is advised from its variant, never from its English
 //! text, so a Chinese screen carries no English sentence and no raw enum or state
-//! name. Errors of the layers below (transport, SAM, card) are advised in [`card`].
+//! name. Errors of the layers below (transport, SAM, card) are advised in the `card` submodule.
 
 mod card;
 

@@ -5,7 +5,7 @@ use super::*;
 
 /// `activate cancel ID` (spec: Recovery, Cancel): void on N first (the floor), then
 /// the old card back to active.
-pub(super) fn cancel(io: &mut Io, x: TransferId, entry: Option<&JournalEntry>) -> R<End> {
+pub(super) fn cancel(io: &mut Io<'_>, x: TransferId, entry: Option<&JournalEntry>) -> R<End> {
     if let Some(e) = entry {
         if e.state.is_final() {
             return refuse(Refusal::EntryFinal {
@@ -16,11 +16,10 @@ pub(super) fn cancel(io: &mut Io, x: TransferId, entry: Option<&JournalEntry>) -
     }
     let state = entry.map(|e| e.state);
     // The old rule (mutation 1): with no credit in the journal, the old card alone.
-    if io.env.rules.broken(Mutation::CancelWithOldCardAlone)
-        && matches!(state, Some(JournalState::Frozen))
-    {
-        let e = entry.expect("state is Some");
-        return unfreeze(io, x, e.data.clone(), None, None);
+    if io.env.rules.broken(Mutation::CancelWithOldCardAlone) {
+        if let Some(e) = entry.filter(|e| matches!(e.state, JournalState::Frozen)) {
+            return unfreeze(io, x, e.data.clone(), None, None);
+        }
     }
     // A cancel torn after the void: the floor is on N; finish on the old card.
     if let Some(e) =
@@ -199,7 +198,7 @@ pub(super) fn cancel(io: &mut Io, x: TransferId, entry: Option<&JournalEntry>) -
 /// cleared; tag 28 keeps its value). `old` is the old card read in this run and
 /// still in its reader.
 pub(super) fn unfreeze(
-    io: &mut Io,
+    io: &mut Io<'_>,
     x: TransferId,
     data: TransferData,
     n: Option<String>,

@@ -235,7 +235,7 @@ impl OldCard {
     }
 
     /// Reads X and N from the card in its reader (status `01` or `02`).
-    pub(super) fn read_transfer(&mut self, io: &mut Io) -> R<()> {
+    pub(super) fn read_transfer(&mut self, io: &mut Io<'_>) -> R<()> {
         if self.transfer.is_none() || self.target.is_none() {
             let f = io.read(Which::Old, Session::Same, OLD_TRANSFER)?;
             self.transfer = Some(transfer(f, Role::City(CityRole::TransferId))?);
@@ -444,7 +444,7 @@ impl NewCard {
     }
 
     /// Reads the log head from the card in its reader when the open did not.
-    pub(super) fn read_log(&mut self, io: &mut Io) -> R<()> {
+    pub(super) fn read_log(&mut self, io: &mut Io<'_>) -> R<()> {
         if self.last_log.is_none() {
             let f = io.read(Which::New, Session::Same, &[Role::Ssc(SscRole::LastLog)])?;
             match f.get(Role::Ssc(SscRole::LastLog)) {
@@ -470,7 +470,7 @@ impl NewCard {
     }
 }
 
-pub(super) fn read_new(io: &mut Io, purpose: Purpose) -> R<NewCard> {
+pub(super) fn read_new(io: &mut Io<'_>, purpose: Purpose) -> R<NewCard> {
     io.step_msg(Step::CheckNew);
     let f = io.open(Which::New, purpose, NEW_LEAN)?;
     let genuine = io.genuine(Which::New)?;
@@ -487,7 +487,7 @@ pub(super) fn read_new(io: &mut Io, purpose: Purpose) -> R<NewCard> {
 /// N re-inserted (one reader, step 3): read afresh what proves it is N and what may
 /// have changed ([`NEW_AGAIN`]); the rest is `checked`'s, read at step 1 of this run
 /// from the card with the same number. Another card number is refused here.
-pub(super) fn read_new_again(io: &mut Io, checked: NewCard) -> R<NewCard> {
+pub(super) fn read_new_again(io: &mut Io<'_>, checked: NewCard) -> R<NewCard> {
     io.step_msg(Step::CheckNew);
     let f = io.open(Which::New, Purpose::Credit, NEW_AGAIN)?;
     let genuine = io.genuine(Which::New)?;
@@ -515,7 +515,7 @@ pub(super) fn read_new_again(io: &mut Io, checked: NewCard) -> R<NewCard> {
 }
 
 pub(super) fn read_old(
-    io: &mut Io,
+    io: &mut Io<'_>,
     purpose: Purpose,
     session: Session,
     roles: &'static [Role],
@@ -535,7 +535,7 @@ pub(super) fn read_old(
 
 /// The refusals every flow applies to a new card before anything else: expired, a
 /// citizen ID failing its check digit.
-pub(super) fn check_identity(io: &Io, card: &NewCard) -> R<()> {
+pub(super) fn check_identity(io: &Io<'_>, card: &NewCard) -> R<()> {
     let expiry = card.expiry()?;
     if expiry < io.env.today {
         return refuse(Refusal::NewExpired { expiry });
@@ -550,7 +550,7 @@ pub(super) fn check_identity(io: &Io, card: &NewCard) -> R<()> {
 
 /// Pharmacy step 1 (and window): the status rules of a card about to receive a
 /// transfer or be activated.
-pub(super) fn check_fresh(io: &Io, card: &NewCard, ignore_balance: bool) -> R<()> {
+pub(super) fn check_fresh(io: &Io<'_>, card: &NewCard, ignore_balance: bool) -> R<()> {
     check_identity(io, card)?;
     match card.status {
         SscStatus::NotActivated => {}

@@ -3,7 +3,7 @@
 
 use super::*;
 
-pub(super) fn run(io: &mut Io, start: &Start) -> R<End> {
+pub(super) fn run(io: &mut Io<'_>, start: &Start) -> R<End> {
     match start {
         Start::Pharmacy => pharmacy(io),
         Start::Resume {
@@ -35,7 +35,7 @@ pub(super) enum PinPlan {
     Ask,
 }
 
-pub(super) fn pharmacy(io: &mut Io) -> R<End> {
+pub(super) fn pharmacy(io: &mut Io<'_>) -> R<End> {
     // Step 1: the new card, checked; nothing written.
     let new = read_new(io, Purpose::Check)?;
     check_fresh(io, &new, false)?;
@@ -129,7 +129,7 @@ pub(super) fn pharmacy(io: &mut Io) -> R<End> {
 
 /// Asks for the old card's PIN and verifies it (the last try only when allowed);
 /// `123456` means the holder chooses the new card's PIN.
-pub(super) fn verify_old_pin(io: &mut Io) -> R<PinSource> {
+pub(super) fn verify_old_pin(io: &mut Io<'_>) -> R<PinSource> {
     let mut tries = None;
     loop {
         let spend = io.env.force_last_try;
@@ -159,7 +159,7 @@ pub(super) fn verify_old_pin(io: &mut Io) -> R<PinSource> {
 }
 
 /// The PIN rule: a PIN typed twice, never `123456`; asked again while a person answers.
-pub(super) fn choose_pin(io: &mut Io, prompt: Prompt) -> R<()> {
+pub(super) fn choose_pin(io: &mut Io<'_>, prompt: Prompt) -> R<()> {
     for _ in 0..3 {
         match io.ask_pin(prompt)? {
             PinEntry::Entered {
@@ -181,7 +181,7 @@ pub(super) fn choose_pin(io: &mut Io, prompt: Prompt) -> R<()> {
 
 /// An old card at `01` carrying X and N: continue at step 3 with N (spec: recovery,
 /// on any terminal). `checked` is the new card pharmacy step 1 checked, if any.
-pub(super) fn continue_from_old(io: &mut Io, old: OldCard, checked: Option<NewCard>) -> R<End> {
+pub(super) fn continue_from_old(io: &mut Io<'_>, old: OldCard, checked: Option<NewCard>) -> R<End> {
     let (Some(x), target) = (old.transfer()?, old.target()?) else {
         return stop(Stop::FrozenWithoutTransfer);
     };
@@ -239,7 +239,7 @@ pub(super) fn continue_from_old(io: &mut Io, old: OldCard, checked: Option<NewCa
 /// still in its reader; `state` is this journal's state for X; `old_here` whether the
 /// old card is in its reader (two readers) for step 4.
 pub(super) fn credit(
-    io: &mut Io,
+    io: &mut Io<'_>,
     t: &Transfer,
     same: Option<NewCard>,
     pin: PinPlan,
@@ -425,7 +425,7 @@ pub(super) fn credit(
     }))
 }
 
-pub(super) fn resume(io: &mut Io, entry: Option<&JournalEntry>, old_present: bool) -> R<End> {
+pub(super) fn resume(io: &mut Io<'_>, entry: Option<&JournalEntry>, old_present: bool) -> R<End> {
     if let Some(e) = entry {
         if e.state.is_final() {
             return refuse(Refusal::EntryFinal {
@@ -509,7 +509,7 @@ pub(super) fn resume(io: &mut Io, entry: Option<&JournalEntry>, old_present: boo
 
 /// A `FREEZING` entry whose old card reads active without this transfer frozen:
 /// the freeze never took effect (its status write is the last); the entry is closed.
-pub(super) fn close_unfrozen(io: &mut Io, e: &JournalEntry) -> R<End> {
+pub(super) fn close_unfrozen(io: &mut Io<'_>, e: &JournalEntry) -> R<End> {
     io.note(Note::FreezeNeverTookEffect { id: e.id });
     io.journal(e.id, e.flow, JournalState::Cancelled, &e.data)?;
     refuse(Refusal::NothingToCancel { id: e.id })

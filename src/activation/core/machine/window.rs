@@ -4,7 +4,7 @@
 use super::*;
 
 /// Window and first use (spec: Window and first-use flows).
-pub(super) fn window(io: &mut Io, flow: Flow, typed: Option<&str>, verify_pin: bool) -> R<End> {
+pub(super) fn window(io: &mut Io<'_>, flow: Flow, typed: Option<&str>, verify_pin: bool) -> R<End> {
     let valid = |s: &str| {
         crate::card::checks::check_citizen_id(s).outcome == crate::card::checks::Outcome::Pass
     };
