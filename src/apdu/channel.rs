@@ -62,7 +62,8 @@ impl<'a> Channel<'a> {
 
     /// Sends a typed command and returns the typed response (after T=0 handling).
     pub fn send(&mut self, command: &Command) -> Result<Response, TransportError> {
-        let bytes = command.to_bytes()?;
+        // The encoding holds the command data (a PIN, a cryptogram): wiped after use.
+        let bytes = zeroize::Zeroizing::new(command.to_bytes()?);
         self.send_bytes(&bytes)
     }
 

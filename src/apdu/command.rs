@@ -6,6 +6,7 @@
 //! so the encoding rules live in this one file.
 
 use std::fmt;
+use zeroize::Zeroize;
 
 /// Largest Nc/Ne of a short APDU (Lc and Le on one byte; Le `00` means 256).
 pub const SHORT_MAX_DATA: usize = 255;
@@ -229,6 +230,22 @@ impl fmt::Debug for Command {
     }
 }
 
+/// Command data may carry secrets (a PIN in VERIFY, CHANGE PIN and RELOAD PIN, a
+/// cryptogram in EXTERNAL AUTHENTICATE): it is wiped when the command is dropped, as
+/// [`Pin`](crate::secret::Pin) is, so no copy of it outlives the exchange in our heap.
+impl Drop for Command {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
+impl Command {
+    /// Overwrites the command data with zeros (what dropping the command does).
+    fn wipe(&mut self) {
+        self.data.zeroize();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,5 +334,12 @@ mod tests {
         let s = format!("{c:?}");
         assert!(!s.contains("12") || !s.contains("34"), "{s}");
         assert!(!s.contains("123456"));
+    }
+
+    #[test]
+    fn dropping_a_command_wipes_its_data() {
+        let mut c = Command::new(0x00, 0x20, 0x00, 0x00).with_data(vec![0x12, 0x34, 0x56]);
+        c.wipe();
+        assert!(c.data.is_empty(), "the data is overwritten and cleared");
     }
 }
