@@ -154,6 +154,21 @@ fn purpose(lang: Lang, p: Purpose) -> &'static str {
     }
 }
 
+/// The holder line: name (left out when the card was not asked for it, e.g. the new
+/// card at step 1 of the pharmacy, whose name is the old card's), masked citizen ID,
+/// card number.
+fn holder_line(lang: Lang, name: &str, id_masked: &str, card: &str) -> String {
+    let name = if name.trim().is_empty() {
+        String::new()
+    } else {
+        format!("{name}  ")
+    };
+    match lang {
+        Lang::En => format!("Holder: {name}ID {id_masked}  card {card}"),
+        Lang::Zh => format!("持卡人：{name}身份证 {id_masked}  卡号 {card}"),
+    }
+}
+
 /// A note.
 pub fn note(lang: Lang, n: &Note) -> String {
     match lang {
@@ -162,7 +177,7 @@ pub fn note(lang: Lang, n: &Note) -> String {
                 name,
                 citizen_id,
                 card,
-            } => format!("Holder: {name}  ID {}  card {card}", masked(citizen_id)),
+            } => holder_line(lang, name, &masked(citizen_id), card),
             // Not "Insert ...": scripts wait for the driver's "Insert <card> into
             // '<reader>'." line, which follows when the card is not there yet.
             Note::Insert { which, purpose: p } => {
@@ -216,7 +231,7 @@ pub fn note(lang: Lang, n: &Note) -> String {
                 name,
                 citizen_id,
                 card,
-            } => format!("持卡人：{name}  证件号 {}  卡号 {card}", masked(citizen_id)),
+            } => holder_line(lang, name, &masked(citizen_id), card),
             Note::Insert { which, purpose: p } => {
                 format!("请插入{}，{}。", card(lang, *which), purpose(lang, *p))
             }
@@ -651,7 +666,7 @@ pub fn desk(lang: Lang, m: &desk::Msg) -> String {
                 name,
                 id_masked,
                 card,
-            } => format!("Holder: {name}  ID {id_masked}  card {card}"),
+            } => holder_line(lang, name, id_masked, card),
             D::Step(s) => desk_step(lang, *s).to_string(),
             D::PinWrong { left } => format!("Wrong PIN: {left} tries left."),
             D::Service(Service::Lost) => {
@@ -672,7 +687,7 @@ pub fn desk(lang: Lang, m: &desk::Msg) -> String {
                 name,
                 id_masked,
                 card,
-            } => format!("持卡人：{name}  身份证 {id_masked}  卡号 {card}"),
+            } => holder_line(lang, name, id_masked, card),
             D::Step(s) => desk_step(lang, *s).to_string(),
             D::PinWrong { left } => format!("密码错误，还可尝试 {left} 次。"),
             D::Service(Service::Lost) => "读卡服务（pcscd）已停止，正在等待其恢复".into(),
@@ -908,6 +923,25 @@ mod interrupted_tests {
                     }
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod holder_line_tests {
+    use super::*;
+
+    #[test]
+    fn an_unread_name_is_left_out_not_shown_blank() {
+        for lang in [Lang::En, Lang::Zh] {
+            let with = holder_line(lang, "张三", "1101**********1234", "A1");
+            let without = holder_line(lang, "", "1101**********1234", "A1");
+            assert!(with.contains("张三"), "{with}");
+            assert!(
+                !without.contains("：  ") && !without.contains(":  "),
+                "{without}"
+            );
+            assert!(without.contains("1101**********1234") && without.contains("A1"));
         }
     }
 }
