@@ -81,7 +81,7 @@ pub enum JournalCommand {
         #[command(flatten)]
         output: FormatArgs,
     },
-    /// Send the events the fleet centre has not acknowledged (src/fleet/push.rs).
+    /// Send the events the fleet centre has not acknowledged (see docs/fleet.md, "Push").
     Push {
         /// The centre.
         #[command(flatten)]
