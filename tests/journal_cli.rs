@@ -395,6 +395,12 @@ fn backup_is_consistent_while_another_process_holds_the_journal() {
     let r = run(&j, &["backup", j.to_str().unwrap()]);
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("journal itself"), "{r:?}");
+    // A folder that is not there (an unmounted USB stick): said plainly, exit 14.
+    let unmounted = dir.path().join("usb-stick/journal.sqlite");
+    let r = run(&j, &["backup", unmounted.to_str().unwrap()]);
+    assert_eq!(r.code, 14, "{r:?}");
+    assert!(r.stderr.contains("does not exist"), "{r:?}");
+    assert!(!r.stderr.contains(".tmp"), "{r:?}");
     // No journal: nothing to back up (13).
     let r = run(
         &dir.path().join("none.sqlite"),

@@ -437,7 +437,11 @@ fn run_flow(common: &Common, job: Job) -> CmdResult {
         plan: job.plan(s.new.is_none()),
     });
     let retries = s.retries.unwrap_or(if front.is_guided() { 3 } else { 0 });
-    let argv: Vec<String> = std::env::args().collect();
+    // For the interrupt report's "continue with" line. `args()` panics on an argument
+    // that is not UTF-8 (a journal path, say): such bytes are shown lossily there.
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     if let Err(e) = interrupt::watch(interrupt::Watch {
         lang: front.lang(),
         journal: s.journal.clone(),

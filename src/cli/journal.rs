@@ -565,6 +565,17 @@ pub fn backup(src: &Path, dest: &Path) -> Result<BackupOutcome, Error> {
     let name = dest
         .file_name()
         .ok_or_else(|| usage(format!("{} names no file", dest.display())))?;
+    if !dir.is_dir() {
+        // The likely case at a desk: a USB stick that is not mounted.
+        return Err(Error::Other {
+            message: format!(
+                "the folder {} for the copy does not exist (is the USB stick or share \
+                 mounted?); create it or give another path",
+                dir.display()
+            ),
+            code: ExitCode::Io,
+        });
+    }
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(name);
     tmp_name.push(format!(".{}.tmp", std::process::id()));
