@@ -394,8 +394,8 @@ pub fn advise_activation(lang: Lang, e: &ActivationError) -> Advice {
             },
             action: lang
                 .pick(
-                    "Start again when the holder is ready: an unfinished transfer continues where it stopped.",
-                    "持卡人准备好后请重新办理：未完成的转移会从中断处继续。",
+                    "Start again when the holder is ready (if a transfer had begun, it continues where it stopped).",
+                    "持卡人准备好后请重新办理（如果转移已经开始，会从中断处继续）。",
                 )
                 .to_string(),
             detail: d,
