@@ -836,7 +836,8 @@ mod interrupt {
         }
 
         /// The same options with the flow replaced by `verb ID` (`resume`, `cancel`):
-        /// the window-only options and this run's own transfer id are left out.
+        /// the window-only options, this run's own transfer id, `--force-last-try` and
+        /// `--dump FILE` are left out.
         pub fn with(&self, verb: &str, id: &str) -> String {
             let a = &self.argv;
             let Some(at) = a
@@ -846,17 +847,28 @@ mod interrupt {
             else {
                 return shell_line(&["sscard".into(), "activate".into(), verb.into(), id.into()]);
             };
-            let mut out: Vec<String> = a[..at].to_vec();
+            // Not carried over: the last-try override (a safety answer for that run
+            // alone) and the transcript file (the next run would overwrite it).
+            let once = |t: &str| t == "--force-last-try" || t.starts_with("--dump=");
+            let mut out: Vec<String> = Vec::new();
+            let mut head = a[..at].iter();
+            while let Some(t) = head.next() {
+                if t == "--dump" {
+                    head.next();
+                } else if !once(t) {
+                    out.push(t.clone());
+                }
+            }
             out.push(verb.into());
             out.push(id.into());
             let mut rest = a[at + 1..].iter();
             let mut dropped_id = false;
             while let Some(t) = rest.next() {
-                if t == "--citizen-id" {
+                if t == "--citizen-id" || t == "--dump" {
                     rest.next();
                     continue;
                 }
-                if t.starts_with("--citizen-id=") || t == "--verify-pin" {
+                if t.starts_with("--citizen-id=") || t == "--verify-pin" || once(t) {
                     continue;
                 }
                 if !dropped_id && self.job_id.as_deref() == Some(t.as_str()) {
@@ -1093,6 +1105,15 @@ mod interrupt {
             assert_eq!(
                 c.with("cancel", "EF"),
                 "sscard activate cancel EF --reader 0"
+            );
+            // The last-try override and the transcript are this run's alone.
+            let c = Commands::new(
+                &argv("sscard activate pharmacy --force-last-try --dump /t --reader 0 --dump=/u"),
+                &Job::Pharmacy,
+            );
+            assert_eq!(
+                c.with("resume", "AB"),
+                "sscard activate resume AB --reader 0"
             );
             // Quoting for sh.
             let c = Commands::new(

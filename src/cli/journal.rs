@@ -576,6 +576,32 @@ pub fn backup(src: &Path, dest: &Path) -> Result<BackupOutcome, Error> {
             code: ExitCode::Io,
         });
     }
+    // SQLite's files beside the journal (`-wal`, `-shm`, `-journal`): replacing the
+    // write-ahead log loses every transaction not yet checkpointed into the journal
+    // when the desk stops uncleanly.
+    if let Ok(d) = std::fs::canonicalize(&dir) {
+        let target = std::fs::canonicalize(dest).unwrap_or_else(|_| d.join(name));
+        for side in ["-wal", "-shm", "-journal"] {
+            let mut f = src_real.clone().into_os_string();
+            f.push(side);
+            if target == PathBuf::from(f) {
+                return Err(usage(format!(
+                    "{} is a file SQLite keeps beside the journal; give another path for the copy",
+                    dest.display()
+                )));
+            }
+        }
+    }
+    // Only a regular file is replaced: the rename would put the copy in place of a
+    // device (`/dev/null`, `/dev/full` when run as root), a FIFO or a socket.
+    if let Ok(m) = std::fs::metadata(dest) {
+        if !m.is_file() {
+            return Err(usage(format!(
+                "{} exists and is not a regular file; give a file path for the copy",
+                dest.display()
+            )));
+        }
+    }
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(name);
     tmp_name.push(format!(".{}.tmp", std::process::id()));
@@ -670,6 +696,40 @@ pub fn backup(src: &Path, dest: &Path) -> Result<BackupOutcome, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// revbreak: `journal backup` onto the journal's write-ahead log replaced it (a
+    /// desk stopping uncleanly then lost its uncheckpointed entries), and onto a
+    /// device or FIFO replaced the node with a regular file (`/dev/full` as root).
+    #[test]
+    fn backup_refuses_sqlite_side_files_and_non_regular_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = dir.path().join("j.sqlite");
+        let held = crate::activation::journal::Journal::open(&j).unwrap();
+        let wal = dir.path().join("j.sqlite-wal");
+        assert!(wal.exists(), "the journal runs in WAL mode");
+        let before = std::fs::read(&wal).unwrap();
+        for side in ["j.sqlite-wal", "j.sqlite-shm", "j.sqlite-journal"] {
+            let e = backup(&j, &dir.path().join(side)).unwrap_err();
+            assert!(e.to_string().contains("beside the journal"), "{side}: {e}");
+        }
+        assert_eq!(std::fs::read(&wal).unwrap(), before, "the WAL is untouched");
+        let fifo = dir.path().join("fifo");
+        let ok = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        let e = backup(&j, &fifo).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        use std::os::unix::fs::FileTypeExt;
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        // A regular file is still replaced.
+        let copy = dir.path().join("copy.sqlite");
+        std::fs::write(&copy, b"old").unwrap();
+        backup(&j, &copy).unwrap();
+        drop(held);
+    }
 
     #[test]
     fn sheet_times_are_local_and_spreadsheet_shaped() {
