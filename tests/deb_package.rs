@@ -63,7 +63,11 @@ fn deb_builds_installs_and_its_unit_verifies() {
     );
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let out = tempfile::tempdir().unwrap();
-    let printed = ok(Command::new(repo.join("scripts/package-deb")).arg(out.path()));
+    // With this run's features, the script's `cargo build` finds sscard fresh instead of
+    // rebuilding target/release/sscard under the other tests' feet.
+    let printed = ok(Command::new(repo.join("scripts/package-deb"))
+        .arg(out.path())
+        .env("SSCARD_DEB_FEATURES", "pcscd-tests"));
     let deb = PathBuf::from(printed.trim());
     assert_eq!(deb.parent(), Some(out.path()), "printed: {printed}");
     let name = deb.file_name().unwrap().to_str().unwrap().to_owned();
