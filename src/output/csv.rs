@@ -60,7 +60,9 @@ impl Cell {
     pub fn field(&self) -> String {
         match self {
             Cell::Id(s) => format!("=\"{}\"", s.replace('"', "")),
-            Cell::Text(s) if s.starts_with(['=', '+', '-', '@']) => format!("'{s}"),
+            // OWASP's formula-injection set: a tab or carriage return can lead a
+            // formula too.
+            Cell::Text(s) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{s}"),
             Cell::Text(s) | Cell::Number(s) => s.clone(),
             Cell::Empty => String::new(),
         }
@@ -135,5 +137,7 @@ mod tests {
         assert_eq!(Cell::id(Some("")).field(), "");
         assert_eq!(Cell::id(Some("0001")).field(), "=\"0001\"");
         assert_eq!(Cell::Text("-5".into()).field(), "'-5");
+        assert_eq!(Cell::Text("\t=1+1".into()).field(), "'\t=1+1");
+        assert_eq!(Cell::Text("\r=1+1".into()).field(), "'\r=1+1");
     }
 }
