@@ -205,7 +205,7 @@ struct New {
     logs: Vec<LogRecord>,
 }
 
-fn with_channel<R>(c: &SharedCard, f: impl FnOnce(&mut Channel) -> R) -> R {
+fn with_channel<R>(c: &SharedCard, f: impl FnOnce(&mut Channel<'_>) -> R) -> R {
     c.arm(None);
     c.insert();
     let t = c.connect("inspect").unwrap();

@@ -584,7 +584,7 @@ pub fn backup(src: &Path, dest: &Path) -> Result<BackupOutcome, Error> {
         for side in ["-wal", "-shm", "-journal"] {
             let mut f = src_real.clone().into_os_string();
             f.push(side);
-            if target == PathBuf::from(f) {
+            if target.as_os_str() == f {
                 return Err(usage(format!(
                     "{} is a file SQLite keeps beside the journal; give another path for the copy",
                     dest.display()
@@ -704,7 +704,7 @@ mod tests {
     fn backup_refuses_sqlite_side_files_and_non_regular_files() {
         let dir = tempfile::tempdir().unwrap();
         let j = dir.path().join("j.sqlite");
-        let held = crate::activation::journal::Journal::open(&j).unwrap();
+        let held = Journal::open(&j).unwrap();
         let wal = dir.path().join("j.sqlite-wal");
         assert!(wal.exists(), "the journal runs in WAL mode");
         let before = std::fs::read(&wal).unwrap();
