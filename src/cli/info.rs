@@ -15,11 +15,10 @@
 //!   data, unknown card, keys (see [`crate::error::ExitCode`]).
 
 use super::CmdResult;
-use crate::apdu::{Channel, Transport, TransportError};
+use crate::apdu::{Channel, Transport};
 use crate::card::report::{self, national, Body, Report};
 use crate::card::{self, clock, CardError, CardKind, SscReadOptions};
 use crate::error::{Error, ExitCode};
-use crate::reader::card::PcscTransaction;
 use crate::reader::{
     establish, list_readers, ConnectOptions, PcscCard, ReaderName, ReaderSelector, Watcher,
 };
@@ -76,25 +75,6 @@ pub struct InfoArgs {
     /// Print the number of APDUs exchanged to stderr.
     #[arg(long)]
     pub stats: bool,
-}
-
-/// A transaction that still knows its card's ATR and reader.
-struct InTransaction<'c> {
-    tx: PcscTransaction<'c>,
-    atr: Vec<u8>,
-    reader: String,
-}
-
-impl Transport for InTransaction<'_> {
-    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        self.tx.transmit(command)
-    }
-    fn atr(&self) -> Option<Vec<u8>> {
-        Some(self.atr.clone())
-    }
-    fn name(&self) -> String {
-        self.reader.clone()
-    }
 }
 
 /// Picks the card's reader and the SAM's, by name.
@@ -186,11 +166,7 @@ pub fn run(args: &InfoArgs) -> CmdResult {
     let mut card = PcscCard::connect_with(establish()?, &reader, ConnectOptions::default())?;
     let atr = card.atr().unwrap_or_default();
     let tx = card.transaction()?;
-    let mut ch = Channel::new(Box::new(InTransaction {
-        tx,
-        atr: atr.clone(),
-        reader: reader.to_string(),
-    }));
+    let mut ch = Channel::new(Box::new(tx));
 
     let detected = card::identify(&mut ch, &profiles)?;
     let profile = match (detected.kind, detected.profile) {

@@ -18,11 +18,10 @@ use super::error::{Failure, NationalError};
 use super::line::{HsmKey, NO_TERMINAL};
 use super::pin::{FilePad, PinPad, TerminalPad};
 use super::read::{self, Step1State};
-use crate::apdu::{Channel, Transport, TransportError};
+use crate::apdu::Channel;
 use crate::card::nav::{Nav, Selection};
 use crate::config::Config;
 use crate::profile::Profiles;
-use crate::reader::card::PcscTransaction;
 use crate::reader::{establish, list_readers, ConnectOptions, PcscCard, ReaderSelector};
 use crate::sam::keyfile::KeyFile;
 use crate::sam::psam::Psam;
@@ -148,25 +147,6 @@ impl Settings {
         Settings::from_config(loaded.as_ref().map(|l| &l.config), |k| {
             std::env::var(k).ok()
         })
-    }
-}
-
-/// A card transaction that knows its ATR and reader (the channel's base).
-struct InTransaction<'c> {
-    tx: PcscTransaction<'c>,
-    atr: Vec<u8>,
-    reader: String,
-}
-
-impl Transport for InTransaction<'_> {
-    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        self.tx.transmit(command)
-    }
-    fn atr(&self) -> Option<Vec<u8>> {
-        Some(self.atr.clone())
-    }
-    fn name(&self) -> String {
-        self.reader.clone()
     }
 }
 
@@ -311,10 +291,8 @@ impl National {
         card: &mut PcscCard,
         f: impl FnOnce(&mut Channel<'_>, &Profiles) -> Result<R, Failure>,
     ) -> Result<R, Failure> {
-        let atr = card.atr().unwrap_or_default();
-        let reader = card.reader().to_string();
         let tx = card.transaction()?;
-        let mut ch = Channel::new(Box::new(InTransaction { tx, atr, reader }));
+        let mut ch = Channel::new(Box::new(tx));
         let r = f(&mut ch, &self.profiles);
         self.last_apdus = ch.apdu_count();
         self.last_bytes = ch.byte_count();

@@ -133,11 +133,13 @@ impl PcscCard {
     /// the returned guard is dropped.
     pub fn transaction(&mut self) -> Result<PcscTransaction<'_>, TransportError> {
         let reader = self.shown.clone();
+        let atr = Some(self.atr.clone());
         let card = self.card.as_mut().ok_or(TransportError::CardRemoved)?;
         let tx = card.transaction().map_err(|e| map(e, &reader))?;
         Ok(PcscTransaction {
             tx: Some(tx),
             reader,
+            atr,
             recv: vec![0; MAX_BUFFER_SIZE_EXTENDED],
         })
     }
@@ -217,6 +219,8 @@ impl Transport for PcscCard {
 pub struct PcscTransaction<'c> {
     tx: Option<pcsc::Transaction<'c>>,
     reader: String,
+    /// The card's ATR when the transaction began (what [`Transport::atr`] answers).
+    atr: Option<Vec<u8>>,
     recv: Vec<u8>,
 }
 
@@ -232,6 +236,10 @@ impl Transport for PcscTransaction<'_> {
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
         let tx = self.tx.as_ref().ok_or(TransportError::CardRemoved)?;
         transmit_on(tx, &self.reader, command, &mut self.recv)
+    }
+
+    fn atr(&self) -> Option<Vec<u8>> {
+        self.atr.clone()
     }
 
     fn name(&self) -> String {

@@ -7,38 +7,19 @@
 //! transaction.
 
 use super::worker::Slot;
-use crate::apdu::{Channel, Transport, TransportError};
+use crate::apdu::{Channel, Transport};
 use crate::card::report::{self, Body, Report};
 use crate::card::{self, clock, CardKind, SscReadOptions};
 use crate::error::{Error, ExitCode};
 use crate::national::pin::{FilePad, PinPad};
 use crate::national::{Failure, NationalError, Settings};
 use crate::profile::Profiles;
-use crate::reader::card::PcscTransaction;
 use crate::reader::{establish, list_readers, ConnectOptions, PcscCard, ReaderSelector};
 use crate::sam::keyfile::KeyFile;
 use crate::sam::psam::Psam;
 use crate::sam::Sam;
 use serde_json::Value;
 use zeroize::Zeroizing;
-
-struct InTransaction<'c> {
-    tx: PcscTransaction<'c>,
-    atr: Vec<u8>,
-    reader: String,
-}
-
-impl Transport for InTransaction<'_> {
-    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        self.tx.transmit(command)
-    }
-    fn atr(&self) -> Option<Vec<u8>> {
-        Some(self.atr.clone())
-    }
-    fn name(&self) -> String {
-        self.reader.clone()
-    }
-}
 
 /// Connects to the card's reader of `s`.
 fn connect(s: &Settings) -> Result<PcscCard, Error> {
@@ -111,11 +92,7 @@ pub fn read_info(slot: &mut Slot) -> Result<Value, Error> {
     let reader = card.reader().to_string();
     let atr = card.atr().unwrap_or_default();
     let tx = card.transaction()?;
-    let mut ch = Channel::new(Box::new(InTransaction {
-        tx,
-        atr: atr.clone(),
-        reader: reader.clone(),
-    }));
+    let mut ch = Channel::new(Box::new(tx));
     let detected = card::identify(&mut ch, profiles)?;
     let profile = match (detected.kind, detected.profile) {
         (CardKind::Unknown, _) | (_, None) => {
@@ -181,10 +158,8 @@ pub fn pin_from_page(
     let lines: Vec<&str> = pins.iter().map(|p| p.as_str()).collect();
     let mut pad = FilePad::from_lines(&lines);
     let mut card = connect(&slot.settings).map_err(failure)?;
-    let atr = card.atr().unwrap_or_default();
-    let reader = card.reader().to_string();
     let tx = card.transaction()?;
-    let mut ch = Channel::new(Box::new(InTransaction { tx, atr, reader }));
+    let mut ch = Channel::new(Box::new(tx));
     let pad: &mut dyn PinPad = &mut pad;
     match call {
         PinCall::Verify => crate::national::pin::verify_pin(&mut ch, &slot.profiles, pad),
