@@ -72,7 +72,7 @@ fn minimal(kind: &str) -> Vec<Step> {
     let ef05 = || (1..=7).map(|t| Step::Apdu(read_tag(0x05, t)));
     let df04 = || {
         std::iter::once(Step::Apdu(h("00A4000002DF04")))
-            .chain((0x20..=0x26).map(|t| Step::Apdu(read_tag(0x05, t))))
+            .chain((0x20..=0x27).map(|t| Step::Apdu(read_tag(0x05, t))))
     };
     let ef06 = |tags: &'static [u8]| tags.iter().map(|t| Step::Apdu(read_tag(0x06, *t)));
     let mut v = Vec::new();
@@ -100,7 +100,7 @@ fn minimal(kind: &str) -> Vec<Step> {
         "city" => {
             v.push(Step::Apdu(h("00A4040008F059422E43495459")));
             v.extend(
-                [0x07, 0x08, 0x09, 0x20, 0x21, 0x22, 0x23, 0x26, 0x27]
+                [0x07, 0x08, 0x09, 0x20, 0x21, 0x22, 0x23, 0x26, 0x27, 0x28]
                     .map(|t| Step::Apdu(read_tag(0x01, t))),
             );
         }
