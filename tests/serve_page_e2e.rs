@@ -171,9 +171,7 @@ fn http_json(port: u16, method: &str, path: &str, body: Option<&Value>) -> (u16,
                 .and_then(|v| v.trim().parse::<usize>().ok());
             let done = match length {
                 Some(len) => body.len() >= len,
-                None if head.contains("transfer-encoding: chunked") => {
-                    body.ends_with(b"0\r\n\r\n")
-                }
+                None if head.contains("transfer-encoding: chunked") => body.ends_with(b"0\r\n\r\n"),
                 None => n == 0,
             };
             if done || n == 0 {
@@ -340,14 +338,12 @@ impl Browser {
 
     /// The page's state as the test reads it: status, error, fields, table shown.
     fn state(&self) -> Value {
-        self.js(
-            "const t = (id) => document.getElementById(id).textContent;
+        self.js("const t = (id) => document.getElementById(id).textContent;
              return {status: t('status'), statusClass: document.getElementById('status').className,
                      error: t('error'), name: t('name'), id: t('id'), cardno: t('cardno'),
                      region: t('region'), version: t('version'), valid: t('valid'),
                      shown: !document.getElementById('card').hidden,
-                     readDisabled: document.getElementById('read').disabled};",
-        )
+                     readDisabled: document.getElementById('read').disabled};")
     }
 
     /// Polls the page until `ok(state)` holds, for at most `secs`.
@@ -442,7 +438,13 @@ fn page_csp_hashes_match_the_inline_script_and_style() {
     use sha2::Digest as _;
     let page = include_str!("../src/serve/page.html");
     let hash = |open: &str, close: &str| {
-        let body = page.split(open).nth(1).unwrap().split(close).next().unwrap();
+        let body = page
+            .split(open)
+            .nth(1)
+            .unwrap()
+            .split(close)
+            .next()
+            .unwrap();
         let d = sha2::Sha256::digest(body.as_bytes());
         format!(
             "'sha256-{}'",
@@ -460,7 +462,13 @@ fn page_csp_hashes_match_the_inline_script_and_style() {
         );
     }
     assert!(!page.contains("unsafe-inline") && !page.contains("innerHTML"));
-    for external in ["src=\"http", "href=\"http", "src=\"//", "href=\"//", "@import"] {
+    for external in [
+        "src=\"http",
+        "href=\"http",
+        "src=\"//",
+        "href=\"//",
+        "@import",
+    ] {
         assert!(!page.contains(external), "external resource: {external}");
     }
 }
@@ -506,8 +514,10 @@ fn desk_page_shows_a_card_inserted_read_and_removed_live() {
     }
 
     // The Read button: fields blanked by the test, one click fills them again.
-    b.js("for (const id of ['name','id','cardno']) document.getElementById(id).textContent = '';
-          return true;");
+    b.js(
+        "for (const id of ['name','id','cardno']) document.getElementById(id).textContent = '';
+          return true;",
+    );
     b.click("#read");
     let s = b.wait("the holder after Read", 30, |s| s["name"] == "张三");
     assert_eq!(s["id"], f[1].as_str(), "{s}");
@@ -540,7 +550,10 @@ fn desk_page_shows_a_card_inserted_read_and_removed_live() {
     bed.pull(0);
     assert_clean(&b, &svc);
     let log = svc.log();
-    assert!(log.contains("GET /ws -> "), "the page used the WebSocket: {log}");
+    assert!(
+        log.contains("GET /ws -> "),
+        "the page used the WebSocket: {log}"
+    );
 }
 
 /// A copy of the 2.00 reference card whose name (tag 09, 30 bytes) and name extension
@@ -580,17 +593,34 @@ fn hostile_names_are_shown_as_text_never_run() {
         s["status"].as_str().unwrap().contains("waiting for a card")
     });
     let cards = [
-        ("hostile-img.json", "<img src=x onerror=alert(1)>", "<b id=inj>X</b>"),
-        ("hostile-script.json", "<script>alert(2)</script>", "<svg/onload=alert()>"),
-        ("hostile-quote.json", "\"><i id=inj>q</i><!--", "'/><u id=inj>"),
+        (
+            "hostile-img.json",
+            "<img src=x onerror=alert(1)>",
+            "<b id=inj>X</b>",
+        ),
+        (
+            "hostile-script.json",
+            "<script>alert(2)</script>",
+            "<svg/onload=alert()>",
+        ),
+        (
+            "hostile-quote.json",
+            "\"><i id=inj>q</i><!--",
+            "'/><u id=inj>",
+        ),
     ];
     for (file, name, ext) in cards {
         let img = hostile_card(&bed, file, name, ext);
         bed.insert(0, &img, &["--no-save"]);
         let want = format!("{name}{ext}");
         let line = info_line(&bed);
-        assert_eq!(line[4], want, "the library passes the name through unchanged");
-        let s = b.wait("the hostile name as text", 30, |s| s["name"] == want.as_str());
+        assert_eq!(
+            line[4], want,
+            "the library passes the name through unchanged"
+        );
+        let s = b.wait("the hostile name as text", 30, |s| {
+            s["name"] == want.as_str()
+        });
         assert_eq!(s["shown"], true, "{s}");
         let dom = b.js(
             "return {injected: document.querySelectorAll('img, svg, b, i, u, #inj').length,
@@ -605,7 +635,9 @@ fn hostile_names_are_shown_as_text_never_run() {
         );
         assert_eq!(b.alert(), None, "{file}: an alert opened");
         bed.pull(0);
-        b.wait("the fields cleared", 30, |s| s["shown"] == false && s["name"] == "");
+        b.wait("the fields cleared", 30, |s| {
+            s["shown"] == false && s["name"] == ""
+        });
     }
     assert_clean(&b, &svc);
 }
