@@ -6,8 +6,10 @@
 //! a card refused by the service shows an error, and names carrying HTML/script are
 //! shown as text: no element injected, no alert, no Content-Security-Policy violation,
 //! no console error. A screenshot of the page with a card read goes to the test's temp
-//! dir (and to `$SSCARD_PAGE_SCREENSHOT` when set: that is how docs/img/serve-page.png
-//! is made).
+//! dir (and to `$SSCARD_PAGE_SCREENSHOT` when set: docs/img/serve-page.png is made by
+//! hand with `SSCARD_PAGE_SCREENSHOT=docs/img/serve-page.png cargo test --release
+//! --locked --features pcscd-tests --test serve_page_e2e desk_page`, with a CJK font
+//! such as Debian's fonts-wqy-microhei installed so the Chinese labels render).
 //!
 //! Needs `chromium` and `chromium-driver` (Debian; scripts/setup installs them). On a
 //! pcscd-tier run without them the tests fail and say so: never skipped silently.
