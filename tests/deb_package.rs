@@ -315,6 +315,7 @@ fn deb_builds_installs_and_its_unit_verifies() {
         "IPAddressAllow=localhost",
         "ReadWritePaths=/var/lib/sscard",
         "UMask=0007",
+        "SuccessExitStatus=143",
     ] {
         assert!(unit.lines().any(|l| l == line), "unit lacks {line}");
     }
