@@ -10,8 +10,9 @@
 //! opens it; an operator added with `adduser NAME sscard` (umask 022) and the service's
 //! user `sscard` (umask 0007) both open it, a user outside the group cannot, and what
 //! they leave there stays group-writable; purge keeps a journal with content and
-//! removes an untouched one. That the unit really runs under systemd is
-//! `scripts/check-unit` (a booted container; by hand, see hardware.md).
+//! removes an untouched one. Last, `scripts/check-unit` boots a throwaway systemd
+//! container (systemd-nspawn), installs the same .deb there and checks the unit really
+//! running: active, serving, sandboxed (hardware.md, "Checking the unit under systemd").
 //!
 //! It installs into the real system rather than a throwaway root because the unit's
 //! checks need the real `systemd` units (`sysinit.target`...), `man` and `/usr/bin`;
@@ -78,7 +79,7 @@ fn as_user(user: &str, umask: &str, script: &str) -> Output {
         .current_dir("/"))
 }
 
-fn said(out: &Output) -> String {
+fn text(out: &Output) -> String {
     format!(
         "{}\n{}{}",
         out.status,
@@ -107,7 +108,8 @@ fn shared_journal_works() {
     assert_eq!(perms(JOURNAL), (0o660, 0, group), "{JOURNAL}");
     let conf = std::fs::read_to_string("/etc/sscard/sscard.toml").unwrap();
     assert!(
-        conf.lines().any(|l| l == format!("journal = \"{JOURNAL}\"")),
+        conf.lines()
+            .any(|l| l == format!("journal = \"{JOURNAL}\"")),
         "the packaged configuration does not name the shared journal:\n{conf}"
     );
 
@@ -118,25 +120,32 @@ fn shared_journal_works() {
     {
         ok(Command::new("userdel").arg(OPERATOR));
     }
-    ok(Command::new("useradd")
-        .args(["--no-create-home", "--shell", "/bin/sh", OPERATOR]));
+    ok(Command::new("useradd").args(["--no-create-home", "--shell", "/bin/sh", OPERATOR]));
     ok(Command::new("adduser").args(["--quiet", OPERATOR, "sscard"]));
 
-    // Both open it (the first open writes the schema; WAL makes -wal/-shm), in turn.
-    let list = "/usr/bin/sscard journal list";
-    let op = as_user(OPERATOR, "022", list);
-    assert!(op.status.success(), "operator: {}", said(&op));
-    let svc = as_user("sscard", "0007", list);
-    assert!(svc.status.success(), "user sscard: {}", said(&svc));
-    let op = as_user(OPERATOR, "022", list);
-    assert!(op.status.success(), "operator, again: {}", said(&op));
+    // Both open it (the first open writes the schema; WAL makes -wal/-shm), in turn:
+    // `config check` opens the configured journal and says so.
+    let check = "/usr/bin/sscard config check --offline";
+    let opens = format!("ok    journal {JOURNAL} opens");
+    for (user, umask) in [(OPERATOR, "022"), ("sscard", "0007"), (OPERATOR, "022")] {
+        let out = as_user(user, umask, check);
+        assert!(out.status.success(), "{user}: {}", text(&out));
+        assert!(text(&out).contains(&opens), "{user}: {}", text(&out));
+        let list = as_user(user, umask, "/usr/bin/sscard journal list");
+        assert!(list.status.success(), "{user}: {}", text(&list));
+    }
     // Someone outside the group cannot (the directory is closed to others).
-    let dev = as_user("dev", "022", list);
-    assert!(!dev.status.success(), "dev (not in group sscard) opened it");
+    let dev = as_user("dev", "022", check);
     assert!(
-        said(&dev).contains("journal"),
+        !dev.status.success(),
+        "dev (not in group sscard): {}",
+        text(&dev)
+    );
+    assert!(
+        text(&dev).contains(&format!("FAIL  journal {JOURNAL}"))
+            && text(&dev).contains("Permission denied"),
         "dev's refusal does not name the journal: {}",
-        said(&dev)
+        text(&dev)
     );
 
     // A transfer's lock file, made the way Journal::claim makes it (create, write),
@@ -148,21 +157,21 @@ fn shared_journal_works() {
         "022",
         &format!("mkdir -p {locks} && echo 1 > {locks}/PROBE"),
     );
-    assert!(made.status.success(), "{}", said(&made));
+    assert!(made.status.success(), "{}", text(&made));
     let wrote = as_user("sscard", "0007", &format!("echo 2 > {locks}/PROBE"));
-    assert!(wrote.status.success(), "user sscard: {}", said(&wrote));
+    assert!(wrote.status.success(), "user sscard: {}", text(&wrote));
     std::fs::remove_file(format!("{locks}/PROBE")).unwrap();
 
     // Everything in the directory: group sscard, group read-write, nothing for others.
     let listing = ok(Command::new("ls").args(["-laR", STATE]));
     for entry in walk(Path::new(STATE)) {
         let m = std::fs::metadata(&entry).unwrap();
-        let shown = entry.display();
-        assert_eq!(m.gid(), group, "{shown} is not group sscard:\n{listing}");
-        assert_eq!(m.mode() & 0o060, 0o060, "{shown} not group rw:\n{listing}");
-        assert_eq!(m.mode() & 0o007, 0, "{shown} open to others:\n{listing}");
+        let path = entry.display();
+        assert_eq!(m.gid(), group, "{path} is not group sscard:\n{listing}");
+        assert_eq!(m.mode() & 0o060, 0o060, "{path} not group rw:\n{listing}");
+        assert_eq!(m.mode() & 0o007, 0, "{path} open to others:\n{listing}");
         if m.is_dir() {
-            assert_ne!(m.mode() & 0o2000, 0, "{shown} not setgid:\n{listing}");
+            assert_ne!(m.mode() & 0o2000, 0, "{path} not setgid:\n{listing}");
         }
     }
     eprintln!("{listing}");
@@ -320,8 +329,11 @@ fn deb_builds_installs_and_its_unit_verifies() {
         assert!(unit.lines().any(|l| l == line), "unit lacks {line}");
     }
     // The journal is the configuration's, shared: no private one for the service.
-    for gone in ["StateDirectory", "SSCARD_JOURNAL"] {
-        assert!(!unit.contains(gone), "the unit still sets {gone}");
+    for gone in ["StateDirectory", "Environment=SSCARD_JOURNAL"] {
+        assert!(
+            !unit.lines().any(|l| l.starts_with(gone)),
+            "the unit still sets {gone}"
+        );
     }
     shared_journal_works();
     let rules = std::fs::read_to_string("/usr/share/polkit-1/rules.d/50-sscard.rules").unwrap();
@@ -340,14 +352,17 @@ fn deb_builds_installs_and_its_unit_verifies() {
     assert!(Path::new("/etc/sscard/sscard.toml").exists());
     assert!(Path::new(JOURNAL).exists(), "remove took the journal");
     let purge = run(Command::new("dpkg").args(["-P", "sscard"]));
-    assert!(purge.status.success(), "dpkg -P: {}", said(&purge));
+    assert!(purge.status.success(), "dpkg -P: {}", text(&purge));
     assert!(!Path::new("/etc/sscard/sscard.toml").exists());
     assert!(!installed("sscard"));
-    assert!(Path::new(JOURNAL).exists(), "purge took a journal with content");
     assert!(
-        said(&purge).contains("kept /var/lib/sscard"),
+        Path::new(JOURNAL).exists(),
+        "purge took a journal with content"
+    );
+    assert!(
+        text(&purge).contains("kept /var/lib/sscard"),
         "purge kept the journal silently: {}",
-        said(&purge)
+        text(&purge)
     );
     // An untouched journal (the empty file the package made) goes with the purge.
     std::fs::remove_dir_all(STATE).unwrap();
@@ -355,5 +370,23 @@ fn deb_builds_installs_and_its_unit_verifies() {
     assert_eq!(perms(JOURNAL).0, 0o660);
     ok(Command::new("dpkg").args(["-P", "sscard"]));
     assert!(!Path::new(STATE).exists(), "purge left an unused {STATE}");
+
+    // The unit really started under systemd: scripts/check-unit boots a throwaway
+    // container (systemd-nspawn, package systemd-container) from this machine's own
+    // tree, installs this .deb there and checks the running service (about 25 s).
+    assert!(
+        run(Command::new("sh").args(["-c", "command -v systemd-nspawn"]))
+            .status
+            .success(),
+        "systemd-nspawn is missing: apt-get install systemd-container (scripts/setup)"
+    );
+    let check = run(Command::new(repo.join("scripts/check-unit")).arg(&deb));
+    let shown = text(&check);
+    eprintln!("{shown}");
+    assert!(check.status.success(), "scripts/check-unit: {shown}");
+    assert!(
+        String::from_utf8_lossy(&check.stdout).contains("check-unit: OK"),
+        "{shown}"
+    );
     drop(guard);
 }
