@@ -23,54 +23,69 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// Runs of `scripts/demo` per test run.
 const RUNS: usize = 3;
 
-#[test]
-fn scripts_demo_succeeds_every_time() {
-    let mut failures = Vec::new();
-    for run in 1..=RUNS {
-        // Its own TMPDIR, to see what the run leaves there (issue 15 §8: each run
-        // left its directory with the keys, the PIN file and the journal).
-        let tmp = tempfile::tempdir().unwrap();
-        let out = Command::new("bash")
-            .arg(format!("{ROOT}/scripts/demo"))
-            .current_dir(ROOT)
-            .env("TMPDIR", tmp.path())
-            .output()
-            .expect("cannot start bash scripts/demo");
-        let left: Vec<_> = std::fs::read_dir(tmp.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let mut why = Vec::new();
-        if !out.status.success() {
-            why.push(format!("exit status {:?}", out.status));
-        }
-        if !left.is_empty() {
-            why.push(format!("left behind in TMPDIR: {left:?}"));
-        }
-        for needle in [
-            "==== sscard activation receipt ====",
-            "flow exit status: 0",
-            "transfer id:",
-            "COMPLETE   pharmacy",
-            "ATR: 3B 68 00 00 59 42 2E 43 49 54 59 31",
-        ] {
-            if !stdout.contains(needle) {
-                why.push(format!("no '{needle}' in the output"));
-            }
-        }
-        if !why.is_empty() {
-            let tail: Vec<&str> = stdout.lines().rev().take(30).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            failures.push(format!(
-                "run {run}/{RUNS}: {}\n--- stdout (last 30 lines)\n{}\n--- stderr\n{}",
-                why.join("; "),
-                tail.join("\n"),
-                stderr
-            ));
+/// One run of `scripts/demo`: `Err` says what went wrong.
+fn demo_run(run: usize) -> Result<(), String> {
+    // Its own TMPDIR, to see what the run leaves there (issue 15 §8: each run
+    // left its directory with the keys, the PIN file and the journal).
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new("bash")
+        .arg(format!("{ROOT}/scripts/demo"))
+        .current_dir(ROOT)
+        .env("TMPDIR", tmp.path())
+        .output()
+        .expect("cannot start bash scripts/demo");
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut why = Vec::new();
+    if !out.status.success() {
+        why.push(format!("exit status {:?}", out.status));
+    }
+    if !left.is_empty() {
+        why.push(format!("left behind in TMPDIR: {left:?}"));
+    }
+    for needle in [
+        "==== sscard activation receipt ====",
+        "flow exit status: 0",
+        "transfer id:",
+        "COMPLETE   pharmacy",
+        "ATR: 3B 68 00 00 59 42 2E 43 49 54 59 31",
+    ] {
+        if !stdout.contains(needle) {
+            why.push(format!("no '{needle}' in the output"));
         }
     }
+    if why.is_empty() {
+        return Ok(());
+    }
+    let tail: Vec<&str> = stdout.lines().rev().take(30).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    Err(format!(
+        "run {run}/{RUNS}: {}\n--- stdout (last 30 lines)\n{}\n--- stderr\n{}",
+        why.join("; "),
+        tail.join("\n"),
+        stderr
+    ))
+}
+
+/// The runs are side by side: each `scripts/demo` starts its own private pcscd (its
+/// own mount namespace and vpcd ports) and its own TMPDIR, so they are as
+/// independent as runs one after another, and take the time of one (most of a run
+/// is waiting on pcscd's 400 ms polling of vpcd). Their `cargo build` steps are
+/// no-ops that cargo's lock on target/ takes one at a time.
+#[test]
+fn scripts_demo_succeeds_every_time() {
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let runs: Vec<_> = (1..=RUNS)
+            .map(|run| s.spawn(move || demo_run(run)))
+            .collect();
+        runs.into_iter()
+            .filter_map(|h| h.join().unwrap().err())
+            .collect()
+    });
     assert!(
         failures.is_empty(),
         "scripts/demo failed {} of {RUNS} runs:\n{}",
