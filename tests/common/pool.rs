@@ -19,12 +19,13 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-/// Workers per test: `SSCARD_E2E_JOBS` (a positive integer) when set, else 4.
+/// Workers per test: `SSCARD_E2E_JOBS` (a positive integer) when set, else 8.
 ///
-/// Four per test (libtest runs two tests at once on 2 cores, so about eight private
-/// pcscd instances) keeps the 2-core runner busy without making the cases' own
-/// timeouts (8 to 20 s waits for a card) tight; measured in
-/// /work/signals/report-cispeed.md.
+/// The cases wait far more than they compute (the tear-off matrix: 277 s of wall
+/// time for 18 s of CPU, one case after another), so eight workers per test (libtest
+/// runs two tests at once on 2 cores: about sixteen private pcscd instances) still
+/// leave the CPU mostly idle, and each case's own waits (8 to 20 s for a card) keep
+/// a wide margin; measured in the cispeed report (tearoff_e2e 277 s -> 35 s).
 ///
 /// # Panics
 /// `SSCARD_E2E_JOBS` set to something other than a positive integer (said, not
@@ -35,7 +36,7 @@ pub fn workers() -> usize {
             Ok(n) if n > 0 => n,
             _ => panic!("SSCARD_E2E_JOBS={v:?}: want a positive number of workers"),
         },
-        Err(_) => 4,
+        Err(_) => 8,
     }
 }
 
