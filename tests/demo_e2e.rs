@@ -23,6 +23,11 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// Runs of `scripts/demo` per test run.
 const RUNS: usize = 3;
 
+/// The demo's holder follows the desk's English lines: the machine's config
+/// (/etc/sscard/sscard.toml, with its `language`; tests/deb_package.rs installs one for
+/// a while on a shared machine) and a Chinese locale are kept out.
+const HERMETIC: [(&str, &str); 2] = [("SSCARD_CONFIG", "none"), ("LC_ALL", "C.UTF-8")];
+
 /// One run of `scripts/demo`: `Err` says what went wrong.
 fn demo_run(run: usize) -> Result<(), String> {
     // Its own TMPDIR, to see what the run leaves there (issue 15 §8: each run
@@ -31,6 +36,7 @@ fn demo_run(run: usize) -> Result<(), String> {
     let out = Command::new("bash")
         .arg(format!("{ROOT}/scripts/demo"))
         .current_dir(ROOT)
+        .envs(HERMETIC)
         .env("TMPDIR", tmp.path())
         .output()
         .expect("cannot start bash scripts/demo");
@@ -145,6 +151,7 @@ fn a_demo_stopped_mid_flow_leaves_no_card_or_flow_behind() {
         .arg(format!("{ROOT}/scripts/demo-desk"))
         .arg(w)
         .current_dir(ROOT)
+        .envs(HERMETIC)
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -189,6 +196,7 @@ fn a_failed_demo_run_leaves_no_virtual_card_behind() {
         .arg(format!("{ROOT}/scripts/demo-desk"))
         .arg(w)
         .current_dir(ROOT)
+        .envs(HERMETIC)
         .output()
         .expect("sscard testbed runs");
     let took = started.elapsed();

@@ -143,7 +143,13 @@ impl Desk {
     pub fn run(&mut self, sub: &[&str], faults: &Faults, strike: Strike) -> (Run, Vec<String>) {
         let mut faults = faults.clone();
         let mut cmd = self.bed.cmd();
-        cmd.env("SSCARD_TODAY", "20261122")
+        // The holder follows the desk's English lines: neither the machine's config
+        // (/etc/sscard/sscard.toml, which tests/deb_package.rs installs for a while on
+        // a shared machine, with its `language`) nor a Chinese locale may change them.
+        // Every setting the flows need is on the command line (`Desk::args`).
+        cmd.env("SSCARD_CONFIG", "none")
+            .env("LC_ALL", "C.UTF-8")
+            .env("SSCARD_TODAY", "20261122")
             .args(self.args(sub))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
