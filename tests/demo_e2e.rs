@@ -84,6 +84,13 @@ fn demo_run(run: usize) -> Result<(), String> {
 /// no-ops that cargo's lock on target/ takes one at a time.
 #[test]
 fn scripts_demo_succeeds_every_time() {
+    // Each run starts with scripts/setup; when a package is missing, three at once
+    // would race for apt's lock. Installed once here, their setups find it all there.
+    let setup = Command::new(format!("{ROOT}/scripts/setup"))
+        .current_dir(ROOT)
+        .output()
+        .expect("cannot start scripts/setup");
+    assert!(setup.status.success(), "scripts/setup: {setup:?}");
     let failures: Vec<String> = std::thread::scope(|s| {
         let runs: Vec<_> = (1..=RUNS)
             .map(|run| s.spawn(move || demo_run(run)))
