@@ -23,54 +23,82 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// Runs of `scripts/demo` per test run.
 const RUNS: usize = 3;
 
-#[test]
-fn scripts_demo_succeeds_every_time() {
-    let mut failures = Vec::new();
-    for run in 1..=RUNS {
-        // Its own TMPDIR, to see what the run leaves there (issue 15 §8: each run
-        // left its directory with the keys, the PIN file and the journal).
-        let tmp = tempfile::tempdir().unwrap();
-        let out = Command::new("bash")
-            .arg(format!("{ROOT}/scripts/demo"))
-            .current_dir(ROOT)
-            .env("TMPDIR", tmp.path())
-            .output()
-            .expect("cannot start bash scripts/demo");
-        let left: Vec<_> = std::fs::read_dir(tmp.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let mut why = Vec::new();
-        if !out.status.success() {
-            why.push(format!("exit status {:?}", out.status));
-        }
-        if !left.is_empty() {
-            why.push(format!("left behind in TMPDIR: {left:?}"));
-        }
-        for needle in [
-            "==== sscard activation receipt ====",
-            "flow exit status: 0",
-            "transfer id:",
-            "COMPLETE   pharmacy",
-            "ATR: 3B 68 00 00 59 42 2E 43 49 54 59 31",
-        ] {
-            if !stdout.contains(needle) {
-                why.push(format!("no '{needle}' in the output"));
-            }
-        }
-        if !why.is_empty() {
-            let tail: Vec<&str> = stdout.lines().rev().take(30).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            failures.push(format!(
-                "run {run}/{RUNS}: {}\n--- stdout (last 30 lines)\n{}\n--- stderr\n{}",
-                why.join("; "),
-                tail.join("\n"),
-                stderr
-            ));
+/// The demo's holder follows the desk's English lines: the machine's config
+/// (/etc/sscard/sscard.toml, with its `language`; tests/deb_package.rs installs one for
+/// a while on a shared machine) and a Chinese locale are kept out.
+const HERMETIC: [(&str, &str); 2] = [("SSCARD_CONFIG", "none"), ("LC_ALL", "C.UTF-8")];
+
+/// One run of `scripts/demo`: `Err` says what went wrong.
+fn demo_run(run: usize) -> Result<(), String> {
+    // Its own TMPDIR, to see what the run leaves there (issue 15 §8: each run
+    // left its directory with the keys, the PIN file and the journal).
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new("bash")
+        .arg(format!("{ROOT}/scripts/demo"))
+        .current_dir(ROOT)
+        .envs(HERMETIC)
+        .env("TMPDIR", tmp.path())
+        .output()
+        .expect("cannot start bash scripts/demo");
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut why = Vec::new();
+    if !out.status.success() {
+        why.push(format!("exit status {:?}", out.status));
+    }
+    if !left.is_empty() {
+        why.push(format!("left behind in TMPDIR: {left:?}"));
+    }
+    for needle in [
+        "==== sscard activation receipt ====",
+        "flow exit status: 0",
+        "transfer id:",
+        "COMPLETE   pharmacy",
+        "ATR: 3B 68 00 00 59 42 2E 43 49 54 59 31",
+    ] {
+        if !stdout.contains(needle) {
+            why.push(format!("no '{needle}' in the output"));
         }
     }
+    if why.is_empty() {
+        return Ok(());
+    }
+    let tail: Vec<&str> = stdout.lines().rev().take(30).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    Err(format!(
+        "run {run}/{RUNS}: {}\n--- stdout (last 30 lines)\n{}\n--- stderr\n{}",
+        why.join("; "),
+        tail.join("\n"),
+        stderr
+    ))
+}
+
+/// The runs are side by side: each `scripts/demo` starts its own private pcscd (its
+/// own mount namespace and vpcd ports) and its own TMPDIR, so they are as
+/// independent as runs one after another, and take the time of one (most of a run
+/// is waiting on pcscd's 400 ms polling of vpcd). Their `cargo build` steps are
+/// no-ops that cargo's lock on target/ takes one at a time.
+#[test]
+fn scripts_demo_succeeds_every_time() {
+    // Each run starts with scripts/setup; when a package is missing, three at once
+    // would race for apt's lock. Installed once here, their setups find it all there.
+    let setup = Command::new(format!("{ROOT}/scripts/setup"))
+        .current_dir(ROOT)
+        .output()
+        .expect("cannot start scripts/setup");
+    assert!(setup.status.success(), "scripts/setup: {setup:?}");
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let runs: Vec<_> = (1..=RUNS)
+            .map(|run| s.spawn(move || demo_run(run)))
+            .collect();
+        runs.into_iter()
+            .filter_map(|h| h.join().unwrap().err())
+            .collect()
+    });
     assert!(
         failures.is_empty(),
         "scripts/demo failed {} of {RUNS} runs:\n{}",
@@ -130,6 +158,7 @@ fn a_demo_stopped_mid_flow_leaves_no_card_or_flow_behind() {
         .arg(format!("{ROOT}/scripts/demo-desk"))
         .arg(w)
         .current_dir(ROOT)
+        .envs(HERMETIC)
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -174,6 +203,7 @@ fn a_failed_demo_run_leaves_no_virtual_card_behind() {
         .arg(format!("{ROOT}/scripts/demo-desk"))
         .arg(w)
         .current_dir(ROOT)
+        .envs(HERMETIC)
         .output()
         .expect("sscard testbed runs");
     let took = started.elapsed();

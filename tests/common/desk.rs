@@ -129,8 +129,7 @@ impl Desk {
 
     /// Empties both slots.
     pub fn clear(&mut self) {
-        self.bed.pull(0);
-        self.bed.pull(1);
+        self.bed.pull_all(&[0, 1]);
     }
 
     fn insert(&mut self, slot: u8, img: PathBuf, flags: &[String]) {
@@ -144,15 +143,23 @@ impl Desk {
     pub fn run(&mut self, sub: &[&str], faults: &Faults, strike: Strike) -> (Run, Vec<String>) {
         let mut faults = faults.clone();
         let mut cmd = self.bed.cmd();
-        cmd.env("SSCARD_TODAY", "20261122")
+        // The holder follows the desk's English lines: neither the machine's config
+        // (/etc/sscard/sscard.toml, which tests/deb_package.rs installs for a while on
+        // a shared machine, with its `language`) nor a Chinese locale may change them.
+        // Every setting the flows need is on the command line (`Desk::args`).
+        cmd.env("SSCARD_CONFIG", "none")
+            .env("LC_ALL", "C.UTF-8")
+            .env("SSCARD_TODAY", "20261122")
             .args(self.args(sub))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if self.two_readers && sub[0] == "pharmacy" {
-            let f = std::mem::take(&mut faults.old);
-            self.insert(self.old_slot(), self.old_img.clone(), &f);
-            let f = std::mem::take(&mut faults.new);
-            self.insert(self.new_slot(), self.new_img.clone(), &f);
+            let old: Vec<&str> = faults.old.iter().map(String::as_str).collect();
+            let new: Vec<&str> = faults.new.iter().map(String::as_str).collect();
+            let (o, n) = (self.old_slot(), self.new_slot());
+            self.bed
+                .insert_all(&[(o, &self.old_img, &old), (n, &self.new_img, &new)]);
+            faults = Faults::default();
         }
         let mut child = cmd.spawn().unwrap();
         let stdout = child.stdout.take().unwrap();

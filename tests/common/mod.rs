@@ -29,7 +29,15 @@ pub struct Bed {
     pub pcscd: Pcscd,
     pub dir: tempfile::TempDir,
     cards: Vec<Option<VirtualCardProcess>>,
+    /// Per slot: this bed saw the slot empty and has inserted nothing there since, so
+    /// a [`Bed::pull`] need not ask pcscd again.
+    empty: [bool; 2],
 }
+
+/// Test beds start one at a time within a test process: a port pair is chosen free
+/// (`free_port_pair`) and only taken when pcscd's vpcd binds it, so two beds started
+/// at the same moment by parallel workers ([`pool`]) could pick the same pair.
+static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The last `n` lines of `text`.
 pub fn tail(text: &str, n: usize) -> String {
@@ -66,20 +74,24 @@ impl std::fmt::Debug for Run {
 
 impl Bed {
     pub fn start() -> Bed {
+        let _one_at_a_time = STARTING.lock().unwrap_or_else(|e| e.into_inner());
         Bed {
             pcscd: Pcscd::start().expect("private pcscd (run the tests as root)"),
             dir: tempfile::tempdir().unwrap(),
             cards: vec![None, None],
+            empty: [false; 2],
         }
     }
 
     /// A test bed whose readers are named `FRIENDLY 00 00` / `FRIENDLY 00 01`, with
     /// FRIENDLY given as raw bytes (e.g. GBK).
     pub fn start_named(friendly: &[u8]) -> Bed {
+        let _one_at_a_time = STARTING.lock().unwrap_or_else(|e| e.into_inner());
         Bed {
             pcscd: Pcscd::start_named(friendly).expect("private pcscd (run the tests as root)"),
             dir: tempfile::tempdir().unwrap(),
             cards: vec![None, None],
+            empty: [false; 2],
         }
     }
 
@@ -118,6 +130,7 @@ impl Bed {
     /// pcscd; the harness does the same, says so on stderr, and fails only if the card
     /// is still not seen.
     pub fn insert(&mut self, slot: u8, image: &Path, extra: &[&str]) {
+        self.empty[slot as usize] = false;
         for attempt in 0..3 {
             if attempt == 2 {
                 eprintln!("test bed: restarting pcscd: slot {slot} still sees no card");
@@ -146,16 +159,52 @@ impl Bed {
 
     /// Inserts without waiting (for cards set to fail early).
     pub fn insert_nowait(&mut self, slot: u8, image: &Path, extra: &[&str]) {
+        self.empty[slot as usize] = false;
         let p = VirtualCardProcess::insert(&exe(), image, self.pcscd.port(slot), extra).unwrap();
         self.cards[slot as usize] = Some(p);
     }
 
-    /// Pulls the card from `slot` and waits until pcscd sees it gone.
-    pub fn pull(&mut self, slot: u8) {
-        if let Some(mut p) = self.cards[slot as usize].take() {
-            p.pull();
+    /// Inserts several cards at once (`(slot, image, extra flags)`) and waits until
+    /// pcscd sees each: pcscd polls its readers side by side, so two insertions cost
+    /// one polling period, not two. A card not seen goes through [`Bed::insert`]'s
+    /// re-insertion.
+    pub fn insert_all(&mut self, cards: &[(u8, &Path, &[&str])]) {
+        for (slot, image, extra) in cards {
+            self.insert_nowait(*slot, image, extra);
         }
-        self.wait_removed(slot);
+        for (slot, image, extra) in cards {
+            let r = self.run(&["wait", "--reader", &slot.to_string(), "--timeout", "8"]);
+            if r.code != 0 {
+                eprintln!("test bed: the card in slot {slot} was not seen; re-inserting it");
+                if let Some(mut p) = self.cards[*slot as usize].take() {
+                    p.pull();
+                }
+                self.insert(*slot, image, extra);
+            }
+        }
+    }
+
+    /// Pulls the card from `slot` and waits until pcscd sees it gone. A slot this bed
+    /// already saw empty, and has inserted nothing into since, is not asked again.
+    pub fn pull(&mut self, slot: u8) {
+        self.pull_all(&[slot]);
+    }
+
+    /// [`Bed::pull`] for several slots: every card is pulled first, then each removal
+    /// awaited (side by side in pcscd's polling, like [`Bed::insert_all`]).
+    pub fn pull_all(&mut self, slots: &[u8]) {
+        let mut pulled = Vec::new();
+        for &slot in slots {
+            if let Some(mut p) = self.cards[slot as usize].take() {
+                p.pull();
+                pulled.push(slot);
+            } else if !self.empty[slot as usize] {
+                pulled.push(slot);
+            }
+        }
+        for slot in pulled {
+            self.wait_removed(slot);
+        }
     }
 
     /// Waits until `slot` is empty (e.g. after a fault pulled the card).
@@ -172,7 +221,9 @@ impl Bed {
         if let Some(mut p) = self.cards[slot as usize].take() {
             p.pull();
         }
+        self.empty[slot as usize] = true;
     }
 }
 pub mod desk;
+pub mod pool;
 pub mod tmux;
