@@ -5,9 +5,8 @@
 use std::sync::Arc;
 
 use super::super::core::{
-    Action, AuthOutcome, CardFault, CardOp, CityStatus, Core, End, Env, FieldValue, Flow,
-    Input, JournalEntry, PinEntry, PinOutcome, Readers, Rules, Session, Start,
-    TransferId, Which, WriteOp,
+    Action, AuthOutcome, CardFault, CardOp, CityStatus, Core, End, Env, FieldValue, Flow, Input,
+    JournalEntry, PinEntry, PinOutcome, Readers, Rules, Session, Start, TransferId, Which, WriteOp,
 };
 use super::state::{today, Loc, Proc, World};
 use super::{Config, Kind, CITIZEN};
