@@ -77,29 +77,14 @@ impl Serialize for State {
     }
 }
 
-/// Which flow an entry belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::IntoStaticStr, strum::EnumString)]
-#[serde(rename_all = "kebab-case")]
-#[strum(serialize_all = "kebab-case")]
-pub enum Flow {
-    /// Dual insert: old city card to new SSC.
-    Pharmacy,
-    /// Bureau window, new card only.
-    Window,
-    /// Hospital first use, new card only.
-    FirstUse,
-}
+/// Which flow an entry belongs to: the core's (spec/activation.md), so the journal
+/// and the protocol name flows once. Stored and serialized by its strum name
+/// (`pharmacy`, `window`, `first-use`).
+pub use super::core::types::Flow;
 
-impl Flow {
-    /// The name stored in the journal.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    /// A stored name; a journal from before the flows were named (none stored) is
-    /// pharmacy's.
-    fn parse(s: &str) -> Flow {
-        s.parse().unwrap_or(Flow::Pharmacy)
+impl Serialize for Flow {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -183,7 +168,6 @@ pub struct Recorded {
     /// The event's sequence number in the journal.
     pub seq: i64,
 }
-
 
 /// The journal.
 pub struct Journal {

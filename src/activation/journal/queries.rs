@@ -3,6 +3,12 @@
 use super::{Entry, Event, Flow, Journal, JournalError, State};
 use rusqlite::{params, OptionalExtension};
 
+/// A stored flow name; a journal from before the flows were named (none stored) is
+/// pharmacy's.
+fn stored_flow(s: &str) -> Flow {
+    s.parse().unwrap_or(Flow::Pharmacy)
+}
+
 impl Journal {
     fn row_to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
         let state: String = r.get(2)?;
@@ -10,7 +16,7 @@ impl Journal {
         let legacy: i64 = r.get(15)?;
         Ok(Entry {
             id: r.get(0)?,
-            flow: Flow::parse(&flow),
+            flow: stored_flow(&flow),
             state: State::parse(&state).ok_or_else(|| {
                 rusqlite::Error::FromSqlConversionFailure(
                     2,
