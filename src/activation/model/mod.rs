@@ -2,7 +2,7 @@
 //!
 //! Why: the invariants of spec/activation.md must hold under every interleaving of
 //! desks, cards and faults, which no example-based test can cover. This explores the
-//! *real* [`Core`] — the same code the desk driver runs —
+//! *real* [`Core`](super::core::Core) — the same code the desk driver runs —
 //! against in-memory cards and journals:
 //!
 //! - cards at the record level: one old card, two genuine new cards of the same
