@@ -22,6 +22,26 @@ fn insert_event(
 }
 
 impl Journal {
+    /// Opens the write of an announce on `id` (upper case): claims the transfer and
+    /// checks the file before anything is written, then takes SQLite's write lock.
+    /// Returns the transaction and the journal's path (for its SQL errors).
+    fn announce_tx(
+        &mut self,
+        id: &str,
+    ) -> Result<(rusqlite::Transaction<'_>, String), JournalError> {
+        self.claim(id)?;
+        self.check_file()?;
+        let path = self.path.display().to_string();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|source| JournalError::Sql {
+                path: path.clone(),
+                source,
+            })?;
+        Ok((tx, path))
+    }
+
     /// Records a new entry in its first state; durable when this returns. Claims the
     /// transfer and checks the file first.
     ///
@@ -31,18 +51,12 @@ impl Journal {
     /// [`JournalError::Replaced`], [`JournalError::Sql`].
     pub fn begin(&mut self, entry: &Entry, detail: &str) -> Result<Recorded, JournalError> {
         let id = entry.id.to_ascii_uppercase();
-        self.claim(&id)?;
-        self.check_file()?;
+        let (tx, path) = self.announce_tx(&id)?;
         let at = now();
-        let path = self.path.display().to_string();
         let err = |source| JournalError::Sql {
             path: path.clone(),
             source,
         };
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
         let exists: Option<String> = tx
             .query_row("SELECT id FROM entries WHERE id = ?1", params![id], |r| {
                 r.get(0)
@@ -110,18 +124,12 @@ impl Journal {
         detail: &str,
     ) -> Result<Recorded, JournalError> {
         let id = id.to_ascii_uppercase();
-        self.claim(&id)?;
-        self.check_file()?;
+        let (tx, path) = self.announce_tx(&id)?;
         let at = now();
-        let path = self.path.display().to_string();
         let err = |source| JournalError::Sql {
             path: path.clone(),
             source,
         };
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
         let current: Option<String> = tx
             .query_row(
                 "SELECT state FROM entries WHERE id = ?1",
