@@ -4,18 +4,32 @@
 
 use super::*;
 
-pub(super) const NEW_ROLES: &[Role] = &[
-    Role::Ssc(SscRole::CardNumber),
-    Role::Ssc(SscRole::ExpiryDate),
-    Role::Ssc(SscRole::CitizenId),
-    Role::Ssc(SscRole::Name),
-    Role::Ssc(SscRole::Account),
-    Role::Ssc(SscRole::Category),
-    Role::Ssc(SscRole::Status),
-    Role::Ssc(SscRole::Balance),
-    Role::Ssc(SscRole::TransferId),
-    Role::Ssc(SscRole::TransferFloor),
-    Role::Ssc(SscRole::LastLog),
+/// A list of the old card's roles by name.
+macro_rules! city {
+    ($($r:ident),* $(,)?) => {
+        &[$(Role::City(CityRole::$r)),*]
+    };
+}
+
+/// A list of the new card's roles by name.
+macro_rules! ssc {
+    ($($r:ident),* $(,)?) => {
+        &[$(Role::Ssc(SscRole::$r)),*]
+    };
+}
+
+pub(super) const NEW_ROLES: &[Role] = ssc![
+    CardNumber,
+    ExpiryDate,
+    CitizenId,
+    Name,
+    Account,
+    Category,
+    Status,
+    Balance,
+    TransferId,
+    TransferFloor,
+    LastLog,
 ];
 
 /// The new card as a pharmacy reads it (check and credit): what the spec's checks
@@ -23,27 +37,21 @@ pub(super) const NEW_ROLES: &[Role] = &[
 /// old card's), nor the name (the holder's name shown, journaled and printed is the
 /// old card's, whose citizen ID equals N's); the log head is read only when the card
 /// already holds this transfer.
-pub(super) const NEW_LEAN: &[Role] = &[
-    Role::Ssc(SscRole::CardNumber),
-    Role::Ssc(SscRole::ExpiryDate),
-    Role::Ssc(SscRole::CitizenId),
-    Role::Ssc(SscRole::Status),
-    Role::Ssc(SscRole::Balance),
-    Role::Ssc(SscRole::TransferId),
-    Role::Ssc(SscRole::TransferFloor),
+pub(super) const NEW_LEAN: &[Role] = ssc![
+    CardNumber,
+    ExpiryDate,
+    CitizenId,
+    Status,
+    Balance,
+    TransferId,
+    TransferFloor,
 ];
 
 /// N again, re-inserted in the same one-reader run that checked it at step 1: what
 /// proves it is N (card number; genuineness by INTERNAL AUTHENTICATE) and what may
 /// have changed since (DF04). Its expiry, citizen ID and name belong to the card
 /// number and were checked at step 1 of this run.
-pub(super) const NEW_AGAIN: &[Role] = &[
-    Role::Ssc(SscRole::CardNumber),
-    Role::Ssc(SscRole::Status),
-    Role::Ssc(SscRole::Balance),
-    Role::Ssc(SscRole::TransferId),
-    Role::Ssc(SscRole::TransferFloor),
-];
+pub(super) const NEW_AGAIN: &[Role] = ssc![CardNumber, Status, Balance, TransferId, TransferFloor];
 
 /// N for a void: what decides it. N is the card the old card (or the journal) names,
 /// so its number and INTERNAL AUTHENTICATE identify it (no expiry, citizen ID or name
@@ -51,131 +59,106 @@ pub(super) const NEW_AGAIN: &[Role] = &[
 /// log record, the floor decides whether to write one. The log head (a torn void
 /// leaves its record) is read only when the floor for X is already there: the void
 /// writes the floor before its APPEND, so without it no record of this void exists.
-pub(super) const NEW_VOID: &[Role] = &[
-    Role::Ssc(SscRole::CardNumber),
-    Role::Ssc(SscRole::Status),
-    Role::Ssc(SscRole::Balance),
-    Role::Ssc(SscRole::TransferId),
-    Role::Ssc(SscRole::TransferFloor),
-];
+pub(super) const NEW_VOID: &[Role] = ssc![CardNumber, Status, Balance, TransferId, TransferFloor];
 
 /// The read-back of a void: the record it wrote, the floor (and balance and X when
 /// it cleared a torn credit: [`VOID_BACK_TORN`]). Tag 22 is not written by a void,
 /// nor tag 26 when N did not hold X.
-pub(super) const VOID_BACK: &[Role] = &[Role::Ssc(SscRole::TransferFloor)];
+pub(super) const VOID_BACK: &[Role] = ssc![TransferFloor];
 
 /// The read-back of a void that cleared a torn credit.
-pub(super) const VOID_BACK_TORN: &[Role] = &[
-    Role::Ssc(SscRole::Balance),
-    Role::Ssc(SscRole::TransferId),
-    Role::Ssc(SscRole::TransferFloor),
-];
+pub(super) const VOID_BACK_TORN: &[Role] = ssc![Balance, TransferId, TransferFloor];
 
 /// The read-back of an unfreeze: the three records it wrote.
-pub(super) const UNFREEZE_BACK: &[Role] = &[
-    Role::City(CityRole::Status),
-    Role::City(CityRole::TransferId),
-    Role::City(CityRole::TargetCard),
-];
+pub(super) const UNFREEZE_BACK: &[Role] = city![Status, TransferId, TargetCard];
 
 /// The old card as resume reads it (all that recovery may continue from).
-pub(super) const OLD_ROLES: &[Role] = &[
-    Role::City(CityRole::CardNumber),
-    Role::City(CityRole::CitizenId),
-    Role::City(CityRole::Name),
-    Role::City(CityRole::Account),
-    Role::City(CityRole::Category),
-    Role::City(CityRole::Status),
-    Role::City(CityRole::Balance),
-    Role::City(CityRole::TransferId),
-    Role::City(CityRole::TargetCard),
-    Role::City(CityRole::TransferCounter),
+pub(super) const OLD_ROLES: &[Role] = city![
+    CardNumber,
+    CitizenId,
+    Name,
+    Account,
+    Category,
+    Status,
+    Balance,
+    TransferId,
+    TargetCard,
+    TransferCounter,
 ];
 
 /// The old card at pharmacy step 2: what the freeze decides on (number, citizen ID,
 /// status, counter) and carries to N (account, category, balance), with the name
 /// shown to the operator, journaled and printed. X and N (tags 26, 27) decide only
 /// at status `01` or `02` ([`OLD_TRANSFER`], read then).
-pub(super) const OLD_FREEZE: &[Role] = &[
-    Role::City(CityRole::CardNumber),
-    Role::City(CityRole::CitizenId),
-    Role::City(CityRole::Name),
-    Role::City(CityRole::Account),
-    Role::City(CityRole::Category),
-    Role::City(CityRole::Status),
-    Role::City(CityRole::Balance),
-    Role::City(CityRole::TransferCounter),
+pub(super) const OLD_FREEZE: &[Role] = city![
+    CardNumber,
+    CitizenId,
+    Name,
+    Account,
+    Category,
+    Status,
+    Balance,
+    TransferCounter,
 ];
 
 /// X and N, read from an old card found frozen or migrated.
-pub(super) const OLD_TRANSFER: &[Role] = &[
-    Role::City(CityRole::TransferId),
-    Role::City(CityRole::TargetCard),
-];
+pub(super) const OLD_TRANSFER: &[Role] = city![TransferId, TargetCard];
 
 /// The old card as a cancel first reads it: whose transfer (number, X), in which
 /// state, bound to which N. The counter n is X's first four bytes.
-pub(super) const OLD_CANCEL: &[Role] = &[
-    Role::City(CityRole::CardNumber),
-    Role::City(CityRole::Status),
-    Role::City(CityRole::TransferId),
-    Role::City(CityRole::TargetCard),
-];
+pub(super) const OLD_CANCEL: &[Role] = city![CardNumber, Status, TransferId, TargetCard];
 
 /// The old card re-inserted for the unfreeze: the same card, its state, X.
-pub(super) const OLD_UNFREEZE: &[Role] = &[
-    Role::City(CityRole::CardNumber),
-    Role::City(CityRole::Status),
-    Role::City(CityRole::TransferId),
-];
+pub(super) const OLD_UNFREEZE: &[Role] = city![CardNumber, Status, TransferId];
 
-pub(super) const OLD_BACK: &[Role] = &[
-    Role::City(CityRole::Status),
-    Role::City(CityRole::TransferId),
-    Role::City(CityRole::TargetCard),
-    Role::City(CityRole::TransferCounter),
-];
+pub(super) const OLD_BACK: &[Role] = city![Status, TransferId, TargetCard, TransferCounter];
 
 /// The read-back of a credit: the three records that decide (status, balance, id).
-pub(super) const CREDIT_BACK: &[Role] = &[
-    Role::Ssc(SscRole::Status),
-    Role::Ssc(SscRole::Balance),
-    Role::Ssc(SscRole::TransferId),
-];
+pub(super) const CREDIT_BACK: &[Role] = ssc![Status, Balance, TransferId];
 
 /// The read-back of step 4 (the old card's status, the one record written).
-pub(super) const OLD_STATUS: &[Role] = &[Role::City(CityRole::Status)];
+pub(super) const OLD_STATUS: &[Role] = city![Status];
 
-pub(super) const NEW_BACK: &[Role] = &[
-    Role::Ssc(SscRole::Status),
-    Role::Ssc(SscRole::Balance),
-    Role::Ssc(SscRole::TransferId),
-    Role::Ssc(SscRole::TransferFloor),
-];
+pub(super) const NEW_BACK: &[Role] = ssc![Status, Balance, TransferId, TransferFloor];
 
 pub(super) fn missing<T>(role: Role) -> R<T> {
     stop(Stop::MissingField { role: role.name() })
 }
 
-pub(super) fn text(f: &Fields, role: Role) -> R<String> {
-    match f.get(role) {
-        Some(FieldValue::Text(s)) | Some(FieldValue::Digits(s)) => Ok(s.clone()),
-        _ => missing(role),
+/// A record that must have been read: `Some` when it was, else the flow stops on
+/// the missing `role`.
+fn known<T>(value: Option<T>, role: Role) -> R<T> {
+    match value {
+        Some(v) => Ok(v),
+        None => missing(role),
     }
+}
+
+/// The value of `role` as `pick` takes it; a role not read, or read as another kind
+/// of value, is missing. Every reader of one record below is this with its `pick`.
+fn field<T>(f: &Fields, role: Role, pick: impl FnOnce(&FieldValue) -> Option<T>) -> R<T> {
+    known(f.get(role).and_then(pick), role)
+}
+
+pub(super) fn text(f: &Fields, role: Role) -> R<String> {
+    field(f, role, |v| match v {
+        FieldValue::Text(s) | FieldValue::Digits(s) => Some(s.clone()),
+        _ => None,
+    })
 }
 
 pub(super) fn number(f: &Fields, role: Role) -> R<u32> {
-    match f.get(role) {
-        Some(FieldValue::Number(n)) => Ok(*n),
-        _ => missing(role),
-    }
+    field(f, role, |v| match v {
+        FieldValue::Number(n) => Some(*n),
+        _ => None,
+    })
 }
 
 pub(super) fn transfer(f: &Fields, role: Role) -> R<Option<TransferId>> {
-    match f.get(role) {
-        Some(FieldValue::TransferId(t)) => Ok(t.filter(|t| t.0 != [0; 16])),
-        _ => missing(role),
-    }
+    field(f, role, |v| match v {
+        FieldValue::TransferId(t) => Some(t.filter(|t| t.0 != [0; 16])),
+        _ => None,
+    })
 }
 
 /// The old card as the core sees it. Number and status are read in every flow; the
@@ -207,10 +190,26 @@ pub(super) fn opt<T>(
 }
 
 pub(super) fn code(f: &Fields, role: Role) -> R<u8> {
-    match f.get(role) {
-        Some(FieldValue::Code(x)) => Ok(*x),
-        _ => missing(role),
-    }
+    field(f, role, |v| match v {
+        FieldValue::Code(x) => Some(*x),
+        _ => None,
+    })
+}
+
+/// A date that must be set (`00000000` is missing).
+fn date(f: &Fields, role: Role) -> R<Date> {
+    field(f, role, |v| match v {
+        FieldValue::Date(d) => *d,
+        _ => None,
+    })
+}
+
+/// The log head; `None` for a log without records.
+fn last_log(f: &Fields, role: Role) -> R<Option<LogHead>> {
+    field(f, role, |v| match v {
+        FieldValue::LastLog(l) => Some(l.clone()),
+        _ => None,
+    })
 }
 
 pub(super) fn target(f: &Fields, role: Role) -> R<Option<String>> {
@@ -245,24 +244,15 @@ impl OldCard {
     }
 
     pub(super) fn transfer(&self) -> R<Option<TransferId>> {
-        match self.transfer {
-            Some(t) => Ok(t),
-            None => missing(Role::City(CityRole::TransferId)),
-        }
+        known(self.transfer, Role::City(CityRole::TransferId))
     }
 
     pub(super) fn target(&self) -> R<Option<String>> {
-        match &self.target {
-            Some(t) => Ok(t.clone()),
-            None => missing(Role::City(CityRole::TargetCard)),
-        }
+        known(self.target.clone(), Role::City(CityRole::TargetCard))
     }
 
     pub(super) fn counter(&self) -> R<u32> {
-        match self.counter {
-            Some(n) => Ok(n),
-            None => missing(Role::City(CityRole::TransferCounter)),
-        }
+        known(self.counter, Role::City(CityRole::TransferCounter))
     }
 
     /// What the transfer carries to N: every record of it must have been read.
@@ -271,26 +261,11 @@ impl OldCard {
         Ok(TransferData {
             old_card: Some(self.number.clone()),
             new_card,
-            citizen_id: match &self.citizen_id {
-                Some(x) => x.clone(),
-                None => return missing(c(CityRole::CitizenId)),
-            },
-            holder_name: match &self.name {
-                Some(x) => x.clone(),
-                None => return missing(c(CityRole::Name)),
-            },
-            account: match &self.account {
-                Some(x) => x.clone(),
-                None => return missing(c(CityRole::Account)),
-            },
-            category: match self.category {
-                Some(x) => x,
-                None => return missing(c(CityRole::Category)),
-            },
-            balance_fen: match self.balance {
-                Some(x) => x,
-                None => return missing(c(CityRole::Balance)),
-            },
+            citizen_id: known(self.citizen_id.clone(), c(CityRole::CitizenId))?,
+            holder_name: known(self.name.clone(), c(CityRole::Name))?,
+            account: known(self.account.clone(), c(CityRole::Account))?,
+            category: known(self.category, c(CityRole::Category))?,
+            balance_fen: known(self.balance, c(CityRole::Balance))?,
         })
     }
 
@@ -323,24 +298,24 @@ impl OldCard {
 }
 
 pub(super) fn city_status(f: &Fields) -> R<CityStatus> {
-    match f.get(Role::City(CityRole::Status)) {
-        Some(FieldValue::CityStatus(s)) => Ok(*s),
-        _ => missing(Role::City(CityRole::Status)),
-    }
+    field(f, Role::City(CityRole::Status), |v| match v {
+        FieldValue::CityStatus(s) => Some(*s),
+        _ => None,
+    })
 }
 
 pub(super) fn ssc_status(f: &Fields) -> R<SscStatus> {
-    match f.get(Role::Ssc(SscRole::Status)) {
-        Some(FieldValue::SscStatus(s)) => Ok(*s),
-        _ => missing(Role::Ssc(SscRole::Status)),
-    }
+    field(f, Role::Ssc(SscRole::Status), |v| match v {
+        FieldValue::SscStatus(s) => Some(*s),
+        _ => None,
+    })
 }
 
 pub(super) fn floor(f: &Fields) -> R<Option<Floor>> {
-    match f.get(Role::Ssc(SscRole::TransferFloor)) {
-        Some(FieldValue::Floor(x)) => Ok(x.clone()),
-        _ => missing(Role::Ssc(SscRole::TransferFloor)),
-    }
+    field(f, Role::Ssc(SscRole::TransferFloor), |v| match v {
+        FieldValue::Floor(x) => Some(x.clone()),
+        _ => None,
+    })
 }
 
 /// The new card as the core sees it.
@@ -371,31 +346,16 @@ impl NewCard {
         let s = Role::Ssc;
         Ok(NewCard {
             number: text(f, s(SscRole::CardNumber))?,
-            expiry: opt(f, s(SscRole::ExpiryDate), |f, role| match f.get(role) {
-                Some(FieldValue::Date(Some(d))) => Ok(*d),
-                _ => missing(role),
-            })?,
+            expiry: opt(f, s(SscRole::ExpiryDate), date)?,
             citizen_id: opt(f, s(SscRole::CitizenId), text)?,
             name: opt(f, s(SscRole::Name), text)?,
-            account: match f.get(s(SscRole::Account)) {
-                Some(FieldValue::Text(t)) | Some(FieldValue::Digits(t)) => Some(t.clone()),
-                None => None,
-                _ => return missing(s(SscRole::Account)),
-            },
-            category: match f.get(s(SscRole::Category)) {
-                Some(FieldValue::Code(x)) => Some(*x),
-                None => None,
-                _ => return missing(s(SscRole::Category)),
-            },
+            account: opt(f, s(SscRole::Account), text)?,
+            category: opt(f, s(SscRole::Category), code)?,
             status: ssc_status(f)?,
             balance: number(f, s(SscRole::Balance))?,
             transfer: transfer(f, s(SscRole::TransferId))?,
             floor: floor(f)?,
-            last_log: match f.get(s(SscRole::LastLog)) {
-                Some(FieldValue::LastLog(l)) => Some(l.clone()),
-                None => None,
-                _ => return missing(s(SscRole::LastLog)),
-            },
+            last_log: opt(f, s(SscRole::LastLog), last_log)?,
             genuine,
         })
     }
@@ -412,61 +372,41 @@ impl NewCard {
     }
 
     pub(super) fn citizen_id(&self) -> R<&str> {
-        match &self.citizen_id {
-            Some(c) => Ok(c),
-            None => missing(Role::Ssc(SscRole::CitizenId)),
-        }
+        known(self.citizen_id.as_deref(), Role::Ssc(SscRole::CitizenId))
     }
 
     pub(super) fn expiry(&self) -> R<Date> {
-        match self.expiry {
-            Some(d) => Ok(d),
-            None => missing(Role::Ssc(SscRole::ExpiryDate)),
-        }
+        known(self.expiry, Role::Ssc(SscRole::ExpiryDate))
     }
 
     pub(super) fn name(&self) -> R<String> {
-        match &self.name {
-            Some(n) => Ok(n.clone()),
-            None => missing(Role::Ssc(SscRole::Name)),
-        }
+        known(self.name.clone(), Role::Ssc(SscRole::Name))
     }
 
     /// Whether the log head is a record of `kind` for `id` (the log head must have
     /// been read: [`NewCard::read_log`]).
     pub(super) fn logged(&self, kind: u8, id: TransferId) -> R<bool> {
-        match &self.last_log {
-            Some(l) => Ok(l
-                .as_ref()
-                .is_some_and(|l| l.kind == kind && l.prefix == id.prefix())),
-            None => missing(Role::Ssc(SscRole::LastLog)),
-        }
+        let l = known(self.last_log.as_ref(), Role::Ssc(SscRole::LastLog))?;
+        Ok(l.as_ref()
+            .is_some_and(|l| l.kind == kind && l.prefix == id.prefix()))
     }
 
     /// Reads the log head from the card in its reader when the open did not.
     pub(super) fn read_log(&mut self, io: &mut Io<'_>) -> R<()> {
         if self.last_log.is_none() {
-            let f = io.read(Which::New, Session::Same, &[Role::Ssc(SscRole::LastLog)])?;
-            match f.get(Role::Ssc(SscRole::LastLog)) {
-                Some(FieldValue::LastLog(l)) => self.last_log = Some(l.clone()),
-                _ => return missing(Role::Ssc(SscRole::LastLog)),
-            }
+            let role = Role::Ssc(SscRole::LastLog);
+            let f = io.read(Which::New, Session::Same, ssc![LastLog])?;
+            self.last_log = Some(last_log(f, role)?);
         }
         Ok(())
     }
 
     pub(super) fn account(&self) -> R<String> {
-        match &self.account {
-            Some(a) => Ok(a.clone()),
-            None => missing(Role::Ssc(SscRole::Account)),
-        }
+        known(self.account.clone(), Role::Ssc(SscRole::Account))
     }
 
     pub(super) fn category(&self) -> R<u8> {
-        match self.category {
-            Some(c) => Ok(c),
-            None => missing(Role::Ssc(SscRole::Category)),
-        }
+        known(self.category, Role::Ssc(SscRole::Category))
     }
 }
 

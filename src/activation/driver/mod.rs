@@ -203,11 +203,7 @@ pub fn journal_entry(e: &Entry) -> Option<JournalEntry> {
     let id = TransferId::parse(&e.id)?;
     Some(JournalEntry {
         id,
-        flow: match e.flow {
-            Flow::Pharmacy => core::Flow::Pharmacy,
-            Flow::Window => core::Flow::Window,
-            Flow::FirstUse => core::Flow::FirstUse,
-        },
+        flow: e.flow,
         state: e.state,
         data: TransferData {
             old_card: e.old_card.clone(),
@@ -334,11 +330,7 @@ fn journal_write(cx: &mut Context<'_>, run: &mut Run<'_>, w: JournalWrite) -> In
             None => {
                 let entry = Entry {
                     id: id.clone(),
-                    flow: match w.flow() {
-                        core::Flow::Pharmacy => Flow::Pharmacy,
-                        core::Flow::Window => Flow::Window,
-                        core::Flow::FirstUse => Flow::FirstUse,
-                    },
+                    flow: w.flow(),
                     state: w.state(),
                     terminal: cx.terminal.clone(),
                     operator: cx.operator.clone(),
@@ -349,7 +341,7 @@ fn journal_write(cx: &mut Context<'_>, run: &mut Run<'_>, w: JournalWrite) -> In
                     account: Some(d.account.clone()),
                     category: Some(d.category),
                     balance_fen: Some(d.balance_fen),
-                    counter: (w.flow() == core::Flow::Pharmacy).then(|| w.id().counter()),
+                    counter: (w.flow() == Flow::Pharmacy).then(|| w.id().counter()),
                     legacy: false,
                     created_at: String::new(),
                     updated_at: String::new(),
