@@ -396,8 +396,9 @@ fn desk_role_adds_only_its_own_events_and_changes_none() {
             c.pg.port
         ),
     ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(!String::from_utf8_lossy(&o.stderr).contains("secret@"));
+    // Exit 11 (credentials) since i13fix; it was 2 (usage).
+    assert_eq!(o.status.code(), Some(11));
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("secret"));
 }
 
 /// Inserts one event (and its entry when new) with a chosen time.
@@ -793,7 +794,11 @@ fn tls_verify_full_pushes_and_a_wrong_ca_or_host_name_is_refused() {
     // certificate's name does not match (verify-full from the section).
     let o = cli_lookup(&by_addr);
     assert_eq!(o.status.code(), Some(17), "{}", stderr(&o));
-    assert!(stderr(&o).contains("certificate was refused"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("certificate was refused"),
+        "{}",
+        stderr(&o)
+    );
     // Another role is not given this role's password.
     let o = cli_lookup(&format!(
         "postgresql://backoffice@{TLS_HOST}:{}/sscard?hostaddr=127.0.0.1",
@@ -832,7 +837,10 @@ fn tls_verify_full_pushes_and_a_wrong_ca_or_host_name_is_refused() {
     let o = push(&by_name, &[]);
     assert_eq!(o.status.code(), Some(17), "{}", stderr(&o));
     let e = stderr(&o);
-    assert!(e.contains("No TLS mode is set") && e.contains("ca_file"), "{e}");
+    assert!(
+        e.contains("No TLS mode is set") && e.contains("ca_file"),
+        "{e}"
+    );
     assert!(!e.contains("pw-"), "{e}");
     // The connections themselves, as the server sees them: verified TLS to the
     // name; plain text to this machine's address (nothing crosses a network).
@@ -910,7 +918,10 @@ fn a_recreated_journal_does_not_collide_and_a_restored_one_is_refused_not_droppe
     let id = format!("{:08X}{}", 0, &DESK_A[4..]);
     let doc: serde_json::Value =
         serde_json::from_str(&ok(&c.report_cmd(&["lookup", &id, "--format", "json"]))).unwrap();
-    assert_eq!(doc["schema_version"], sscard::output::Doc::FleetLookup.version());
+    assert_eq!(
+        doc["schema_version"],
+        sscard::output::Doc::FleetLookup.version()
+    );
     let events = doc["events"].as_array().unwrap();
     assert_eq!(events.len(), 10, "{doc}");
     let journals: std::collections::BTreeSet<&str> = events
@@ -934,7 +945,10 @@ fn a_recreated_journal_does_not_collide_and_a_restored_one_is_refused_not_droppe
         .collect();
     assert_eq!(
         from_csv,
-        journals.iter().map(|i| format!("\"=\"\"{i}\"\"\"")).collect(),
+        journals
+            .iter()
+            .map(|i| format!("\"=\"\"{i}\"\"\""))
+            .collect(),
         "{csv}"
     );
     // A backup of the journal now; then more work, pushed.
@@ -1200,7 +1214,14 @@ fn a_password_in_the_url_is_refused_with_exit_11_and_never_echoed() {
         "host=127.0.0.1 port=1 user=desk_000000000001 password=Hunter2secret",
     ] {
         for args in [
-            vec!["journal", "--journal", j.to_str().unwrap(), "push", "--db", db],
+            vec![
+                "journal",
+                "--journal",
+                j.to_str().unwrap(),
+                "push",
+                "--db",
+                db,
+            ],
             vec!["fleet", "--db", db, "lookup", "X"],
             vec!["fleet", "--db", db, "lookup", "X", "--format", "json"],
         ] {
@@ -1211,7 +1232,10 @@ fn a_password_in_the_url_is_refused_with_exit_11_and_never_echoed() {
             );
             assert_eq!(o.status.code(), Some(11), "{args:?}: {err}");
             assert!(err.contains("carries a password"), "{err}");
-            assert!(!err.contains("Hunter2") && !out.contains("Hunter2"), "{out}{err}");
+            assert!(
+                !err.contains("Hunter2") && !out.contains("Hunter2"),
+                "{out}{err}"
+            );
         }
         // From the environment, the same.
         let o = Command::new(exe())

@@ -732,7 +732,12 @@ fn national_line_takes_the_configured_terminal_as_libsscard_does() {
     // The SAM's number comes first (the key file's is 639900000001).
     let keys = key_file(&bed);
     let mut a = args.to_vec();
-    a.extend(["--config", cfg.to_str().unwrap(), "--keys", keys.to_str().unwrap()]);
+    a.extend([
+        "--config",
+        cfg.to_str().unwrap(),
+        "--keys",
+        keys.to_str().unwrap(),
+    ]);
     let r = info(&bed, &a);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stdout.contains("|639900000001|"), "{r:?}");

@@ -20,7 +20,12 @@ use std::path::PathBuf;
 pub struct ConnArgs {
     /// The centre, `postgresql://ROLE@HOST:PORT/DB`, without a password
     /// [default: `db` in the `[fleet]` section of the configuration].
-    #[arg(long, value_name = "URL", env = "SSCARD_FLEET_DB", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "SSCARD_FLEET_DB",
+        hide_env_values = true
+    )]
     pub db: Option<String>,
     /// The role's password, alone in a file of mode 600 [default: `password_file`
     /// in the `[fleet]` section, when `--db` names no other role].
@@ -373,9 +378,8 @@ mod tests {
     fn lookup_csv_has_the_journal_column() {
         let row = lookup_csv_row("AB12", &seen("4F0C", 7, "x"));
         assert_eq!(row.len(), LOOKUP_CSV_HEADER.len());
-        let col = |name: &str| {
-            row[LOOKUP_CSV_HEADER.iter().position(|h| *h == name).unwrap()].clone()
-        };
+        let col =
+            |name: &str| row[LOOKUP_CSV_HEADER.iter().position(|h| *h == name).unwrap()].clone();
         assert_eq!(col("journal"), Cell::Id("4F0C".into()));
         assert_eq!(col("seq"), Cell::Number("7".into()));
         assert_eq!(col("at_utc"), Cell::Number("2026-11-30 08:00:00".into()));

@@ -303,7 +303,10 @@ mod tests {
                 .as_deref(),
             Some("639900000001")
         );
-        assert_eq!(national_terminal(None, Some(Path::new("none"))).unwrap(), None);
+        assert_eq!(
+            national_terminal(None, Some(Path::new("none"))).unwrap(),
+            None
+        );
         // A configuration named but missing is an error, not zeros.
         assert!(national_terminal(None, Some(&dir.path().join("nope.toml"))).is_err());
     }

@@ -31,8 +31,8 @@ use super::CmdResult;
 use crate::activation::journal::{self, Entry, Journal, State};
 use crate::error::{Error, ExitCode};
 use crate::output::csv::Cell;
-use crate::output::{self, Doc, Format, FormatArgs, TableFormat, TableFormatArgs};
 use crate::output::visible::visible;
+use crate::output::{self, Doc, Format, FormatArgs, TableFormat, TableFormatArgs};
 use chrono::NaiveDate;
 use std::path::{Path, PathBuf};
 
@@ -333,7 +333,8 @@ fn write_csv(entries: &[Entry]) -> Result<(), Error> {
 
 /// An optional journal field as text output shows it: escaped, `-` when absent.
 fn opt(v: &Option<String>) -> std::borrow::Cow<'_, str> {
-    v.as_deref().map_or(std::borrow::Cow::Borrowed("-"), visible)
+    v.as_deref()
+        .map_or(std::borrow::Cow::Borrowed("-"), visible)
 }
 
 /// The text of `journal list`, every field from the journal escaped.

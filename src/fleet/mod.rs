@@ -327,8 +327,11 @@ mod tests {
         assert_eq!(f.password_file, Some(PathBuf::from("/etc/sscard/fleet.pw")));
         let c = crate::config::parse(Path::new("/x.toml"), "[fleet]\ndb = \"x\"\n").unwrap();
         assert_eq!(c.fleet.unwrap().tls, TlsMode::Auto);
-        let c = crate::config::parse(Path::new("/x.toml"), "[fleet]\ndb = \"x\"\ntls = \"auto\"\n")
-            .unwrap();
+        let c = crate::config::parse(
+            Path::new("/x.toml"),
+            "[fleet]\ndb = \"x\"\ntls = \"auto\"\n",
+        )
+        .unwrap();
         assert_eq!(c.fleet.unwrap().tls, TlsMode::Auto);
         assert!(crate::config::parse(
             Path::new("/x.toml"),

@@ -141,7 +141,10 @@ mod tests {
             seen("000000000002", "", "legacy"),
         ];
         let text = advisory(&rows, Some("000000000001")).unwrap();
-        assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "{text:?}");
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text:?}"
+        );
         assert!(text.contains("\\u{1b}]0;owned\\u{7}\\u{1b}[2J"), "{text}");
         assert!(text.contains("journal 4F0C"), "{text}");
         assert!(text.contains("journal -"), "{text}");

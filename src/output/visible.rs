@@ -60,7 +60,10 @@ mod tests {
     fn escapes_controls_bidi_and_backslash_and_keeps_the_rest() {
         assert!(matches!(visible("张三 X00000019"), Cow::Borrowed(_)));
         assert_eq!(visible("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
-        assert_eq!(visible("x\ny\rz\t\u{7f}\u{9b}"), "x\\u{a}y\\u{d}z\\u{9}\\u{7f}\\u{9b}");
+        assert_eq!(
+            visible("x\ny\rz\t\u{7f}\u{9b}"),
+            "x\\u{a}y\\u{d}z\\u{9}\\u{7f}\\u{9b}"
+        );
         assert_eq!(visible("\u{202e}evil"), "\\u{202e}evil");
         assert_eq!(visible("\u{2066}\u{2069}"), "\\u{2066}\\u{2069}");
         // A backslash is doubled, so the text "\u{1b}" is not shown as an escape.
