@@ -32,7 +32,7 @@ fn hidden(c: char) -> bool {
         )
 }
 
-/// `text` as it may be printed on a terminal: the characters [`hidden`] names as
+/// `text` as it may be printed on a terminal: the characters listed above (controls, bidi) as
 /// `\u{..}` (hex, lower case, as Rust writes them), a backslash as `\\`; everything
 /// else (Chinese names included) unchanged. Borrowed when nothing needs escaping.
 pub fn visible(text: &str) -> Cow<'_, str> {
