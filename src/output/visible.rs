@@ -32,9 +32,11 @@ fn hidden(c: char) -> bool {
         )
 }
 
-/// `text` as it may be printed on a terminal: the characters listed above (controls, bidi) as
-/// `\u{..}` (hex, lower case, as Rust writes them), a backslash as `\\`; everything
-/// else (Chinese names included) unchanged. Borrowed when nothing needs escaping.
+/// `text` as it may be printed on a terminal: control characters (C0, DEL, C1), the
+/// bidirectional formatting characters (U+061C, U+200E/U+200F, U+202A–U+202E,
+/// U+2066–U+2069) and U+2028/U+2029 as `\u{..}` (hex, lower case, as Rust writes
+/// them), a backslash as `\\`; everything else (Chinese names included) unchanged.
+/// Borrowed when nothing needs escaping.
 pub fn visible(text: &str) -> Cow<'_, str> {
     if !text.chars().any(|c| c == '\\' || hidden(c)) {
         return Cow::Borrowed(text);
