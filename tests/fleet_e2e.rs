@@ -59,7 +59,7 @@ impl Centre {
         let dir = tempfile::tempdir().unwrap();
         let c = Centre { pg, dir };
         let out = ok(&c.admin_cmd(&["init"]));
-        assert!(out.contains("version 2"), "{out}");
+        assert!(out.contains("version 3"), "{out}");
         // Idempotent: a second init applies nothing.
         let out = ok(&c.admin_cmd(&["init"]));
         assert!(out.contains("up to date"), "{out}");
@@ -396,8 +396,9 @@ fn desk_role_adds_only_its_own_events_and_changes_none() {
             c.pg.port
         ),
     ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(!String::from_utf8_lossy(&o.stderr).contains("secret@"));
+    // Exit 11 (credentials) since i13fix; it was 2 (usage).
+    assert_eq!(o.status.code(), Some(11));
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("secret"));
 }
 
 /// Inserts one event (and its entry when new) with a chosen time.
@@ -755,6 +756,113 @@ fn tls_verify_full_pushes_and_a_wrong_ca_or_host_name_is_refused() {
         "--json",
     ]));
     assert_eq!(v["inserted"], 1);
+    // i13fix: a URL given with --db keeps the section's password file and CA (same
+    // role): before, it dropped both, and the push could not log in.
+    event(
+        &rusqlite::Connection::open(&j).unwrap(),
+        "CLI",
+        DESK_A,
+        "FREEZING",
+        1,
+    );
+    let v = push_json(&sscard(&[
+        "journal",
+        "--journal",
+        j.to_str().unwrap(),
+        "push",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--db",
+        &format!("{by_name}&application_name=desk-cli"),
+        "--json",
+    ]));
+    assert_eq!(v["inserted"], 1);
+    // ... and so does `fleet lookup` (the desk role may look up a transfer).
+    let cli_lookup = |db: &str| {
+        sscard(&[
+            "fleet",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--db",
+            db,
+            "lookup",
+            "CLI",
+        ])
+    };
+    ok(&cli_lookup(&by_name));
+    // The section's CA checks the URL typed on the command line: by address, the
+    // certificate's name does not match (verify-full from the section).
+    let o = cli_lookup(&by_addr);
+    assert_eq!(o.status.code(), Some(17), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("certificate was refused"),
+        "{}",
+        stderr(&o)
+    );
+    // Another role is not given this role's password.
+    let o = cli_lookup(&format!(
+        "postgresql://backoffice@{TLS_HOST}:{}/sscard?hostaddr=127.0.0.1",
+        c.pg.port
+    ));
+    assert_eq!(o.status.code(), Some(17), "{}", stderr(&o));
+    assert!(stderr(&o).contains("password"), "{}", stderr(&o));
+    // i13fix: no TLS mode set anywhere. A centre on another machine (a host name) is
+    // verified: with the CA, pushed; without, refused (before: plain text, pushed).
+    let auto_cfg = c.dir.path().join("auto.toml");
+    std::fs::write(
+        &auto_cfg,
+        format!(
+            "[fleet]\ndb = \"{by_name}\"\npassword_file = \"{}\"\nca_file = \"{ca}\"\n",
+            pw.display()
+        ),
+    )
+    .unwrap();
+    event(
+        &rusqlite::Connection::open(&j).unwrap(),
+        "AUTO",
+        DESK_A,
+        "FREEZING",
+        1,
+    );
+    let v = push_json(&sscard(&[
+        "journal",
+        "--journal",
+        j.to_str().unwrap(),
+        "push",
+        "--config",
+        auto_cfg.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(v["inserted"], 1);
+    let o = push(&by_name, &[]);
+    assert_eq!(o.status.code(), Some(17), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("No TLS mode is set") && e.contains("ca_file"),
+        "{e}"
+    );
+    assert!(!e.contains("pw-"), "{e}");
+    // The connections themselves, as the server sees them: verified TLS to the
+    // name; plain text to this machine's address (nothing crosses a network).
+    let ssl_of = |db: &str, ca: Option<PathBuf>| -> bool {
+        let t = sscard::fleet::Target {
+            db: db.to_string(),
+            password_file: Some(pw.clone()),
+            tls: sscard::fleet::TlsMode::Auto,
+            ca_file: ca,
+            connect_timeout: Duration::from_secs(10),
+        };
+        t.connect()
+            .unwrap()
+            .query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    assert!(ssl_of(&by_name, Some(tls.ca.clone())));
+    assert!(!ssl_of(&by_addr, None));
     // The password file: owner-only, else refused before connecting (exit 11).
     use std::os::unix::fs::PermissionsExt;
     for mode in [0o640, 0o604] {
@@ -801,6 +909,48 @@ fn a_recreated_journal_does_not_collide_and_a_restored_one_is_refused_not_droppe
     );
     assert_eq!(c.count(DESK_A).0, n + m);
     assert_eq!(instances(&c, DESK_A), 2);
+    // i13fix: `fleet lookup` tells the two journals apart. Transfer #0 of each has the
+    // same id and the same sequence numbers; only the instance differs.
+    let now = sscard::activation::journal::Journal::open(&j)
+        .unwrap()
+        .instance()
+        .unwrap();
+    let id = format!("{:08X}{}", 0, &DESK_A[4..]);
+    let doc: serde_json::Value =
+        serde_json::from_str(&ok(&c.report_cmd(&["lookup", &id, "--format", "json"]))).unwrap();
+    assert_eq!(
+        doc["schema_version"],
+        sscard::output::Doc::FleetLookup.version()
+    );
+    let events = doc["events"].as_array().unwrap();
+    assert_eq!(events.len(), 10, "{doc}");
+    let journals: std::collections::BTreeSet<&str> = events
+        .iter()
+        .map(|e| e["journal"].as_str().unwrap())
+        .collect();
+    assert_eq!(journals.len(), 2, "{doc}");
+    assert!(journals.contains(now.as_str()), "{doc}");
+    assert!(journals.iter().all(|i| i.len() == 32), "{doc}");
+    let text = ok(&c.report_cmd(&["lookup", &id]));
+    for i in &journals {
+        assert_eq!(text.matches(&format!("journal {i}")).count(), 5, "{text}");
+    }
+    let csv = ok(&c.report_cmd(&["lookup", &id, "--format", "csv"]));
+    let mut lines = csv.trim_start_matches('\u{feff}').lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header, sscard::cli::fleet::LOOKUP_CSV_HEADER);
+    let col = header.iter().position(|h| *h == "journal").unwrap();
+    let from_csv: std::collections::BTreeSet<String> = lines
+        .map(|l| l.split(',').nth(col).unwrap().to_string())
+        .collect();
+    assert_eq!(
+        from_csv,
+        journals
+            .iter()
+            .map(|i| format!("\"=\"\"{i}\"\"\""))
+            .collect(),
+        "{csv}"
+    );
     // A backup of the journal now; then more work, pushed.
     let backup = c.dir.path().join("backup.sqlite");
     std::fs::copy(&j, &backup).unwrap();
@@ -1047,4 +1197,61 @@ fn deadline_report_from_card_reads_and_the_centre_holds_no_secrets() {
         )
         .unwrap_err();
     assert!(sscard::fleet::describe(&e).contains("row-level security"));
+}
+
+/// i13fix: a password in the URL (command line or environment) is refused before
+/// anything is parsed or sent, with the credentials exit code (11, not usage's 2),
+/// and never repeated. No centre needed: nothing may be sent.
+#[test]
+fn a_password_in_the_url_is_refused_with_exit_11_and_never_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("a.sqlite");
+    drop(sscard::activation::journal::Journal::open(&j).unwrap());
+    for db in [
+        "postgresql://desk_000000000001:Hunter2secret@127.0.0.1:1/sscard",
+        "postgresql://desk_000000000001:Hunter2secret@127.0.0.1:notaport/sscard",
+        "postgresql://desk_000000000001@127.0.0.1:1/sscard?password=Hunter2secret",
+        "host=127.0.0.1 port=1 user=desk_000000000001 password=Hunter2secret",
+    ] {
+        for args in [
+            vec![
+                "journal",
+                "--journal",
+                j.to_str().unwrap(),
+                "push",
+                "--db",
+                db,
+            ],
+            vec!["fleet", "--db", db, "lookup", "X"],
+            vec!["fleet", "--db", db, "lookup", "X", "--format", "json"],
+        ] {
+            let o = sscard(&args);
+            let (out, err) = (
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr),
+            );
+            assert_eq!(o.status.code(), Some(11), "{args:?}: {err}");
+            assert!(err.contains("carries a password"), "{err}");
+            assert!(
+                !err.contains("Hunter2") && !out.contains("Hunter2"),
+                "{out}{err}"
+            );
+        }
+        // From the environment, the same.
+        let o = Command::new(exe())
+            .args(["fleet", "lookup", "X"])
+            .env("SSCARD_CONFIG", "none")
+            .env("SSCARD_FLEET_DB", db)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(11), "{}", stderr(&o));
+    }
+    // --help does not show the environment's URL.
+    let o = Command::new(exe())
+        .args(["fleet", "--help"])
+        .env("SSCARD_FLEET_DB", "postgresql://d:Hunter2secret@h/s")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("Hunter2"));
 }

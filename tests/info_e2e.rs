@@ -704,3 +704,55 @@ fn psam_vectors_child() {
     ));
     println!("psam vectors: {ok} ok");
 }
+
+/// i13fix: `info --format national` wrote terminal `000000000000` where the national
+/// interface library (libsscard's `iReadCardBas`, src/national/desk.rs) writes the
+/// desk's configured `terminal`. Both now take the SAM's number, else the
+/// configuration's, else zeros: one desk, one line.
+#[test]
+fn national_line_takes_the_configured_terminal_as_libsscard_does() {
+    let mut bed = Bed::start();
+    let img = bed.image("ssc-2.00.json");
+    bed.insert(0, &img, &[]);
+    let cfg = bed.dir.path().join("desk.toml");
+    std::fs::write(&cfg, "terminal = \"639900000077\"\n").unwrap();
+    let want = NATIONAL_2_00.replace("|000000000000|", "|639900000077|");
+    let args = ["--format", "national", "--device-id", "VPCD0000"];
+    // By --config and by $SSCARD_CONFIG (libsscard's way of naming it).
+    let mut a = args.to_vec();
+    a.extend(["--config", cfg.to_str().unwrap()]);
+    let r = info(&bed, &a);
+    assert_eq!((r.code, r.stdout.as_str()), (0, want.as_str()), "{r:?}");
+    let r: Run = info_cmd(&bed, &args)
+        .env("SSCARD_CONFIG", &cfg)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!((r.code, r.stdout.as_str()), (0, want.as_str()), "{r:?}");
+    // The SAM's number comes first (the key file's is 639900000001).
+    let keys = key_file(&bed);
+    let mut a = args.to_vec();
+    a.extend([
+        "--config",
+        cfg.to_str().unwrap(),
+        "--keys",
+        keys.to_str().unwrap(),
+    ]);
+    let r = info(&bed, &a);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("|639900000001|"), "{r:?}");
+    // No configuration: zeros, as before.
+    let r: Run = info_cmd(&bed, &args)
+        .env("SSCARD_CONFIG", "none")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.stdout, NATIONAL_2_00);
+    // A configuration named but missing: an error (14), not a line with zeros.
+    let mut a = args.to_vec();
+    let gone = bed.dir.path().join("gone.toml");
+    a.extend(["--config", gone.to_str().unwrap()]);
+    let r = info(&bed, &a);
+    assert_eq!(r.code, 14, "{r:?}");
+    assert!(r.stdout.is_empty(), "{r:?}");
+}

@@ -300,13 +300,129 @@ fn an_empty_journal_has_no_entries_and_is_not_an_error() {
     assert_eq!(r.stdout.trim_start_matches('\u{feff}').lines().count(), 1);
     let r = run(&path, &["export"]);
     assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{r:?}");
-    // No journal file at all (a desk that never activated): no entries either, with
-    // the path named on stderr in case it was a typo.
+    // No journal file at the default path (a desk that never activated; here the
+    // default is $SSCARD_JOURNAL): no entries either, and no file made.
     let none = dir.path().join("never.sqlite");
-    let r = run(&none, &["list"]);
-    assert_eq!((r.code, r.stdout.as_str()), (0, "no entries\n"), "{r:?}");
-    assert!(r.stderr.contains("never.sqlite"), "{r:?}");
-    assert!(!none.exists(), "listing does not create a journal");
+    for args in [&["list"][..], &["list", "--format", "json"], &["export"]] {
+        let r: common::Run = std::process::Command::new(common::exe())
+            .arg("journal")
+            .args(args)
+            .env("SSCARD_JOURNAL", &none)
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(r.code, 0, "{args:?}: {r:?}");
+        assert!(!none.exists(), "listing does not create a journal");
+    }
+}
+
+/// i13fix: a journal named with `--journal` that does not exist (a typo) listed "no
+/// entries" with exit 0, which reads as "nothing happened today". Now every
+/// subcommand says so, exit 13, and no file is made.
+#[test]
+fn a_mistyped_journal_path_is_an_error_not_an_empty_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = journal(dir.path());
+    let typo = dir.path().join("jounral.sqlite");
+    let copy = dir.path().join("copy.sqlite");
+    for args in [
+        &["list"][..],
+        &["list", "--format", "csv"],
+        &["show", "AB12"],
+        &["export"],
+        &["backup", copy.to_str().unwrap()],
+        &["push", "--db", "postgresql://desk@127.0.0.1:1/sscard"],
+    ] {
+        let r = run(&typo, args);
+        assert_eq!(r.code, 13, "{args:?}: {r:?}");
+        assert!(
+            r.stderr.contains("no journal at") && r.stderr.contains("jounral.sqlite"),
+            "{args:?}: {r:?}"
+        );
+        assert!(r.stderr.contains("--journal"), "{args:?}: {r:?}");
+        assert!(
+            r.stdout.is_empty() || !r.stdout.contains("no entries"),
+            "{r:?}"
+        );
+        assert!(!typo.exists(), "{args:?} created the journal");
+        assert!(!copy.exists());
+    }
+    // JSON asked for: the error is the JSON document, same code.
+    let r = run(&typo, &["list", "--format", "json"]);
+    assert_eq!(r.code, 13, "{r:?}");
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["schema"], "sscard-error");
+    assert!(!typo.exists());
+    // The real one, named the same way, still lists.
+    assert_eq!(run(&j, &["list"]).code, 0);
+}
+
+/// i13fix: text output printed what the journal holds raw, so a tampered journal
+/// (an escape sequence in a holder's name or a note) could clear the screen or
+/// rewrite lines on the supervisor's terminal. Now shown escaped; JSON stays exact.
+#[test]
+fn text_output_escapes_control_characters_from_a_tampered_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = journal(dir.path());
+    let name = "张三\u{1b}[2J\u{1b}]0;pwned\u{7}";
+    let note = "ok\r\u{1b}[1ACOMPLETE\u{202e}";
+    {
+        let c = rusqlite::Connection::open(&j).unwrap();
+        c.execute(
+            "UPDATE entries SET holder_name = ?1, new_card = ?2 WHERE id = ?3",
+            rusqlite::params![name, "X0\u{9b}31m", ID_A1],
+        )
+        .unwrap();
+        c.execute(
+            "UPDATE events SET detail = ?1, operator = ?2 WHERE id = ?3",
+            rusqlite::params![note, "00\n07", ID_A1],
+        )
+        .unwrap();
+    }
+    let raw = |t: &str| {
+        t.chars()
+            .any(|c| (c.is_control() && c != '\n') || c == '\u{202e}')
+    };
+    for args in [&["list"][..], &["show", ID_A1]] {
+        let r = run(&j, args);
+        assert_eq!(r.code, 0, "{args:?}: {r:?}");
+        assert!(
+            !raw(&r.stdout),
+            "{args:?}: raw control characters: {:?}",
+            r.stdout
+        );
+        assert!(
+            r.stdout.contains("张三\\u{1b}[2J\\u{1b}]0;pwned\\u{7}"),
+            "{:?}",
+            r.stdout
+        );
+        assert!(r.stdout.contains("X0\\u{9b}31m"), "{:?}", r.stdout);
+    }
+    let r = run(&j, &["show", ID_A1]);
+    assert!(
+        r.stdout.contains("ok\\u{d}\\u{1b}[1ACOMPLETE\\u{202e}"),
+        "{:?}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("operator 00\\u{a}07"), "{:?}", r.stdout);
+    // An ambiguous prefix lists the candidates on stderr: escaped too.
+    let r = run(&j, &["show", "AB"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(!raw(&r.stderr), "{:?}", r.stderr);
+    // JSON carries the exact text; serde escapes C0 controls (ESC, BEL, CR, LF).
+    // (It leaves C1 controls such as U+009B and bidi overrides as they are: valid
+    // JSON for a program, noted in the i13fix report.)
+    let r = run(&j, &["show", ID_A1, "--format", "json"]);
+    assert!(
+        !r.stdout
+            .trim_end()
+            .chars()
+            .any(|c| c < ' ' || c == '\u{7f}'),
+        "{:?}",
+        r.stdout
+    );
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["entry"]["holder_name"], name);
 }
 
 #[test]

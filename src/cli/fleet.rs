@@ -1,12 +1,18 @@
 //! `sscard fleet init|desk-add|reporter-add|lookup|report|new-instance`: the centre (src/fleet).
 //!
-//! The connection comes from `--db` (a URL without password) with `--password-file`,
-//! else from the `[fleet]` section of the desk configuration; a password on the
-//! command line is impossible by construction.
+//! The connection comes from the flags and the `[fleet]` section of the desk
+//! configuration, setting by setting ([`crate::fleet::Target::resolve`]: a flag
+//! wins; `--db URL` replaces the section's `db` but keeps its TLS, CA and, for the
+//! same role, its password file). A password on the command line is impossible by
+//! construction: `--password-file` names a file, and a URL carrying one is refused
+//! (exit 11).
 
 use super::CmdResult;
 use crate::error::{Error, ExitCode};
 use crate::fleet::{self, migrate, query, report, FleetError, Target, TlsMode};
+use crate::output::csv::Cell;
+use crate::output::visible::visible;
+use crate::output::TableFormat;
 use std::path::PathBuf;
 
 /// How to reach the centre (shared with `sscard journal push`).
@@ -14,15 +20,23 @@ use std::path::PathBuf;
 pub struct ConnArgs {
     /// The centre, `postgresql://ROLE@HOST:PORT/DB`, without a password
     /// [default: `db` in the `[fleet]` section of the configuration].
-    #[arg(long, value_name = "URL", env = "SSCARD_FLEET_DB")]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "SSCARD_FLEET_DB",
+        hide_env_values = true
+    )]
     pub db: Option<String>,
-    /// The role's password, alone in a file of mode 600.
+    /// The role's password, alone in a file of mode 600 [default: `password_file`
+    /// in the `[fleet]` section, when `--db` names no other role].
     #[arg(long, value_name = "PATH", env = "SSCARD_FLEET_PASSWORD_FILE")]
     pub password_file: Option<PathBuf>,
-    /// TLS mode [default: from the configuration, else disable].
+    /// TLS mode [default: `sslmode` in the URL, else `tls` in the configuration,
+    /// else auto: verify-full, or disable for a centre on this machine].
     #[arg(long, value_enum)]
     pub tls: Option<TlsMode>,
-    /// CA certificate (PEM) for `--tls verify-full`.
+    /// CA certificate (PEM) for `--tls verify-full` [default: `sslrootcert` in the
+    /// URL, else `ca_file` in the configuration].
     #[arg(long, value_name = "PATH")]
     pub ca_file: Option<PathBuf>,
     /// The desk configuration file (`none`: no file) [default: /etc/sscard/sscard.toml].
@@ -31,39 +45,20 @@ pub struct ConnArgs {
 }
 
 impl ConnArgs {
-    /// The target: flags, else the configuration's `[fleet]`.
+    /// The target: the flags over the configuration's `[fleet]`, setting by setting
+    /// ([`Target::resolve`]).
     ///
     /// # Errors
     /// A usage error when neither names a centre; configuration errors.
     pub fn target(&self) -> Result<Target, Error> {
         let cfg = crate::config::load(self.config.as_deref())?.and_then(|l| l.config.fleet);
-        let base =
-            match (&self.db, cfg) {
-                (Some(db), c) => fleet::FleetConfig {
-                    db: db.clone(),
-                    password_file: None,
-                    tls: c.as_ref().map(|c| c.tls).unwrap_or_default(),
-                    ca_file: None,
-                },
-                (None, Some(c)) => c,
-                (None, None) => return Err(Error::Other {
-                    message:
-                        "no fleet centre: give --db URL or a [fleet] section in the configuration"
-                            .into(),
-                    code: ExitCode::Usage,
-                }),
-            };
-        let mut t = Target::from_config(&base);
-        if let Some(p) = &self.password_file {
-            t.password_file = Some(p.clone());
-        }
-        if let Some(m) = self.tls {
-            t.tls = m;
-        }
-        if let Some(c) = &self.ca_file {
-            t.ca_file = Some(c.clone());
-        }
-        Ok(t)
+        let cli = fleet::Overrides {
+            db: self.db.clone(),
+            password_file: self.password_file.clone(),
+            tls: self.tls,
+            ca_file: self.ca_file.clone(),
+        };
+        Ok(Target::resolve(&cli, cfg.as_ref())?)
     }
 }
 
@@ -110,13 +105,14 @@ pub enum FleetCommand {
         #[arg(long, value_name = "PATH")]
         new_password_file: PathBuf,
     },
-    /// Every desk's view of one transfer, in time order.
+    /// Every desk's view of one transfer, in time order, with each event's terminal
+    /// and journal instance (two journals of one terminal are told apart).
     Lookup {
         /// The transfer id.
         id: String,
         /// Output format.
         #[command(flatten)]
-        output: crate::output::FormatArgs,
+        output: crate::output::TableFormatArgs,
     },
     /// Give a desk journal a new instance id (after the centre refused a push as a
     /// collision: the file was restored from a backup or copied). Local only.
@@ -215,24 +211,26 @@ pub fn run(args: &FleetArgs) -> CmdResult {
         }
         FleetCommand::Lookup { id, output } => {
             let seen = query::lookup(&mut client, id)?;
-            if output.is_json() {
-                crate::output::print(
+            let id = id.to_ascii_uppercase();
+            match output.get() {
+                TableFormat::Json => crate::output::print(
                     crate::output::Doc::FleetLookup,
-                    &serde_json::json!({"id": id.to_ascii_uppercase(), "events": seen}),
-                )?;
-            } else if seen.is_empty() {
-                return Err(
-                    FleetError::Invalid(format!("the centre knows no transfer {id}"))
-                        .into_not_found(),
-                );
-            } else {
-                println!("transfer {} as every desk saw it:", id.to_ascii_uppercase());
-                for s in seen {
-                    println!(
-                        "  {}  terminal {:<14} #{:<6} {:<10} operator {}  {}",
-                        s.at, s.terminal, s.seq, s.state, s.operator, s.detail
-                    );
+                    &serde_json::json!({"id": id, "events": seen}),
+                )?,
+                _ if seen.is_empty() => {
+                    return Err(FleetError::Invalid(format!(
+                        "the centre knows no transfer {}",
+                        visible(&id)
+                    ))
+                    .into_not_found());
                 }
+                TableFormat::Csv => crate::output::csv::write(
+                    std::io::stdout().lock(),
+                    "stdout",
+                    &LOOKUP_CSV_HEADER,
+                    seen.iter().map(|s| lookup_csv_row(&id, s)),
+                )?,
+                TableFormat::Text => print!("{}", lookup_text(&id, &seen)),
             }
         }
         FleetCommand::NewInstance { .. } => {} // handled above, without the centre
@@ -260,6 +258,72 @@ pub fn run(args: &FleetArgs) -> CmdResult {
     Ok(ExitCode::Ok)
 }
 
+/// The columns of `fleet lookup --format csv`, one row per event (the spreadsheet
+/// CSV of [`crate::output::csv`]: identifiers kept as text, times in UTC as a
+/// spreadsheet reads them).
+pub const LOOKUP_CSV_HEADER: [&str; 12] = [
+    "id",
+    "terminal",
+    "journal",
+    "seq",
+    "state",
+    "at_utc",
+    "operator",
+    "detail",
+    "old_card",
+    "new_card",
+    "balance_fen",
+    "received_at_utc",
+];
+
+/// `2026-11-30T08:00:00.123Z` as `2026-11-30 08:00:00` (as stored when it is not
+/// of that shape).
+fn sheet_utc(at: &str) -> Cell {
+    match chrono::DateTime::parse_from_rfc3339(at) {
+        Ok(t) => Cell::Number(t.format("%Y-%m-%d %H:%M:%S").to_string()),
+        Err(_) => Cell::Text(at.to_string()),
+    }
+}
+
+fn lookup_csv_row(id: &str, s: &query::Seen) -> Vec<Cell> {
+    vec![
+        Cell::Id(id.to_string()),
+        Cell::id(Some(&s.terminal)),
+        Cell::id(Some(&s.journal)),
+        Cell::Number(s.seq.to_string()),
+        Cell::Text(s.state.clone()),
+        sheet_utc(&s.at),
+        Cell::id(Some(&s.operator)),
+        Cell::Text(s.detail.clone()),
+        Cell::id(s.old_card.as_deref()),
+        Cell::id(s.new_card.as_deref()),
+        s.balance_fen
+            .map_or(Cell::Empty, |b| Cell::Number(b.to_string())),
+        sheet_utc(&s.received_at),
+    ]
+}
+
+/// The text of `fleet lookup`: one line per event, every field from the centre
+/// escaped ([`visible`]: the rows come from every desk, and a tampered one must not
+/// drive this terminal), the journal instance `-` for events pushed before
+/// instances existed.
+fn lookup_text(id: &str, seen: &[query::Seen]) -> String {
+    let mut out = format!("transfer {} as every desk saw it:\n", visible(id));
+    for s in seen {
+        out += &format!(
+            "  {}  terminal {:<14} journal {:<32} #{:<6} {:<10} operator {}  {}\n",
+            visible(&s.at),
+            visible(&s.terminal),
+            query::journal_label(&s.journal),
+            s.seq,
+            visible(&s.state),
+            visible(&s.operator),
+            visible(&s.detail)
+        );
+    }
+    out
+}
+
 trait NotFound {
     fn into_not_found(self) -> Error;
 }
@@ -271,5 +335,54 @@ impl NotFound for FleetError {
             message: self.to_string(),
             code: ExitCode::Journal,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(journal: &str, seq: i64, detail: &str) -> query::Seen {
+        query::Seen {
+            terminal: "000000000001".into(),
+            journal: journal.into(),
+            seq,
+            state: "FROZEN".into(),
+            at: "2026-11-30T08:00:00.123Z".into(),
+            operator: "0007".into(),
+            detail: detail.into(),
+            old_card: Some("6399000123".into()),
+            new_card: None,
+            balance_fen: Some(12_345),
+            received_at: "2026-11-30T08:00:01.000Z".into(),
+        }
+    }
+
+    #[test]
+    fn lookup_text_tells_journals_apart_and_escapes_the_centre_rows() {
+        let a = "4F0C1A2B3C4D5E6F708192A3B4C5D6E7";
+        let rows = [
+            seen(a, 1, "ok"),
+            seen("", 1, "before instances"),
+            seen("9A", 1, "\u{1b}[1A\u{1b}[2KCOMPLETE"),
+        ];
+        let t = lookup_text("AB12", &rows);
+        assert!(t.contains(&format!("journal {a}")), "{t}");
+        assert!(t.contains("journal -"), "{t}");
+        assert!(!t.contains('\u{1b}'), "{t:?}");
+        assert!(t.contains("\\u{1b}[1A\\u{1b}[2KCOMPLETE"), "{t}");
+        assert_eq!(t.lines().count(), 4);
+    }
+
+    #[test]
+    fn lookup_csv_has_the_journal_column() {
+        let row = lookup_csv_row("AB12", &seen("4F0C", 7, "x"));
+        assert_eq!(row.len(), LOOKUP_CSV_HEADER.len());
+        let col =
+            |name: &str| row[LOOKUP_CSV_HEADER.iter().position(|h| *h == name).unwrap()].clone();
+        assert_eq!(col("journal"), Cell::Id("4F0C".into()));
+        assert_eq!(col("seq"), Cell::Number("7".into()));
+        assert_eq!(col("at_utc"), Cell::Number("2026-11-30 08:00:00".into()));
+        assert_eq!(lookup_csv_row("AB12", &seen("", 1, "x"))[2], Cell::Empty);
     }
 }

@@ -24,7 +24,7 @@ use crate::reader::{
 };
 use crate::sam::Sam;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Output formats.
@@ -75,6 +75,27 @@ pub struct InfoArgs {
     /// Print the number of APDUs exchanged to stderr.
     #[arg(long)]
     pub stats: bool,
+    /// The desk configuration file (`none`: no file) [default: /etc/sscard/sscard.toml];
+    /// read only by `--format national`, for its terminal number when the SAM gives
+    /// none (`terminal`), as the national interface library does.
+    #[arg(long, value_name = "PATH", env = "SSCARD_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// The terminal number of the national line: the SAM's, else the configuration's
+/// `terminal`, else none ([`national_line`](national::national_line) writes
+/// `000000000000`). The same order as the national interface library's
+/// `iReadCardBas` (src/national/desk.rs), so `sscard info --format national` and
+/// libsscard print the same line on one desk.
+///
+/// # Errors
+/// The configuration cannot be read or is invalid (exit 14 or 7), only when the SAM
+/// gives no number.
+fn national_terminal(sam: Option<String>, config: Option<&Path>) -> Result<Option<String>, Error> {
+    match sam {
+        Some(t) => Ok(Some(t)),
+        None => Ok(crate::config::load(config)?.and_then(|l| l.config.terminal)),
+    }
 }
 
 /// Picks the card's reader and the SAM's, by name.
@@ -229,7 +250,8 @@ pub fn run(args: &InfoArgs) -> CmdResult {
                     CardKind::from(profile.kind)
                 )));
             };
-            let mut line = national::national_line(c, report.terminal.as_deref(), &args.device_id)?;
+            let terminal = national_terminal(report.terminal.clone(), args.config.as_deref())?;
+            let mut line = national::national_line(c, terminal.as_deref(), &args.device_id)?;
             line.push('\n');
             write_out(&national::encode(&line, charset))?;
         }
@@ -260,4 +282,32 @@ pub fn run(args: &InfoArgs) -> CmdResult {
         }
     }
     Ok(ExitCode::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn national_terminal_is_the_sams_else_the_configured_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("sscard.toml");
+        std::fs::write(&cfg, "terminal = \"639900000077\"\n").unwrap();
+        assert_eq!(
+            national_terminal(None, Some(&cfg)).unwrap().as_deref(),
+            Some("639900000077")
+        );
+        assert_eq!(
+            national_terminal(Some("639900000001".into()), Some(&cfg))
+                .unwrap()
+                .as_deref(),
+            Some("639900000001")
+        );
+        assert_eq!(
+            national_terminal(None, Some(Path::new("none"))).unwrap(),
+            None
+        );
+        // A configuration named but missing is an error, not zeros.
+        assert!(national_terminal(None, Some(&dir.path().join("nope.toml"))).is_err());
+    }
 }

@@ -6,6 +6,14 @@
 //!   number, any part), state and creation date (`--since`/`--until`, the desk's
 //!   local dates, inclusive); an empty journal, or none yet at the default path, is
 //!   "no entries" and exit 0: a desk that has not activated a card is not an error.
+//!   A journal *named* with `--journal` that does not exist is an error (exit 13,
+//!   every subcommand): a mistyped path listing "no entries" looks like an empty
+//!   journal, which is how a supervisor misses a day of transfers. Nothing creates
+//!   the file: reading never makes a journal.
+//! - Text output escapes what it prints from the journal ([`visible`]): the file may
+//!   have been tampered with, and a holder's name or a note holding terminal escape
+//!   sequences must not rewrite the screen (`\u{1b}` is shown instead). JSON escapes
+//!   by itself; CSV cells are text to a spreadsheet.
 //! - `show` takes any unique prefix of the transfer id (as git does for commits); an
 //!   ambiguous prefix is refused with the candidates listed (exit 2, usage).
 //! - `--format csv` is for spreadsheets ([`crate::output::csv`]: UTF-8 with BOM,
@@ -23,9 +31,14 @@ use super::CmdResult;
 use crate::activation::journal::{self, Entry, Journal, State};
 use crate::error::{Error, ExitCode};
 use crate::output::csv::Cell;
+use crate::output::visible::visible;
 use crate::output::{self, Doc, Format, FormatArgs, TableFormat, TableFormatArgs};
 use chrono::NaiveDate;
 use std::path::{Path, PathBuf};
+
+mod backup;
+
+pub use backup::{backup, BackupOutcome};
 
 /// Arguments of `sscard journal`.
 #[derive(clap::Args, Debug)]
@@ -318,23 +331,64 @@ fn write_csv(entries: &[Entry]) -> Result<(), Error> {
     output::csv::write(out, "stdout", &CSV_HEADER, entries.iter().map(csv_row))
 }
 
-fn print_text_list(entries: &[Entry]) {
+/// An optional journal field as text output shows it: escaped, `-` when absent.
+fn opt(v: &Option<String>) -> std::borrow::Cow<'_, str> {
+    v.as_deref()
+        .map_or(std::borrow::Cow::Borrowed("-"), visible)
+}
+
+/// The text of `journal list`, every field from the journal escaped.
+fn text_list(entries: &[Entry]) -> String {
     if entries.is_empty() {
-        println!("no entries");
-        return;
+        return "no entries\n".into();
     }
+    let mut out = String::new();
     for e in entries {
-        println!(
-            "{}  {:<10} {:<9} {}  {} -> {}  {}",
-            e.id,
+        out += &format!(
+            "{}  {:<10} {:<9} {}  {} -> {}  {}\n",
+            visible(&e.id),
             e.state.as_str(),
             e.flow.as_str(),
-            e.updated_at,
-            e.old_card.as_deref().unwrap_or("-"),
-            e.new_card.as_deref().unwrap_or("-"),
-            e.holder_name
+            visible(&e.updated_at),
+            opt(&e.old_card),
+            opt(&e.new_card),
+            visible(&e.holder_name)
         );
     }
+    out
+}
+
+/// The text of `journal show`, every field from the journal escaped.
+fn text_entry(e: &Entry, events: &[journal::Event]) -> String {
+    let mut out = format!("transfer:  {}\n", visible(&e.id));
+    out += &format!("flow:      {}\n", e.flow.as_str());
+    out += &format!("state:     {}\n", e.state.as_str());
+    out += &format!(
+        "holder:    {} ({})\n",
+        visible(&e.holder_name),
+        visible(&e.citizen_id)
+    );
+    out += &format!("old card:  {}\n", opt(&e.old_card));
+    out += &format!("new card:  {}\n", opt(&e.new_card));
+    out += &format!("account:   {}\n", opt(&e.account));
+    if let Some(b) = e.balance_fen {
+        out += &format!(
+            "balance:   {} yuan ({b} fen)\n",
+            crate::activation::receipt::yuan(b)
+        );
+    }
+    out += "history:\n";
+    for ev in events {
+        out += &format!(
+            "  {}  {:<10} terminal {} operator {}  {}\n",
+            visible(&ev.at),
+            ev.state.as_str(),
+            visible(&ev.terminal),
+            visible(&ev.operator),
+            visible(&ev.detail)
+        );
+    }
+    out
 }
 
 /// Finds the one entry whose id is `prefix` or starts with it.
@@ -363,10 +417,10 @@ fn find(j: &Journal, prefix: &str) -> Result<Entry, Error> {
             hits.iter()
                 .map(|e| format!(
                     "{} ({}, {}, {})",
-                    e.id,
+                    visible(&e.id),
                     e.state.as_str(),
-                    e.holder_name,
-                    e.created_at
+                    visible(&e.holder_name),
+                    visible(&e.created_at)
                 ))
                 .collect::<Vec<_>>()
                 .join("; ")
@@ -385,7 +439,7 @@ pub fn run(args: &JournalArgs) -> CmdResult {
         output: out,
     } = &args.command
     {
-        require_file(&path)?;
+        require_file(&path, explicit)?;
         let target = conn.target()?;
         let pushed = crate::fleet::push::push_to(&target, &path, *batch)?;
         if out.is_json() {
@@ -399,7 +453,7 @@ pub fn run(args: &JournalArgs) -> CmdResult {
         return Ok(ExitCode::Ok);
     }
     if let JournalCommand::Backup { dest, output: out } = &args.command {
-        require_file(&path)?;
+        require_file(&path, explicit)?;
         let b = backup(&path, dest)?;
         if out.is_json() {
             output::print(Doc::JournalBackup, &b)?;
@@ -415,14 +469,13 @@ pub fn run(args: &JournalArgs) -> CmdResult {
         }
         return Ok(ExitCode::Ok);
     }
-    // Reading: a desk with no journal yet has no entries. An explicit path that does
-    // not exist is more likely a typo, so it is named on stderr (still exit 0).
+    // Reading: a desk with no journal yet at the default path has no entries; a path
+    // named with --journal that does not exist is a typo until shown otherwise.
     let j = if path.exists() {
         Some(Journal::open(&path).map_err(jerr)?)
+    } else if explicit {
+        return Err(missing(&path, true));
     } else {
-        if explicit {
-            eprintln!("sscard: no journal at {} (no entries)", path.display());
-        }
         None
     };
     let all = |j: &Option<Journal>| -> Result<Vec<Entry>, Error> {
@@ -446,7 +499,7 @@ pub fn run(args: &JournalArgs) -> CmdResult {
                     output::print(Doc::JournalList, &serde_json::json!({ "entries": entries }))?
                 }
                 TableFormat::Csv => write_csv(&entries)?,
-                TableFormat::Text => print_text_list(&entries),
+                TableFormat::Text => print!("{}", text_list(&entries)),
             }
         }
         JournalCommand::Show { id, output: out } => {
@@ -463,30 +516,7 @@ pub fn run(args: &JournalArgs) -> CmdResult {
                     &serde_json::json!({"entry": e, "events": events}),
                 )?;
             } else {
-                println!("transfer:  {}", e.id);
-                println!("flow:      {}", e.flow.as_str());
-                println!("state:     {}", e.state.as_str());
-                println!("holder:    {} ({})", e.holder_name, e.citizen_id);
-                println!("old card:  {}", e.old_card.as_deref().unwrap_or("-"));
-                println!("new card:  {}", e.new_card.as_deref().unwrap_or("-"));
-                println!("account:   {}", e.account.as_deref().unwrap_or("-"));
-                if let Some(b) = e.balance_fen {
-                    println!(
-                        "balance:   {} yuan ({b} fen)",
-                        crate::activation::receipt::yuan(b)
-                    );
-                }
-                println!("history:");
-                for ev in events {
-                    println!(
-                        "  {}  {:<10} terminal {} operator {}  {}",
-                        ev.at,
-                        ev.state.as_str(),
-                        ev.terminal,
-                        ev.operator,
-                        ev.detail
-                    );
-                }
+                print!("{}", text_entry(&e, &events));
             }
         }
         JournalCommand::Export { format } => {
@@ -507,229 +537,35 @@ pub fn run(args: &JournalArgs) -> CmdResult {
     Ok(ExitCode::Ok)
 }
 
-fn require_file(path: &Path) -> Result<(), Error> {
+/// The error for a journal file that does not exist (exit 13); `explicit`: named
+/// with `--journal`, so probably mistyped.
+fn missing(path: &Path, explicit: bool) -> Error {
+    Error::Other {
+        message: if explicit {
+            format!(
+                "no journal at {} (named with --journal): no such file; check the path, \
+                 or leave --journal out for this desk's journal ({})",
+                path.display(),
+                journal::default_path().display()
+            )
+        } else {
+            format!("no journal at {}", path.display())
+        },
+        code: ExitCode::Journal,
+    }
+}
+
+fn require_file(path: &Path, explicit: bool) -> Result<(), Error> {
     if path.exists() {
         Ok(())
     } else {
-        Err(Error::Other {
-            message: format!("no journal at {}", path.display()),
-            code: ExitCode::Journal,
-        })
+        Err(missing(path, explicit))
     }
-}
-
-/// What `journal backup` made.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct BackupOutcome {
-    /// The journal copied.
-    pub source: String,
-    /// The copy.
-    pub backup: String,
-    /// Entries in the copy.
-    pub entries: u64,
-    /// Events in the copy.
-    pub events: u64,
-    /// Size of the copy, bytes.
-    pub bytes: u64,
-}
-
-/// Copies the journal at `src` to `dest` with SQLite's online backup API (see the
-/// module docs): a consistent snapshot taken on a read-only connection while the desk
-/// may be writing, checked, mode 600, renamed over `dest`.
-///
-/// # Errors
-/// Exit 13 (journal) when the journal cannot be read or the copy fails its check;
-/// exit 14 (I/O) when the copy cannot be written; exit 2 when `dest` is the journal.
-pub fn backup(src: &Path, dest: &Path) -> Result<BackupOutcome, Error> {
-    use rusqlite::{Connection, OpenFlags};
-    use std::os::unix::fs::OpenOptionsExt;
-    let io = |p: &Path, source: std::io::Error| Error::Io {
-        path: p.display().to_string(),
-        source,
-    };
-    let sql = |what: &str, e: rusqlite::Error| Error::Other {
-        message: format!("journal backup: {what}: {e}"),
-        code: ExitCode::Journal,
-    };
-    let src_real = std::fs::canonicalize(src).map_err(|e| io(src, e))?;
-    if std::fs::canonicalize(dest).is_ok_and(|d| d == src_real) {
-        return Err(usage(format!(
-            "{} is the journal itself; give another path for the copy",
-            dest.display()
-        )));
-    }
-    let dir = match dest.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = dest
-        .file_name()
-        .ok_or_else(|| usage(format!("{} names no file", dest.display())))?;
-    if !dir.is_dir() {
-        // The likely case at a desk: a USB stick that is not mounted.
-        return Err(Error::Other {
-            message: format!(
-                "the folder {} for the copy does not exist (is the USB stick or share \
-                 mounted?); create it or give another path",
-                dir.display()
-            ),
-            code: ExitCode::Io,
-        });
-    }
-    // SQLite's files beside the journal (`-wal`, `-shm`, `-journal`): replacing the
-    // write-ahead log loses every transaction not yet checkpointed into the journal
-    // when the desk stops uncleanly.
-    if let Ok(d) = std::fs::canonicalize(&dir) {
-        let target = std::fs::canonicalize(dest).unwrap_or_else(|_| d.join(name));
-        for side in ["-wal", "-shm", "-journal"] {
-            let mut f = src_real.clone().into_os_string();
-            f.push(side);
-            if target.as_os_str() == f {
-                return Err(usage(format!(
-                    "{} is a file SQLite keeps beside the journal; give another path for the copy",
-                    dest.display()
-                )));
-            }
-        }
-    }
-    // Only a regular file is replaced: the rename would put the copy in place of a
-    // device (`/dev/null`, `/dev/full` when run as root), a FIFO or a socket.
-    if let Ok(m) = std::fs::metadata(dest) {
-        if !m.is_file() {
-            return Err(usage(format!(
-                "{} exists and is not a regular file; give a file path for the copy",
-                dest.display()
-            )));
-        }
-    }
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = dir.join(tmp_name);
-    // Owner-only from the first byte: the copy holds names and citizen IDs.
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| io(&tmp, e))?;
-    let result = (|| {
-        let source = Connection::open_with_flags(
-            &src_real,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| sql("open the journal", e))?;
-        source
-            .busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(|e| sql("open the journal", e))?;
-        let mut copy = Connection::open(&tmp).map_err(|e| sql("open the copy", e))?;
-        {
-            let b =
-                rusqlite::backup::Backup::new(&source, &mut copy).map_err(|e| sql("start", e))?;
-            // All pages in one step (-1): one read transaction, so one consistent
-            // snapshot. Busy/locked is transient (in WAL mode a reader waits only for
-            // a checkpoint): retry for up to 10 s.
-            let mut waited = 0u32;
-            loop {
-                match b.step(-1).map_err(|e| sql("copy", e))? {
-                    rusqlite::backup::StepResult::Done => break,
-                    rusqlite::backup::StepResult::More => {}
-                    _ if waited < 100 => {
-                        waited += 1;
-                        std::thread::sleep(std::time::Duration::from_millis(100));
-                    }
-                    _ => {
-                        return Err(Error::Other {
-                            message: "journal backup: the journal stayed locked for 10 s; \
-                                      try again"
-                                .into(),
-                            code: ExitCode::Journal,
-                        })
-                    }
-                }
-            }
-        }
-        // A self-contained file (no -wal beside it) that opens anywhere.
-        copy.pragma_update(None, "journal_mode", "DELETE")
-            .map_err(|e| sql("finish the copy", e))?;
-        let check: String = copy
-            .pragma_query_value(None, "integrity_check", |r| r.get(0))
-            .map_err(|e| sql("check the copy", e))?;
-        if check != "ok" {
-            return Err(Error::Other {
-                message: format!("journal backup: the copy fails SQLite's check: {check}"),
-                code: ExitCode::Journal,
-            });
-        }
-        let count = |table: &str| -> Result<u64, Error> {
-            copy.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map(|n| u64::try_from(n).unwrap_or(0))
-            .map_err(|e| sql("count the copy", e))
-        };
-        let entries = count("entries")?;
-        let events = count("events")?;
-        drop(copy);
-        std::fs::File::open(&tmp)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| io(&tmp, e))?;
-        std::fs::rename(&tmp, dest).map_err(|e| io(dest, e))?;
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        let bytes = std::fs::metadata(dest).map_err(|e| io(dest, e))?.len();
-        Ok(BackupOutcome {
-            source: src_real.display().to_string(),
-            backup: dest.display().to_string(),
-            entries,
-            events,
-            bytes,
-        })
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// revbreak: `journal backup` onto the journal's write-ahead log replaced it (a
-    /// desk stopping uncleanly then lost its uncheckpointed entries), and onto a
-    /// device or FIFO replaced the node with a regular file (`/dev/full` as root).
-    #[test]
-    fn backup_refuses_sqlite_side_files_and_non_regular_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let j = dir.path().join("j.sqlite");
-        let held = Journal::open(&j).unwrap();
-        let wal = dir.path().join("j.sqlite-wal");
-        assert!(wal.exists(), "the journal runs in WAL mode");
-        let before = std::fs::read(&wal).unwrap();
-        for side in ["j.sqlite-wal", "j.sqlite-shm", "j.sqlite-journal"] {
-            let e = backup(&j, &dir.path().join(side)).unwrap_err();
-            assert!(e.to_string().contains("beside the journal"), "{side}: {e}");
-        }
-        assert_eq!(std::fs::read(&wal).unwrap(), before, "the WAL is untouched");
-        let fifo = dir.path().join("fifo");
-        let ok = std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-        let e = backup(&j, &fifo).unwrap_err();
-        assert!(e.to_string().contains("not a regular file"), "{e}");
-        use std::os::unix::fs::FileTypeExt;
-        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
-        // A regular file is still replaced.
-        let copy = dir.path().join("copy.sqlite");
-        std::fs::write(&copy, b"old").unwrap();
-        backup(&j, &copy).unwrap();
-        drop(held);
-    }
 
     #[test]
     fn sheet_times_are_local_and_spreadsheet_shaped() {

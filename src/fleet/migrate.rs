@@ -22,10 +22,15 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "0002_instances_and_card_reads",
         include_str!("../../migrations/fleet/0002_instances_and_card_reads.sql"),
     ),
+    (
+        3,
+        "0003_lookup_shows_the_journal",
+        include_str!("../../migrations/fleet/0003_lookup_shows_the_journal.sql"),
+    ),
 ];
 
 /// The schema version this sscard expects.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// An arbitrary constant for `pg_advisory_xact_lock` (ASCII "sscardfl").
 const LOCK_KEY: i64 = 0x7373_6361_7264_666c;

@@ -12,13 +12,14 @@
 //! SQLite (it has no C database library of its own). TLS goes through
 //! `postgres-native-tls` (OpenSSL on Linux, the system's roots and certificate checks).
 //!
-//! One concern per file: [`migrate`] (the schema, versioned SQL in
+//! One concern per file: [`Target`] (where and how to reach the centre: which
+//! setting wins, TLS, the password), [`migrate`] (the schema, versioned SQL in
 //! `migrations/fleet/`), [`push`] (the desk's journal as outbox, with a durable
 //! watermark), [`query`] (one transfer as every desk saw it), [`report`] (the back
 //! office's reports).
 //!
 //! Credentials: the URL names host, database and role but never a password (one in the
-//! URL is refused: URLs end up in argv, shell history and configuration files); the
+//! URL is refused, exit 11: URLs end up in argv, shell history and configuration files); the
 //! password comes from a file readable by its owner only, refused otherwise, as the
 //! key file is (src/sam/keyfile.rs).
 
@@ -27,11 +28,12 @@ pub mod migrate;
 pub mod push;
 pub mod query;
 pub mod report;
+mod target;
+
+pub use target::{Overrides, Target};
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
-use std::time::Duration;
 
 /// The `[fleet]` section of the desk configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -42,7 +44,8 @@ pub struct FleetConfig {
     pub db: String,
     /// The file holding the role's password (mode 600).
     pub password_file: Option<PathBuf>,
-    /// TLS mode.
+    /// TLS mode [default: `auto`: `verify-full`, or `disable` for a centre on this
+    /// machine; [`TlsMode::Auto`]].
     #[serde(default)]
     pub tls: TlsMode,
     /// PEM file of the CA that signed the centre's certificate (`verify-full`).
@@ -50,12 +53,20 @@ pub struct FleetConfig {
 }
 
 /// How the connection to the centre is protected: libpq's `sslmode` values, minus
-/// `allow` and `prefer` (they fall back to plain text without a word).
+/// `allow` and `prefer` (they fall back to plain text without a word), plus `auto`,
+/// what a desk gets when nothing says otherwise ([`Target::tls_settings`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum TlsMode {
-    /// Plain TCP (a private network or a loopback test only).
+    /// Nothing chosen: `verify-full` unless every host of the URL is this machine
+    /// (`localhost`, `127.0.0.0/8`, `::1`, a Unix socket), then `disable`; always
+    /// `verify-full` when a CA file is given. Why not libpq's `prefer`: it would
+    /// send the password in plain text to whoever answers without TLS. Why not
+    /// `require`: it encrypts, but to anyone who answers, so an impostor on the
+    /// network still gets the desk's login.
     #[default]
+    Auto,
+    /// Plain TCP (a private network or a loopback test only).
     Disable,
     /// Encrypted; the certificate is not checked (protects against listening, not
     /// against an impostor) unless a CA file is given, then as `verify-ca` (libpq's
@@ -68,9 +79,10 @@ pub enum TlsMode {
 }
 
 impl TlsMode {
-    /// The libpq name (`verify-full`).
+    /// The libpq name (`verify-full`; `auto` is ours).
     pub fn as_str(self) -> &'static str {
         match self {
+            TlsMode::Auto => "auto",
             TlsMode::Disable => "disable",
             TlsMode::Require => "require",
             TlsMode::VerifyCa => "verify-ca",
@@ -148,9 +160,20 @@ pub fn split_ssl(db: &str) -> Result<(String, Option<TlsMode>, Option<PathBuf>),
 /// input (usage or local files).
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
-    /// The URL does not parse or carries a password.
+    /// The URL does not parse, names no role, or asks for a refused TLS mode.
     #[error("fleet database URL: {0}")]
     Url(String),
+    /// The URL carries a password (as `ROLE:PASSWORD@` or a `password=` parameter).
+    /// Refused before anything is sent, and the password is never repeated. Its own
+    /// exit code (11, credentials), not bad usage's 2: a script can tell "a secret
+    /// was given the wrong way" from a typo.
+    #[error(
+        "fleet database URL carries a password ({0}): put the password alone in a file \
+         of mode 600 and name it with password_file in the [fleet] section or with \
+         --password-file; a password in a URL ends up in argv, shell history and \
+         configuration files"
+    )]
+    PasswordInUrl(&'static str),
     /// The password file is missing, unreadable or readable by others.
     #[error("password file {path}: {reason}")]
     PasswordFile {
@@ -214,12 +237,13 @@ pub fn describe(e: &postgres::Error) -> String {
 }
 
 impl FleetError {
-    /// The exit code: 2 for bad input, 13 for the journal, 17 for the centre.
+    /// The exit code: 2 for bad input, 11 for credentials (the password file, a
+    /// password in the URL), 13 for the journal, 17 for the centre.
     pub fn exit_code(&self) -> crate::error::ExitCode {
         use crate::error::ExitCode;
         match self {
             FleetError::Url(_) | FleetError::Invalid(_) => ExitCode::Usage,
-            FleetError::PasswordFile { .. } => ExitCode::Keys,
+            FleetError::PasswordFile { .. } | FleetError::PasswordInUrl(_) => ExitCode::Keys,
             FleetError::Journal { .. } | FleetError::JournalFile(_) => ExitCode::Journal,
             FleetError::Tls(_)
             | FleetError::Db(_)
@@ -270,269 +294,10 @@ pub fn read_password_file(path: &Path) -> Result<zeroize::Zeroizing<String>, Fle
     Ok(line)
 }
 
-/// Where and how to reach the centre.
-#[derive(Debug, Clone)]
-pub struct Target {
-    /// The URL or key=value string (no password).
-    pub db: String,
-    /// The password file, when the role has a password.
-    pub password_file: Option<PathBuf>,
-    /// TLS mode.
-    pub tls: TlsMode,
-    /// CA for `verify-full`.
-    pub ca_file: Option<PathBuf>,
-    /// Connection timeout.
-    pub connect_timeout: Duration,
-}
-
-impl Target {
-    /// A target from the `[fleet]` section.
-    pub fn from_config(c: &FleetConfig) -> Target {
-        Target {
-            db: c.db.clone(),
-            password_file: c.password_file.clone(),
-            tls: c.tls,
-            ca_file: c.ca_file.clone(),
-            connect_timeout: Duration::from_secs(10),
-        }
-    }
-
-    /// The parsed URL, refused when it carries a password.
-    ///
-    /// # Errors
-    /// [`FleetError::Url`].
-    pub fn config(&self) -> Result<postgres::Config, FleetError> {
-        let (db, _, _) = split_ssl(&self.db)?;
-        let c = postgres::Config::from_str(&db)
-            .map_err(|e| FleetError::Url(format!("does not parse: {e}")))?;
-        if c.get_password().is_some() {
-            return Err(FleetError::Url(
-                "carries a password; put it in a password file (mode 600) instead".into(),
-            ));
-        }
-        if c.get_user().is_none() {
-            return Err(FleetError::Url(
-                "names no role (postgresql://ROLE@host/db)".into(),
-            ));
-        }
-        Ok(c)
-    }
-
-    /// A short name of the centre without secrets (`role@host:port/db`), the key
-    /// of the desk's watermark.
-    ///
-    /// # Errors
-    /// [`FleetError::Url`].
-    pub fn identity(&self) -> Result<String, FleetError> {
-        let c = self.config()?;
-        let host = c
-            .get_hosts()
-            .iter()
-            .map(|h| match h {
-                postgres::config::Host::Tcp(s) => s.clone(),
-                postgres::config::Host::Unix(p) => p.display().to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join(",");
-        let port = c
-            .get_ports()
-            .iter()
-            .map(|p| p.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
-        Ok(format!(
-            "{}@{}:{}/{}",
-            c.get_user().unwrap_or(""),
-            host,
-            if port.is_empty() { "5432".into() } else { port },
-            c.get_dbname().unwrap_or("")
-        ))
-    }
-
-    /// The TLS mode and CA file in force: the URL's `sslmode`/`sslrootcert` (libpq
-    /// style) or `tls`/`ca_file` (configuration, flags); when both name one, they
-    /// must agree (`tls = "disable"`, the default, yields to the URL).
-    ///
-    /// # Errors
-    /// [`FleetError::Url`] when they disagree or the URL's mode is refused.
-    pub fn tls_settings(&self) -> Result<(TlsMode, Option<PathBuf>), FleetError> {
-        let (_, url_mode, url_ca) = split_ssl(&self.db)?;
-        let mode = match url_mode {
-            Some(m) if self.tls != TlsMode::Disable && self.tls != m => {
-                return Err(FleetError::Url(format!(
-                    "sslmode={} in the URL contradicts tls = {}",
-                    m.as_str(),
-                    self.tls.as_str()
-                )))
-            }
-            Some(m) => m,
-            None => self.tls,
-        };
-        let ca = match (&self.ca_file, url_ca) {
-            (Some(a), Some(b)) if *a != b => {
-                return Err(FleetError::Url(format!(
-                    "sslrootcert={} in the URL contradicts ca_file {}",
-                    b.display(),
-                    a.display()
-                )))
-            }
-            (Some(a), _) => Some(a.clone()),
-            (None, b) => b,
-        };
-        Ok((mode, ca))
-    }
-
-    /// Connects (password from the file, TLS as configured).
-    ///
-    /// # Errors
-    /// [`FleetError::Url`], [`FleetError::PasswordFile`], [`FleetError::Tls`] (the
-    /// CA file, or the centre's certificate refused: wrong CA, wrong host name),
-    /// [`FleetError::Db`] (unreachable, authentication refused).
-    pub fn connect(&self) -> Result<postgres::Client, FleetError> {
-        let mut c = self.config()?;
-        let (mode, ca_file) = self.tls_settings()?;
-        if let Some(p) = &self.password_file {
-            let pw = read_password_file(p)?;
-            c.password(pw.as_bytes());
-        }
-        c.connect_timeout(self.connect_timeout);
-        c.application_name("sscard");
-        match mode {
-            TlsMode::Disable => {
-                c.ssl_mode(postgres::config::SslMode::Disable);
-                Ok(c.connect(postgres::NoTls)?)
-            }
-            TlsMode::Require | TlsMode::VerifyCa | TlsMode::VerifyFull => {
-                c.ssl_mode(postgres::config::SslMode::Require);
-                let mut b = native_tls::TlsConnector::builder();
-                if mode == TlsMode::Require && ca_file.is_none() {
-                    b.danger_accept_invalid_certs(true)
-                        .danger_accept_invalid_hostnames(true);
-                }
-                if mode != TlsMode::VerifyFull {
-                    b.danger_accept_invalid_hostnames(true);
-                }
-                if let Some(ca) = &ca_file {
-                    let pem = std::fs::read(ca)
-                        .map_err(|e| FleetError::Tls(format!("CA file {}: {e}", ca.display())))?;
-                    let cert = native_tls::Certificate::from_pem(&pem)
-                        .map_err(|e| FleetError::Tls(format!("CA file {}: {e}", ca.display())))?;
-                    b.add_root_certificate(cert);
-                }
-                let tls = b.build().map_err(|e| FleetError::Tls(e.to_string()))?;
-                c.connect(postgres_native_tls::MakeTlsConnector::new(tls))
-                    .map_err(|e| refused_certificate(e, mode, ca_file.as_deref(), &c))
-            }
-        }
-    }
-}
-
-/// A connection error: the centre's certificate refused (the TLS handshake failed
-/// on verification) becomes [`FleetError::Tls`] saying what to check; anything else
-/// stays [`FleetError::Db`].
-fn refused_certificate(
-    e: postgres::Error,
-    mode: TlsMode,
-    ca: Option<&Path>,
-    c: &postgres::Config,
-) -> FleetError {
-    let mut src = std::error::Error::source(&e);
-    while let Some(s) = src {
-        if s.downcast_ref::<native_tls::Error>().is_some() {
-            let host = c
-                .get_hosts()
-                .iter()
-                .map(|h| match h {
-                    postgres::config::Host::Tcp(s) => s.clone(),
-                    postgres::config::Host::Unix(p) => p.display().to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join(",");
-            let what = match mode {
-                TlsMode::VerifyFull => format!(
-                    "it must be signed by the CA in {} and name the host '{host}' the URL gives",
-                    ca.map_or("the system's roots".into(), |p| p.display().to_string())
-                ),
-                _ => format!(
-                    "it must be signed by the CA in {}",
-                    ca.map_or("the system's roots".into(), |p| p.display().to_string())
-                ),
-            };
-            return FleetError::Tls(format!(
-                "the centre's certificate was refused ({}); with tls = {} {what}",
-                describe(&e),
-                mode.as_str()
-            ));
-        }
-        src = s.source();
-    }
-    FleetError::Db(e)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
-
-    fn target(db: &str) -> Target {
-        Target {
-            db: db.into(),
-            password_file: None,
-            tls: TlsMode::Disable,
-            ca_file: None,
-            connect_timeout: Duration::from_secs(1),
-        }
-    }
-
-    #[test]
-    fn url_with_password_refused() {
-        let e = target("postgresql://desk:secret@localhost/sscard")
-            .config()
-            .unwrap_err();
-        assert!(matches!(e, FleetError::Url(_)));
-        assert!(!e.to_string().contains("secret"));
-    }
-
-    #[test]
-    fn identity_has_no_secret() {
-        let t = target("postgresql://desk_1@10.0.0.5:6543/sscard");
-        assert_eq!(t.identity().unwrap(), "desk_1@10.0.0.5:6543/sscard");
-    }
-
-    #[test]
-    fn libpq_sslmode_in_the_url_is_understood_and_checked() {
-        let (rest, mode, ca) = split_ssl(
-            "postgresql://d@centre/sscard?hostaddr=10.0.0.5&sslmode=verify-full&sslrootcert=/etc/ca.pem",
-        )
-        .unwrap();
-        assert_eq!(rest, "postgresql://d@centre/sscard?hostaddr=10.0.0.5");
-        assert_eq!(mode, Some(TlsMode::VerifyFull));
-        assert_eq!(ca, Some(PathBuf::from("/etc/ca.pem")));
-        let (rest, mode, _) = split_ssl("host=centre user=d sslmode=verify-ca").unwrap();
-        assert_eq!(rest, "host=centre user=d");
-        assert_eq!(mode, Some(TlsMode::VerifyCa));
-        for bad in ["prefer", "allow", "sometimes"] {
-            assert!(matches!(
-                split_ssl(&format!("postgresql://d@c/s?sslmode={bad}")),
-                Err(FleetError::Url(_))
-            ));
-        }
-        // The URL and the configuration must agree; the default yields to the URL.
-        let mut t = target("postgresql://d@c/s?sslmode=verify-full");
-        assert_eq!(t.tls_settings().unwrap().0, TlsMode::VerifyFull);
-        t.tls = TlsMode::Require;
-        assert!(matches!(t.tls_settings(), Err(FleetError::Url(_))));
-        t.tls = TlsMode::VerifyFull;
-        t.ca_file = Some(PathBuf::from("/a.pem"));
-        t.db = "postgresql://d@c/s?sslrootcert=/b.pem".into();
-        assert!(matches!(t.tls_settings(), Err(FleetError::Url(_))));
-        t.db = "postgresql://d@c/s".into();
-        assert_eq!(
-            t.tls_settings().unwrap(),
-            (TlsMode::VerifyFull, Some(PathBuf::from("/a.pem")))
-        );
-        assert_eq!(t.identity().unwrap(), "d@c:5432/s");
-    }
 
     #[test]
     fn password_file_mode_checked() {
@@ -560,6 +325,14 @@ mod tests {
         let f = c.fleet.unwrap();
         assert_eq!(f.tls, TlsMode::VerifyFull);
         assert_eq!(f.password_file, Some(PathBuf::from("/etc/sscard/fleet.pw")));
+        let c = crate::config::parse(Path::new("/x.toml"), "[fleet]\ndb = \"x\"\n").unwrap();
+        assert_eq!(c.fleet.unwrap().tls, TlsMode::Auto);
+        let c = crate::config::parse(
+            Path::new("/x.toml"),
+            "[fleet]\ndb = \"x\"\ntls = \"auto\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.fleet.unwrap().tls, TlsMode::Auto);
         assert!(crate::config::parse(
             Path::new("/x.toml"),
             "[fleet]\ndb = \"x\"\ntls = \"maybe\"\n"

@@ -14,7 +14,12 @@ use serde::Serialize;
 pub struct Seen {
     /// The desk's terminal number.
     pub terminal: String,
-    /// The event's sequence in that desk's journal.
+    /// The instance id of the desk's journal file (32 hex digits; `""` for events
+    /// pushed before instances existed, or by a journal migrated from before them):
+    /// tells apart two journals of one terminal, e.g. one deleted and re-created,
+    /// whose sequence numbers repeat (migration 0003).
+    pub journal: String,
+    /// The event's sequence in that journal.
     pub seq: i64,
     /// The journal state entered (spec/activation.md).
     pub state: String,
@@ -44,7 +49,8 @@ pub fn lookup(client: &mut postgres::Client, id: &str) -> Result<Vec<Seen>, Flee
         "SELECT terminal, seq, state,
                 to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),
                 operator, detail, old_card, new_card, balance_fen,
-                to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')
+                to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),
+                journal
          FROM fleet.transfer_history($1)",
         &[&id],
     )?;
@@ -61,6 +67,7 @@ pub fn lookup(client: &mut postgres::Client, id: &str) -> Result<Vec<Seen>, Flee
             new_card: r.get(7),
             balance_fen: r.get(8),
             received_at: r.get(9),
+            journal: r.get(10),
         })
         .collect())
 }
@@ -79,11 +86,70 @@ pub fn advisory(seen: &[Seen], own_terminal: Option<&str>) -> Option<String> {
         "The centre has {} event(s) of this transfer from other desks (advisory; the cards decide):",
         others.len()
     )];
+    // What other desks sent is shown escaped: a tampered row must not drive the
+    // desk's terminal (crate::output::visible).
+    use crate::output::visible::visible;
     for s in others {
         lines.push(format!(
-            "  {}  terminal {}  {:<10} operator {}  {}",
-            s.at, s.terminal, s.state, s.operator, s.detail
+            "  {}  terminal {}  journal {}  {:<10} operator {}  {}",
+            visible(&s.at),
+            visible(&s.terminal),
+            journal_label(&s.journal),
+            visible(&s.state),
+            visible(&s.operator),
+            visible(&s.detail)
         ));
     }
     Some(lines.join("\n"))
+}
+
+/// A journal instance as text output shows it: the id, escaped, or `-` for the
+/// empty instance (events pushed before instances existed).
+pub fn journal_label(instance: &str) -> std::borrow::Cow<'_, str> {
+    if instance.is_empty() {
+        std::borrow::Cow::Borrowed("-")
+    } else {
+        crate::output::visible::visible(instance)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(terminal: &str, journal: &str, detail: &str) -> Seen {
+        Seen {
+            terminal: terminal.into(),
+            journal: journal.into(),
+            seq: 1,
+            state: "FROZEN".into(),
+            at: "2026-11-30T08:00:00.000Z".into(),
+            operator: "0007".into(),
+            detail: detail.into(),
+            old_card: None,
+            new_card: None,
+            balance_fen: None,
+            received_at: "2026-11-30T08:00:01.000Z".into(),
+        }
+    }
+
+    #[test]
+    fn advisory_names_the_journal_and_escapes_what_other_desks_sent() {
+        let rows = [
+            seen("000000000001", "AB", "own"),
+            seen("000000000002", "4F0C", "\u{1b}]0;owned\u{7}\u{1b}[2J"),
+            seen("000000000002", "", "legacy"),
+        ];
+        let text = advisory(&rows, Some("000000000001")).unwrap();
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text:?}"
+        );
+        assert!(text.contains("\\u{1b}]0;owned\\u{7}\\u{1b}[2J"), "{text}");
+        assert!(text.contains("journal 4F0C"), "{text}");
+        assert!(text.contains("journal -"), "{text}");
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(text.contains("2 event(s)"), "{text}");
+        assert_eq!(advisory(&rows[..1], Some("000000000001")), None);
+    }
 }

@@ -27,6 +27,7 @@
 //!   per line for streams such as `readers --watch`, whose last line is then the error).
 
 pub mod csv;
+pub mod visible;
 
 use crate::error::Error;
 use serde::Serialize;
@@ -104,6 +105,7 @@ impl Doc {
     /// - fleet report 1.2: `deadlines` (new cards read near or past the six-month
     ///   activation deadline) and `deadline_days` added.
     /// - serve 1.0: new (the loopback service, `sscard serve`).
+    /// - fleet lookup 1.2: `journal` (the desk journal's instance id) in each event.
     pub const fn schema(self) -> (&'static str, &'static str) {
         match self {
             Doc::Info => ("sscard-info", "1.1"),
@@ -117,7 +119,7 @@ impl Doc {
             Doc::JournalExportLine => ("sscard-journal-export", "1.1"),
             Doc::JournalPush => ("sscard-journal-push", "1.1"),
             Doc::JournalBackup => ("sscard-journal-backup", "1.0"),
-            Doc::FleetLookup => ("sscard-fleet-lookup", "1.1"),
+            Doc::FleetLookup => ("sscard-fleet-lookup", "1.2"),
             Doc::FleetReport => ("sscard-fleet-report", "1.2"),
             Doc::Error => ("sscard-error", "1.0"),
             Doc::Serve => ("sscard-serve", "1.0"),
