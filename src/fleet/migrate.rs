@@ -328,10 +328,7 @@ fn set_desk(
     let verifier = verifier(password)?;
     let mut tx = client.transaction()?;
     let recorded: Option<String> = tx
-        .query_opt(
-            "SELECT terminal FROM fleet.desks WHERE role = $1",
-            &[&role],
-        )?
+        .query_opt("SELECT terminal FROM fleet.desks WHERE role = $1", &[&role])?
         .map(|r| r.get(0));
     match (existing(&mut tx, &role, Kind::Desk)?, rekey) {
         (None, false) => {

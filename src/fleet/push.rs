@@ -541,9 +541,8 @@ pub fn lock_path(journal: &Path) -> std::path::PathBuf {
 pub fn try_lock(journal: &Path) -> Result<Option<std::fs::File>, FleetError> {
     use std::os::unix::fs::OpenOptionsExt;
     let path = lock_path(journal);
-    let io = |e: std::io::Error| {
-        FleetError::JournalFile(format!("push lock {}: {e}", path.display()))
-    };
+    let io =
+        |e: std::io::Error| FleetError::JournalFile(format!("push lock {}: {e}", path.display()));
     let f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -700,14 +699,19 @@ mod tests {
     #[test]
     fn one_push_lock_per_journal() {
         let (_d, p, _c) = outbox();
-        assert!(lock_path(&p).to_string_lossy().ends_with("j.sqlite.push.lock"));
+        assert!(lock_path(&p)
+            .to_string_lossy()
+            .ends_with("j.sqlite.push.lock"));
         let first = try_lock(&p).unwrap().expect("free at first");
         // flock conflicts between open file descriptions, as between processes.
         assert!(try_lock(&p).unwrap().is_none());
         drop(first);
         assert!(try_lock(&p).unwrap().is_some());
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(lock_path(&p)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(lock_path(&p))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o077, 0, "{mode:o}");
     }
 }

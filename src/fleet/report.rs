@@ -529,10 +529,9 @@ pub fn csv(r: &Report) -> Result<String, FleetError> {
         ])
         .map_err(e)?;
     }
-    let bytes = w
-        .0
-        .into_inner()
-        .map_err(|e| FleetError::Invalid(e.to_string()))?;
+    let bytes =
+        w.0.into_inner()
+            .map_err(|e| FleetError::Invalid(e.to_string()))?;
     String::from_utf8(bytes).map_err(|e| FleetError::Invalid(e.to_string()))
 }
 
