@@ -7,6 +7,14 @@
 //! cannot both apply it, and a failed one leaves the previous version intact.
 //! Desk roles are made by [`add_desk`] with a SCRAM verifier computed here, so the
 //! password never reaches the server's logs in clear.
+//!
+//! Roles are cluster-wide and the commands that make them run as a powerful role, so
+//! a mistyped or hostile name must not turn an existing role (a group role, the
+//! owner, a superuser, another fleet database's desk) into a reader or re-key it:
+//! [`add_desk`] and [`add_reporter`] only create, refuse the reserved names and
+//! never touch an existing role; [`rekey_desk`] and [`rekey_reporter`] change only
+//! the password of a role the fleet made (a login member of its one group, with no
+//! administrative attribute, and for a desk, recorded in this centre's `fleet.desks`).
 
 use super::FleetError;
 

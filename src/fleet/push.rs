@@ -606,7 +606,7 @@ impl Drop for Watchdog {
 /// Connects to `target` and pushes `journal`, at most one push per journal at a time
 /// and within [`deadline`]: when another push holds the journal's lock this one sends
 /// nothing, says so on stderr (a warning) and returns [`PushOutcome::busy`]; when the
-/// deadline passes the process ends with exit 17 (see [`Watchdog`]).
+/// deadline passes a watchdog thread ends the process with exit 17.
 ///
 /// # Errors
 /// As [`Target::connect`] and [`push`]; [`FleetError::JournalFile`] when the lock file
