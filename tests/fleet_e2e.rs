@@ -59,7 +59,7 @@ impl Centre {
         let dir = tempfile::tempdir().unwrap();
         let c = Centre { pg, dir };
         let out = ok(&c.admin_cmd(&["init"]));
-        assert!(out.contains("version 3"), "{out}");
+        assert!(out.contains("version 4"), "{out}");
         // Idempotent: a second init applies nothing.
         let out = ok(&c.admin_cmd(&["init"]));
         assert!(out.contains("up to date"), "{out}");

@@ -93,6 +93,9 @@ pub enum FleetCommand {
     DeskAdd {
         /// The desk's terminal number.
         terminal: String,
+        /// Give the existing desk a new password (an existing role is otherwise refused).
+        #[arg(long)]
+        rekey: bool,
         /// The new role's password, alone in a file of mode 600.
         #[arg(long, value_name = "PATH")]
         new_password_file: PathBuf,
@@ -101,6 +104,9 @@ pub enum FleetCommand {
     ReporterAdd {
         /// The role name (lower case, digits, _).
         role: String,
+        /// Give the existing reporter a new password (an existing role is otherwise refused).
+        #[arg(long)]
+        rekey: bool,
         /// The new role's password, alone in a file of mode 600.
         #[arg(long, value_name = "PATH")]
         new_password_file: PathBuf,
@@ -195,18 +201,30 @@ pub fn run(args: &FleetArgs) -> CmdResult {
         }
         FleetCommand::DeskAdd {
             terminal,
+            rekey,
             new_password_file,
         } => {
             let pw = fleet::read_password_file(new_password_file)?;
-            let role = migrate::add_desk(&mut client, terminal, &pw)?;
+            let set = if *rekey {
+                migrate::rekey_desk
+            } else {
+                migrate::add_desk
+            };
+            let role = set(&mut client, terminal, &pw)?;
             println!("desk {terminal}: role {role}");
         }
         FleetCommand::ReporterAdd {
             role,
+            rekey,
             new_password_file,
         } => {
             let pw = fleet::read_password_file(new_password_file)?;
-            migrate::add_reporter(&mut client, role, &pw)?;
+            let set = if *rekey {
+                migrate::rekey_reporter
+            } else {
+                migrate::add_reporter
+            };
+            set(&mut client, role, &pw)?;
             println!("reporting role {role}");
         }
         FleetCommand::Lookup { id, output } => {

@@ -27,9 +27,23 @@
 //! The holder's name and citizen id stay on the desk (the centre needs none to find
 //! a transfer). Never a PIN, key or cryptogram: the journal holds none.
 //!
+//! A centre that accepts the connection and then never answers (a hung server, a
+//! firewall that drops the replies, a stall behind a lock) must not leave a push, and
+//! a process per flow, waiting forever: [`push_to`] holds an exclusive lock
+//! (`flock` on `<journal>.push.lock`) so one journal has one push at a time (another
+//! finds it held and stops at once), bounds every statement (`statement_timeout`,
+//! `lock_timeout`, per transaction so a pooler keeps nothing), and a watchdog thread
+//! ends the process after [`DEFAULT_DEADLINE`] (`SSCARD_FLEET_PUSH_DEADLINE` seconds)
+//! whatever the centre does. Ending a push at any point loses nothing (above).
+//!
 //! The watermark table lives in the journal file but is created here (`CREATE TABLE
 //! IF NOT EXISTS`), not by the journal's schema: the journal does not depend on the
 //! fleet, and a journal that was never pushed stays as it was.
+
+mod guard;
+
+use guard::Watchdog;
+pub use guard::{deadline, lock_path, try_lock, DEADLINE_ENV, DEFAULT_DEADLINE};
 
 use super::{FleetError, Target};
 use crate::activation::journal::Journal;
@@ -39,6 +53,10 @@ use std::time::Duration;
 
 /// Default events per batch.
 pub const DEFAULT_BATCH: usize = 500;
+
+/// The bounds of every push transaction at the centre (`SET LOCAL`): one statement at
+/// most a minute, one lock wait at most ten seconds.
+const TX_LIMITS: &str = "SET LOCAL statement_timeout = '60s'; SET LOCAL lock_timeout = '10s'";
 
 /// What one push did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -59,6 +77,9 @@ pub struct PushOutcome {
     pub card_reads_watermark: i64,
     /// The journal's instance id (`""` for a journal older than instances).
     pub journal_instance: String,
+    /// Another push of this journal was running: this one sent nothing and left it
+    /// to that one.
+    pub busy: bool,
 }
 
 /// One event as sent.
@@ -66,7 +87,8 @@ struct Row {
     seq: i64,
     terminal: String,
     id: String,
-    flow: String,
+    /// `None` when the event's entry row is missing (a damaged journal).
+    flow: Option<String>,
     state: String,
     at: String,
     operator: String,
@@ -172,7 +194,7 @@ fn read_batch(
         .prepare_cached(
             "SELECT ev.seq, ev.terminal, ev.id, en.flow, ev.state, ev.at, ev.operator, ev.detail,
                     en.old_card, en.new_card, en.balance_fen
-             FROM events ev JOIN entries en ON en.id = ev.id
+             FROM events ev LEFT JOIN entries en ON en.id = ev.id
              WHERE ev.seq > ?1 ORDER BY ev.seq LIMIT ?2",
         )
         .map_err(&e)?;
@@ -233,7 +255,7 @@ fn send_batch(
     let seq: Vec<i64> = rows.iter().map(|r| r.seq).collect();
     let terminal = col(|r| r.terminal.clone());
     let id = col(|r| r.id.clone());
-    let flow = col(|r| r.flow.clone());
+    let flow = col(|r| r.flow.clone().unwrap_or_default());
     let state = col(|r| r.state.clone());
     let at = col(|r| r.at.clone());
     let operator = col(|r| r.operator.clone());
@@ -242,6 +264,7 @@ fn send_batch(
     let new: Vec<Option<String>> = rows.iter().map(|r| r.new_card.clone()).collect();
     let bal: Vec<Option<i64>> = rows.iter().map(|r| r.balance_fen).collect();
     let mut tx = client.transaction()?;
+    tx.batch_execute(TX_LIMITS)?;
     let n = tx.execute(
         "INSERT INTO fleet.events (terminal, journal, seq, id, flow, state, at, operator,
                                    detail, old_card, new_card, balance_fen)
@@ -351,6 +374,7 @@ fn send_reads(
     let basis = s(|r| &r.basis);
     let holder = o(|r| r.holder.as_deref());
     let mut tx = client.transaction()?;
+    tx.batch_execute(TX_LIMITS)?;
     let n = tx.execute(
         "INSERT INTO fleet.card_reads (terminal, journal, seq, at, operator, card_number,
                                        issue_date, expiry_date, deadline, deadline_basis,
@@ -392,11 +416,14 @@ fn send_reads(
     Ok(n)
 }
 
-/// Advances the watermark `key` to `seq` (durable, synchronous=FULL).
+/// Advances the watermark `key` to `seq` (durable, synchronous=FULL); never moves it
+/// back (two pushes that overlapped, or one reading a stale value, cannot make the
+/// next push re-send what the centre already committed).
 fn advance(conn: &Connection, path: &Path, key: &str, seq: i64) -> Result<(), FleetError> {
     conn.execute(
         "INSERT INTO fleet_watermark (centre, seq, at) VALUES (?1, ?2, ?3)
-         ON CONFLICT (centre) DO UPDATE SET seq = excluded.seq, at = excluded.at",
+         ON CONFLICT (centre) DO UPDATE SET seq = max(fleet_watermark.seq, excluded.seq),
+                                            at = excluded.at",
         params![key, seq, chrono::Local::now().to_rfc3339()],
     )
     .map_err(jerr(path))?;
@@ -435,8 +462,21 @@ fn push_open(
         ..PushOutcome::default()
     };
     loop {
-        let rows = read_batch(conn, journal, out.watermark, batch)?;
+        let mut rows = read_batch(conn, journal, out.watermark, batch)?;
+        // An event without its entry (the transfer's flow and cards) cannot be sent
+        // whole; skipping it would report success past a hole. Send what comes
+        // before it, then stop and name it.
+        let orphan = rows
+            .iter()
+            .position(|r| r.flow.is_none())
+            .map(|k| (k, rows[k].seq, rows[k].id.clone(), rows[k].state.clone()));
+        if let Some((k, ..)) = orphan {
+            rows.truncate(k);
+        }
         let Some(last) = rows.last().map(|r| r.seq) else {
+            if let Some((_, seq, id, state)) = orphan {
+                return Err(orphan_error(journal, seq, &id, &state, out.watermark));
+            }
             break;
         };
         out.inserted += send_batch(client, &rows, &instance)?;
@@ -445,6 +485,9 @@ fn push_open(
         // The centre committed: only now the watermark moves.
         advance(conn, journal, centre, last)?;
         out.watermark = last;
+        if let Some((_, seq, id, state)) = orphan {
+            return Err(orphan_error(journal, seq, &id, &state, out.watermark));
+        }
         if rows.len() < batch {
             break;
         }
@@ -468,21 +511,51 @@ fn push_open(
     Ok(out)
 }
 
-/// Connects to `target` and pushes `journal`.
+/// The refusal to push past an event whose entry row is missing.
+fn orphan_error(journal: &Path, seq: i64, id: &str, state: &str, watermark: i64) -> FleetError {
+    FleetError::JournalFile(format!(
+        "journal {}: event #{seq} ({state} of transfer {id}) has no entry row (the journal \
+         is damaged or was edited), so its flow and cards are unknown; the push stops \
+         there: the centre has everything up to #{watermark} and nothing after it. Restore \
+         the journal from a backup (`sscard journal backup`) or ask the maintainers",
+        journal.display()
+    ))
+}
+
+/// Connects to `target` and pushes `journal`, at most one push per journal at a time
+/// and within [`deadline`]: when another push holds the journal's lock this one sends
+/// nothing, says so on stderr (a warning) and returns [`PushOutcome::busy`]; when the
+/// deadline passes a watchdog thread ends the process with exit 17.
 ///
 /// # Errors
-/// As [`Target::connect`] and [`push`].
+/// As [`Target::connect`] and [`push`]; [`FleetError::JournalFile`] when the lock file
+/// cannot be made.
 pub fn push_to(target: &Target, journal: &Path, batch: usize) -> Result<PushOutcome, FleetError> {
     let centre = target.identity()?;
+    let Some(_lock) = try_lock(journal)? else {
+        log::warn!(
+            "another push of {} is running (lock {} held); this one sends nothing and \
+             leaves the pending events to it",
+            journal.display(),
+            lock_path(journal).display()
+        );
+        return Ok(PushOutcome {
+            busy: true,
+            ..PushOutcome::default()
+        });
+    };
     // Open (and check) the journal before reaching out, once.
     let conn = open_outbox(journal)?;
+    let from = watermark(&conn, journal, &centre)?;
+    let _watchdog = Watchdog::arm(deadline(), journal, from);
     let mut client = target.connect()?;
     push_open(&conn, journal, &mut client, &centre, batch)
 }
 
 /// Starts `sscard journal push` as a detached child (its own session, output to
 /// nowhere) so that the desk never waits for the centre; returns at once. A push
-/// already running or a centre down only means this one fails and the next catches
+/// already running (this one finds the journal's push lock held and stops at once) or
+/// a centre down (this one fails, or its watchdog ends it) only means the next catches
 /// up. Errors starting the child are logged, never returned: the flow is done.
 pub fn spawn_background(config_path: Option<&Path>, journal: &Path) {
     use std::os::unix::process::CommandExt;
@@ -512,5 +585,52 @@ pub fn spawn_background(config_path: Option<&Path>, journal: &Path) {
             std::thread::spawn(move || child.wait());
         }
         Err(e) => log::warn!("fleet push not started: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outbox() -> (tempfile::TempDir, std::path::PathBuf, Connection) {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("j.sqlite");
+        drop(Journal::open(&p).unwrap());
+        let c = open_outbox(&p).unwrap();
+        (d, p, c)
+    }
+
+    #[test]
+    fn the_watermark_never_moves_back() {
+        let (_d, p, c) = outbox();
+        advance(&c, &p, "centre", 22).unwrap();
+        // A slower overlapping push acknowledging an earlier batch.
+        advance(&c, &p, "centre", 21).unwrap();
+        assert_eq!(watermark(&c, &p, "centre").unwrap(), 22);
+        advance(&c, &p, "centre", 33).unwrap();
+        assert_eq!(watermark(&c, &p, "centre").unwrap(), 33);
+        // Each key on its own.
+        advance(&c, &p, &reads_key("centre"), 2).unwrap();
+        assert_eq!(watermark(&c, &p, &reads_key("centre")).unwrap(), 2);
+        assert_eq!(watermark(&c, &p, "centre").unwrap(), 33);
+    }
+
+    #[test]
+    fn one_push_lock_per_journal() {
+        let (_d, p, _c) = outbox();
+        assert!(lock_path(&p)
+            .to_string_lossy()
+            .ends_with("j.sqlite.push.lock"));
+        let first = try_lock(&p).unwrap().expect("free at first");
+        // flock conflicts between open file descriptions, as between processes.
+        assert!(try_lock(&p).unwrap().is_none());
+        drop(first);
+        assert!(try_lock(&p).unwrap().is_some());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(lock_path(&p))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
     }
 }

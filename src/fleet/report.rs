@@ -60,15 +60,20 @@ pub struct Activations {
     pub count: i64,
 }
 
-/// An old card frozen with no credit seen at any desk.
+/// An old card frozen with no credit seen at any desk, or possibly frozen: a desk
+/// journaled `FREEZING` and no desk ever `FROZEN` (spec/activation.md step 2: the
+/// desk stopped between the two journal writes, so the old card may well hold the
+/// money frozen; only reading the card tells).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Frozen {
     /// The transfer.
     pub id: String,
-    /// The desk that froze it.
+    /// The desk that froze it (or began to).
     pub terminal: String,
-    /// When (RFC 3339, UTC).
+    /// When (RFC 3339, UTC): the first `FROZEN`, else the first `FREEZING`.
     pub frozen_at: String,
+    /// No desk recorded `FROZEN`, only `FREEZING`: possibly frozen.
+    pub possibly_frozen: bool,
     /// The old card.
     pub old_card: Option<String>,
     /// The balance, in fen.
@@ -173,12 +178,15 @@ pub fn build(client: &mut postgres::Client, o: &Options) -> Result<Report, Fleet
         .query(
             &format!(
                 "WITH f AS (
-                    SELECT DISTINCT ON (id) id, terminal, at, old_card, balance_fen
-                    FROM fleet.events WHERE state = 'FROZEN' ORDER BY id, at, seq)
+                    SELECT DISTINCT ON (id) id, terminal, at, old_card, balance_fen,
+                           state = 'FREEZING' AS possibly
+                    FROM fleet.events WHERE state IN ('FREEZING', 'FROZEN')
+                    ORDER BY id, state = 'FREEZING', at, seq)
                  SELECT f.id, f.terminal, to_char(f.at AT TIME ZONE 'UTC', {UTC}), f.old_card,
                         f.balance_fen,
                         (SELECT e.state FROM fleet.events e WHERE e.id = f.id
-                         ORDER BY e.at DESC, e.seq DESC LIMIT 1)
+                         ORDER BY e.at DESC, e.seq DESC LIMIT 1),
+                        f.possibly
                  FROM f
                  WHERE f.at < now() - make_interval(secs => $1::float8 * 3600)
                    AND NOT EXISTS (SELECT 1 FROM fleet.events e WHERE e.id = f.id
@@ -195,6 +203,7 @@ pub fn build(client: &mut postgres::Client, o: &Options) -> Result<Report, Fleet
             old_card: r.get(3),
             balance_fen: r.get(4),
             last_state: r.get(5),
+            possibly_frozen: r.get(6),
         })
         .collect();
     let split = tx
@@ -314,8 +323,13 @@ pub fn text(r: &Report) -> String {
     }
     for f in &r.frozen {
         s += &format!(
-            "  {}  frozen {} at terminal {}  old card {}  balance {}  now {}\n",
+            "  {}  {} {} at terminal {}  old card {}  balance {}  now {}\n",
             f.id,
+            if f.possibly_frozen {
+                "possibly frozen (FREEZING journaled, FROZEN never seen)"
+            } else {
+                "frozen"
+            },
             f.frozen_at,
             f.terminal,
             f.old_card.as_deref().unwrap_or("-"),
@@ -384,10 +398,37 @@ pub fn text(r: &Report) -> String {
 /// the card number in `id` and `new_card`, `NEAR` or `PAST` in `state`, the last read
 /// in `at`, days left (negative: past) in `count`.
 ///
+/// The `frozen` section's possibly frozen rows (only `FREEZING` seen) say
+/// `possibly frozen` in `other_state`.
+///
+/// Every text field a desk sent (ids, card numbers, terminals) is guarded against
+/// spreadsheet formulas as [`crate::output::csv::Cell::Text`] does it (a leading `'`
+/// before `=`, `+`, `-`, `@`, tab or CR): the back office opens this file in a
+/// spreadsheet, and a desk (or whoever holds its password) chooses those fields.
+/// `count` is the report's own number and is written as it is.
+///
 /// # Errors
 /// [`FleetError::Invalid`] when the CSV writer fails (it writes to memory).
 pub fn csv(r: &Report) -> Result<String, FleetError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    /// A guarded CSV writer: fields through the crate's formula guard, except `count`.
+    struct Guarded(csv::Writer<Vec<u8>>);
+    impl Guarded {
+        fn write_record<'a>(
+            &mut self,
+            fields: impl IntoIterator<Item = &'a str>,
+        ) -> Result<(), csv::Error> {
+            self.0
+                .write_record(fields.into_iter().enumerate().map(|(i, f)| {
+                    if i == COUNT_COLUMN {
+                        f.to_string()
+                    } else {
+                        crate::output::csv::Cell::Text(f.to_string()).field()
+                    }
+                }))
+        }
+    }
+    const COUNT_COLUMN: usize = 8;
+    let mut w = Guarded(csv::Writer::from_writer(Vec::new()));
     let e = |e: csv::Error| FleetError::Invalid(e.to_string());
     w.write_record([
         "section",
@@ -432,7 +473,11 @@ pub fn csv(r: &Report) -> Result<String, FleetError> {
             "",
             "",
             "",
-            "",
+            if f.possibly_frozen {
+                "possibly frozen"
+            } else {
+                ""
+            },
         ])
         .map_err(e)?;
     }
@@ -484,8 +529,93 @@ pub fn csv(r: &Report) -> Result<String, FleetError> {
         ])
         .map_err(e)?;
     }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| FleetError::Invalid(e.to_string()))?;
+    let bytes =
+        w.0.into_inner()
+            .map_err(|e| FleetError::Invalid(e.to_string()))?;
     String::from_utf8(bytes).map_err(|e| FleetError::Invalid(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> Report {
+        Report {
+            schema_version: "1",
+            generated_at: "2026-11-30T08:00:00Z".into(),
+            frozen_hours: 24,
+            activations: vec![],
+            frozen: vec![Frozen {
+                id: "TORN".into(),
+                terminal: "+000000000002".into(),
+                frozen_at: "2026-11-27T08:00:00Z".into(),
+                possibly_frozen: true,
+                old_card: Some("@SUM(A1:A9)".into()),
+                balance_fen: Some(70000),
+                last_state: "FREEZING".into(),
+            }],
+            split: vec![],
+            cancels: vec![Cancel {
+                id: "=1+2".into(),
+                terminal: "000000000001".into(),
+                state: "CANCELLED".into(),
+                at: "2026-11-28T08:00:00Z".into(),
+                old_card: Some("-2+3".into()),
+                new_card: Some("\t=cmd".into()),
+            }],
+            deadline_days: 30,
+            deadlines: vec![Deadline {
+                card_number: "=HYPERLINK(\"x\")".into(),
+                deadline: "2026-11-20".into(),
+                days_left: -10,
+                basis: "issue_date".into(),
+                terminal: "000000000001".into(),
+                last_read_at: "2026-11-01T08:00:00Z".into(),
+                reads: 1,
+                holder_masked: None,
+            }],
+            notes: vec![],
+        }
+    }
+
+    #[test]
+    fn csv_cells_from_desks_never_start_a_formula() {
+        let text = csv(&report()).unwrap();
+        let mut rd = ::csv::Reader::from_reader(text.as_bytes());
+        let rows: Vec<Vec<String>> = rd
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_string).collect())
+            .collect();
+        for row in &rows {
+            for (i, f) in row.iter().enumerate() {
+                if i != 8 {
+                    assert!(
+                        !f.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                        "column {i} of {row:?}"
+                    );
+                }
+            }
+        }
+        let cancel = rows.iter().find(|r| r[0] == "cancels").unwrap();
+        assert_eq!(cancel[3], "'=1+2");
+        assert_eq!(cancel[6], "'-2+3");
+        assert_eq!(cancel[7], "'\t=cmd");
+        let frozen = rows.iter().find(|r| r[0] == "frozen").unwrap();
+        assert_eq!(frozen[1], "'+000000000002");
+        assert_eq!(frozen[6], "'@SUM(A1:A9)");
+        assert_eq!(frozen[10], "possibly frozen");
+        // The report's own number stays a number, negative or not.
+        let deadline = rows.iter().find(|r| r[0] == "deadline").unwrap();
+        assert_eq!(deadline[8], "-10");
+        assert_eq!(deadline[3], "'=HYPERLINK(\"x\")");
+    }
+
+    #[test]
+    fn a_torn_freeze_is_labelled_possibly_frozen() {
+        let t = text(&report());
+        assert!(
+            t.contains("TORN  possibly frozen (FREEZING journaled, FROZEN never seen) 2026-11-27"),
+            "{t}"
+        );
+    }
 }
