@@ -6,7 +6,6 @@
 
 pub mod activate;
 pub mod atr;
-pub mod bounds;
 pub mod completions;
 pub mod config;
 pub mod fleet;
@@ -21,6 +20,10 @@ pub mod serve;
 pub mod testbed;
 pub mod vcard;
 pub mod wait;
+
+/// The ranges of numbers from the command line, shared with the configuration file
+/// (they live below `cli/`, so `config` needs no import from here).
+pub use crate::config::bounds;
 
 use crate::error::{Error, ExitCode};
 use clap::{Parser, Subcommand};
