@@ -285,24 +285,7 @@ mod tests {
     use crate::activation::journal::{Entry, Flow, State};
 
     fn entry(flow: Flow, state: State, at: &str) -> Entry {
-        Entry {
-            id: format!("ID{at}"),
-            flow,
-            state,
-            terminal: String::new(),
-            operator: String::new(),
-            citizen_id: String::new(),
-            holder_name: String::new(),
-            old_card: None,
-            new_card: None,
-            account: None,
-            category: None,
-            balance_fen: None,
-            counter: None,
-            legacy: false,
-            created_at: String::new(),
-            updated_at: at.into(),
-        }
+        crate::cli::activate::job::tests::entry(&format!("ID{at}"), flow, state, at)
     }
 
     fn argv(s: &str) -> Vec<String> {

@@ -103,14 +103,19 @@ impl Job {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    #[test]
-    fn recovery_goes_on_only_where_it_is_safe() {
-        let entry = |state| journal::Entry {
-            id: "AA".into(),
-            flow: Flow::Pharmacy,
+    /// A journal entry with only what recovery and the interrupt report look at.
+    pub(in crate::cli::activate) fn entry(
+        id: &str,
+        flow: Flow,
+        state: journal::State,
+        updated_at: &str,
+    ) -> journal::Entry {
+        journal::Entry {
+            id: id.into(),
+            flow,
             state,
             terminal: String::new(),
             operator: String::new(),
@@ -124,8 +129,13 @@ mod tests {
             counter: None,
             legacy: false,
             created_at: String::new(),
-            updated_at: String::new(),
-        };
+            updated_at: updated_at.into(),
+        }
+    }
+
+    #[test]
+    fn recovery_goes_on_only_where_it_is_safe() {
+        let entry = |state| entry("AA", Flow::Pharmacy, state, "");
         use journal::State;
         assert_eq!(Job::Pharmacy.next(&[]), Some(Attempt::Pharmacy));
         assert_eq!(Job::Resume(None).next(&[]), Some(Attempt::Resume(None)));
