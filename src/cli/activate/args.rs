@@ -1,8 +1,8 @@
 //! The options of `sscard activate` (clap derive): shared by every flow ([`Common`])
-//! and the window/first-use extras ([`WindowArgs`]).
+//! and the window/first-use extras ([`WindowArgs`]). The desk's language is the
+//! global `--lang` ([`crate::cli::Cli::lang`]).
 
 use crate::reader::ReaderSelector;
-use crate::ui::i18n::Lang;
 use crate::ui::UiMode;
 use std::path::PathBuf;
 
@@ -59,10 +59,6 @@ pub struct Common {
     /// The desk configuration file (`none`: no file) [default: /etc/sscard/sscard.toml].
     #[arg(long, env = "SSCARD_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Desk language [default: `language` in the configuration, else from LC_ALL,
-    /// LC_MESSAGES or LANG: zh_* means Chinese].
-    #[arg(long, value_enum)]
-    pub lang: Option<Lang>,
     /// Screen: `guided` (one instruction at a time, for staff), `plain` (one English
     /// line per message, for scripts), or `auto`: guided when stderr is a terminal.
     #[arg(long, value_enum)]

@@ -41,23 +41,30 @@ pub use settings::open_sam;
 
 use super::CmdResult;
 use crate::activation::journal::Flow;
+use crate::ui::i18n::Lang;
 use job::Job;
 use run::run_flow;
 
-/// Runs `sscard activate`.
-pub fn run(args: &ActivateArgs) -> CmdResult {
+/// Runs `sscard activate`; `lang` is the global `--lang` (else the configuration's
+/// `language`, else the locale).
+///
+/// # Errors
+/// Setup and output failures the desk could not show itself (a flow's own failure
+/// is shown at the desk and becomes the exit code).
+pub fn run(args: &ActivateArgs, lang: Option<Lang>) -> CmdResult {
     match &args.command {
-        ActivateCommand::Pharmacy(c) => run_flow(c, Job::Pharmacy),
-        ActivateCommand::Window(w) => window(w, Flow::Window),
-        ActivateCommand::FirstUse(w) => window(w, Flow::FirstUse),
-        ActivateCommand::Resume { id, common } => run_flow(common, Job::Resume(id.clone())),
-        ActivateCommand::Cancel { id, common } => run_flow(common, Job::Cancel(id.clone())),
+        ActivateCommand::Pharmacy(c) => run_flow(c, lang, Job::Pharmacy),
+        ActivateCommand::Window(w) => window(w, lang, Flow::Window),
+        ActivateCommand::FirstUse(w) => window(w, lang, Flow::FirstUse),
+        ActivateCommand::Resume { id, common } => run_flow(common, lang, Job::Resume(id.clone())),
+        ActivateCommand::Cancel { id, common } => run_flow(common, lang, Job::Cancel(id.clone())),
     }
 }
 
-fn window(w: &WindowArgs, flow: Flow) -> CmdResult {
+fn window(w: &WindowArgs, lang: Option<Lang>, flow: Flow) -> CmdResult {
     run_flow(
         &w.common,
+        lang,
         Job::Window {
             flow,
             citizen_id: w.citizen_id.clone(),

@@ -18,6 +18,7 @@ use crate::config;
 use crate::error::{Error, ExitCode};
 use crate::pin_input::{PinReader, PinSource};
 use crate::profile::Profiles;
+use crate::ui::i18n::Lang;
 use crate::ui::{trouble, Failure, Frontend, FrontendSetup};
 use std::collections::HashMap;
 use std::io::Write;
@@ -36,7 +37,7 @@ impl From<Error> for Stopped {
     }
 }
 
-pub(super) fn run_flow(common: &Common, job: Job) -> CmdResult {
+pub(super) fn run_flow(common: &Common, lang: Option<Lang>, job: Job) -> CmdResult {
     let loaded = config::load(common.config.as_deref())?;
     let seen = match (&loaded, config::Source::of(common.config.as_deref())) {
         (Some(_), _) => ConfigSeen::WithoutKeys,
@@ -44,7 +45,7 @@ pub(super) fn run_flow(common: &Common, job: Job) -> CmdResult {
         (None, _) => ConfigSeen::Missing,
     };
     let cfg = loaded.map(|l| l.config).unwrap_or_default();
-    let s = settings(common, &cfg, seen);
+    let s = settings(common, lang, &cfg, seen);
     config::desk::check_activate(&s.old, s.new.as_ref(), s.sam_reader.as_ref())?;
     let asked = match &job {
         Job::Cancel(id) | Job::Resume(Some(id)) => Some(id.as_str()),

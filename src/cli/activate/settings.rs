@@ -83,7 +83,14 @@ fn selector(text: &str) -> ReaderSelector {
     }
 }
 
-pub(super) fn settings(c: &Common, cfg: &Config, config: ConfigSeen) -> Settings {
+/// The settings from the options `c` (and the global `--lang`, `lang`), the
+/// configuration `cfg` and the defaults.
+pub(super) fn settings(
+    c: &Common,
+    lang: Option<Lang>,
+    cfg: &Config,
+    config: ConfigSeen,
+) -> Settings {
     let (old, new) = match (&c.reader, &c.old_reader, &c.new_reader) {
         (Some(r), _, _) => (r.clone(), None),
         (None, Some(o), Some(n)) => (o.clone(), Some(n.clone())),
@@ -109,7 +116,7 @@ pub(super) fn settings(c: &Common, cfg: &Config, config: ConfigSeen) -> Settings
         .clone()
         .or_else(|| cfg.operator.clone())
         .or_else(|| std::env::var("USER").ok());
-    let lang = c.lang.or(cfg.language);
+    let lang = lang.or(cfg.language);
     Settings {
         old,
         new,
@@ -155,6 +162,7 @@ mod tests {
         .unwrap();
         let s = settings(
             &common(&["--config", "none"]),
+            None,
             &cfg,
             ConfigSeen::WithoutKeys,
         );
@@ -177,13 +185,12 @@ mod tests {
                 "639900000001",
                 "--timeout",
                 "5",
-                "--lang",
-                "en",
                 "--ui",
                 "plain",
                 "--journal",
                 "/j",
             ]),
+            Some(Lang::En),
             &cfg,
             ConfigSeen::WithoutKeys,
         );
