@@ -42,7 +42,7 @@ fn clean_flows_and_their_apdu_counts() {
 /// card was never frozen), then checks the money reached N exactly once.
 fn recover_by_resume(old: &SharedCard, new: &SharedCard, two: bool, when: &str) {
     let d = DeskRig::new(two);
-    let hand = hand(&old, &new);
+    let hand = hand(old, new);
     let (r, lines) = d.run(
         Start::Resume {
             entry: None,
@@ -103,7 +103,7 @@ fn recover_by_cancel(
         return 0;
     };
     let id = sscard::activation::core::TransferId(x);
-    let hand = hand(&old, &new);
+    let hand = hand(old, new);
     let start = || Start::Cancel { id, entry: None };
     let mut tries = 0;
     if let Some((which, t)) = tear {
