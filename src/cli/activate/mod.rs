@@ -11,7 +11,7 @@
 //!   transfer: the desk gets one plain instruction and the flow goes on through
 //!   `resume`, which continues from the old card or the journal (a run that journaled
 //!   nothing starts again). Which failures allow that is decided in one place,
-//!   [`driver::recovery`] (typed errors, no matching on text; never after a wrong key).
+//!   [`driver::recovery`](crate::activation::driver::recovery) (typed errors, no matching on text; never after a wrong key).
 //!   This is safe because the flows keep the money invariants after a fault at any
 //!   APDU and `resume` applies a transfer at most once. Attempts are bounded
 //!   (`--retries`, 3 on the guided screen, 0 in plain mode so scripts see the fault);
@@ -24,10 +24,10 @@
 //!   continues; the terminal's echo is turned back on (a PIN prompt turns it off) and
 //!   the exit status is `128 + signal`. A second Ctrl-C exits at once.
 //!
-//! The files: [`args`] (the options), [`settings`] (flags, then the configuration,
-//! then defaults; opening the SAM), [`job`] (what was asked and what runs after a
-//! recoverable failure), [`run`] (the attempt loop and its outcome), [`wait`]
-//! (waiting for pcscd, a reader or a pulled card to settle) and [`interrupt`].
+//! The files: `args` (the options), `settings` (flags, then the configuration,
+//! then defaults; opening the SAM), `job` (what was asked and what runs after a
+//! recoverable failure), `run` (the attempt loop and its outcome), `wait`
+//! (waiting for pcscd, a reader or a pulled card to settle) and `interrupt`.
 
 mod args;
 mod interrupt;

@@ -6,9 +6,9 @@
 //! English is what plain desks, scripts and the scripted-holder tests read; Chinese
 //! is for the desk staff (`--lang zh`, or a `zh*` locale).
 //!
-//! By concern, one file each: [`progress`] (steps and notes), [`asking`] (prompts and
-//! the desk's card-in/card-out messages), [`refusal`], [`stop`], [`driver`] (what the
-//! driver and the command say around the core) and [`interrupted`] (a signal stopped
+//! By concern, one file each: `progress` (steps and notes), `asking` (prompts and
+//! the desk's card-in/card-out messages), `refusal`, `stop`, `driver` (what the
+//! driver and the command say around the core) and `interrupted` (a signal stopped
 //! the flow). This file keeps the small pieces they share.
 
 use crate::activation::core::{JournalState, KeyRole, SscStatus, TransferId, Which};
