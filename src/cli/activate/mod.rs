@@ -12,8 +12,9 @@
 //!   `resume`, which continues from the old card or the journal (a run that journaled
 //!   nothing starts again). Which failures allow that is decided in one place,
 //!   [`driver::recovery`](crate::activation::driver::recovery) (typed errors, no
-//!   matching on text; never after a wrong key). This is safe because the flows keep the money invariants after a fault at any
-//!   APDU and `resume` applies a transfer at most once. Attempts are bounded
+//!   matching on text; never after a wrong key). This is safe because the flows
+//!   keep the money invariants after a fault at any APDU and `resume` applies a
+//!   transfer at most once. Attempts are bounded
 //!   (`--retries`, 3 on the guided screen, 0 in plain mode so scripts see the fault);
 //!   when they run out, the command exits with the last failure's own code (5 card
 //!   lost, 3 pcscd/reader, 15 timeout), so scripts can still tell failures apart.
