@@ -10,6 +10,11 @@
 //! - [`cli`]: the `sscard` command line.
 #![forbid(unsafe_code)]
 
+// First: its `print!`/`println!`/`eprint!`/`eprintln!` replace std's in every module
+// below, so a failed write is an error value, never a panic (see the module doc).
+#[macro_use]
+pub mod stdio;
+
 pub mod activation;
 pub mod apdu;
 pub mod bcd;

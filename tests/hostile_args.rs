@@ -243,10 +243,28 @@ fn a_panic_is_a_short_bug_report_with_exit_101() {
 
 /// A full disk (here `/dev/full`) under standard output is a local I/O error (exit
 /// 14) with a message, not a panic (exit 101): std's `println!` panics on a failed
-/// write and the hook used to call that a bug.
+/// write; sscard's writes return the `io::Error` (`sscard::stdio`) and no panic text
+/// is matched. Every way of writing is tried: `println!` (`atr`, `config example`,
+/// `journal list`), `write_all` (`man`, `completions`), JSON documents, and clap's
+/// own help and version.
 #[test]
 fn a_full_standard_output_is_an_io_error_not_a_bug() {
-    for args in [&["atr", "3B00"][..], &["config", "example"][..]] {
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("j.sqlite");
+    sscard::activation::journal::Journal::open(&j).unwrap();
+    let j = j.to_str().unwrap();
+    for args in [
+        &["atr", "3B00"][..],
+        &["atr", "3B00", "--format", "json"][..],
+        &["config", "example"][..],
+        &["journal", "list", "--journal", j, "--format", "json"][..],
+        &["journal", "export", "--journal", j, "--format", "csv"][..],
+        &["man"][..],
+        &["completions", "bash"][..],
+        &["--help"][..],
+        &["--version"][..],
+        &["journal", "--help"][..],
+    ] {
         let out = Command::new(env!("CARGO_BIN_EXE_sscard"))
             .args(args)
             .env("SSCARD_CONFIG", "none")
@@ -265,5 +283,37 @@ fn a_full_standard_output_is_an_io_error_not_a_bug() {
             "{args:?}: {stderr}"
         );
         assert!(!stderr.contains("internal error"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+/// A reader that takes one byte and leaves (`| head -c1`): sscard ends quietly with
+/// 141 (the shell's status for SIGPIPE), never a panic (101), an I/O error (14) or a
+/// word on stderr, whichever way it writes. The command runs in a loop into one pipe
+/// (the loop stops at the first failing run and passes its status on), so a run
+/// certainly writes after `head` left, however small its output.
+#[test]
+fn a_reader_that_takes_one_byte_ends_it_quietly() {
+    for args in [
+        "man",
+        "completions zsh",
+        "config example",
+        "atr 3B00",
+        "atr 3B00 --format json",
+        "--help",
+        "--version",
+    ] {
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "for i in $(seq 500); do \"$0\" {args} || exit $?; done | head -c1 >/dev/null; \
+                 echo \"status=${{PIPESTATUS[0]}}\" >&2"
+            ))
+            .arg(env!("CARGO_BIN_EXE_sscard"))
+            .env("SSCARD_CONFIG", "none")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.trim(), "status=141", "{args}");
     }
 }

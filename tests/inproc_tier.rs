@@ -17,299 +17,14 @@
 // message (clippy.toml allows them in #[test] fns; these files' helpers need this).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use sscard::activation::core::{Prompt, Start};
-use sscard::activation::desk::{english, Ask, Desk, Msg, Want};
-use sscard::activation::driver::{self, Outcome};
-use sscard::activation::journal::Journal;
-use sscard::activation::log_record::LogRecord;
-use sscard::activation::slots::{Bench, Cue, Slots};
-use sscard::activation::{ActivationError, Context};
-use sscard::apdu::Channel;
-use sscard::card::{read_city, read_ssc, Floor};
-use sscard::profile::Profiles;
-use sscard::sam::keyfile::KeyFile;
-use sscard::secret::Pin;
+#[path = "common/inproc.rs"]
+mod inproc;
+
+use inproc::*;
+use sscard::activation::core::Start;
+use sscard::activation::driver::Outcome;
+use sscard::activation::ActivationError;
 use sscard::vcard::inproc::{SharedCard, Tear, TearKind};
-use sscard::vcard::Card;
-use std::cell::RefCell;
-use std::collections::VecDeque;
-use std::path::PathBuf;
-use std::rc::Rc;
-
-const BALANCE: u32 = 123_456;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn card(name: &str, label: &str) -> SharedCard {
-    SharedCard::load(&root().join("cards").join(name), label).unwrap()
-}
-
-/// A copy of a card's persistent state (a fresh engine from its image).
-fn copy(c: &SharedCard) -> SharedCard {
-    SharedCard::new(Card::from_image(c.image()).unwrap(), &c.label())
-}
-
-/// A desk that answers from scripts and keeps every line it was shown.
-struct ScriptDesk {
-    pins: VecDeque<&'static str>,
-    lines: Vec<String>,
-}
-
-impl Desk for ScriptDesk {
-    fn show(&mut self, msg: &Msg) {
-        self.lines.push(english(msg));
-    }
-    fn pin(&mut self, _ask: Ask, _confirm: bool) -> Result<Pin, sscard::error::Error> {
-        let p = self.pins.pop_front().unwrap_or("135790");
-        Ok(Pin::parse(p).unwrap())
-    }
-    fn line(&mut self, _prompt: Prompt) -> Result<String, sscard::error::Error> {
-        Ok("111111198101011110".into())
-    }
-    fn interactive(&self) -> bool {
-        false
-    }
-}
-
-/// The holder: which cards are at the desk, and what they do when asked.
-#[derive(Clone)]
-struct Hand {
-    old: Option<SharedCard>,
-    new: Option<SharedCard>,
-    /// How often the holder brings the new card (`None`: whenever asked).
-    new_limit: Option<usize>,
-}
-
-/// One desk: its own journal, one or two readers.
-struct DeskRig {
-    journal: PathBuf,
-    two: bool,
-    _dir: tempfile::TempDir,
-}
-
-impl DeskRig {
-    fn new(two: bool) -> DeskRig {
-        let dir = tempfile::tempdir().unwrap();
-        DeskRig {
-            journal: dir.path().join("journal.sqlite"),
-            two,
-            _dir: dir,
-        }
-    }
-
-    /// Runs `start` with the holder carrying `hand`; returns the outcome and the desk's lines.
-    fn run(&self, start: Start, hand: &Hand) -> (Result<Outcome, ActivationError>, Vec<String>) {
-        let profiles = Profiles::builtin().unwrap();
-        let mut sam = keys();
-        let mut journal = Journal::open(&self.journal).unwrap();
-        let mut desk = ScriptDesk {
-            pins: VecDeque::new(),
-            lines: Vec::new(),
-        };
-        let readers: &[&str] = if self.two { &["O", "N"] } else { &["R"] };
-        let bench = Bench::new(readers);
-        let h = Rc::new(RefCell::new(hand.clone()));
-        let (old_r, new_r) = if self.two {
-            ("O", Some("N"))
-        } else {
-            ("R", None)
-        };
-        let hh = h.clone();
-        let holder = Box::new(move |cue: &Cue, b: &Bench| {
-            let mut hand = hh.borrow_mut();
-            match cue {
-                Cue::Insert(Want::OldCard, r) => {
-                    if let Some(c) = &hand.old {
-                        b.insert(r, c);
-                    }
-                }
-                Cue::Insert(Want::NewCard, r) => {
-                    if hand.new_limit == Some(0) {
-                        return;
-                    }
-                    if let Some(n) = hand.new_limit.as_mut() {
-                        *n -= 1;
-                    }
-                    if let Some(c) = &hand.new {
-                        b.insert(r, c);
-                    }
-                }
-                Cue::Remove(r) => {
-                    b.pull(r);
-                }
-            }
-        });
-        let mut slots = Slots::in_process(bench, old_r, new_r, holder);
-        let mut cx = Context {
-            profiles: &profiles,
-            sam: &mut sam,
-            journal: &mut journal,
-            desk: &mut desk,
-            slots: &mut slots,
-            terminal: "639900000001".into(),
-            operator: "test".into(),
-            today: chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
-            force_last_try: false,
-        };
-        let r = driver::run(&mut cx, start);
-        drop(cx);
-        // Every card leaves the readers when the desk is done with the holder.
-        for c in [&h.borrow().old, &h.borrow().new].into_iter().flatten() {
-            c.pull();
-        }
-        (r, desk.lines)
-    }
-}
-
-fn keys() -> KeyFile {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("keys.txt");
-    std::fs::copy(root().join("keys/test-keys.txt"), &p).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
-    KeyFile::load(&p).unwrap()
-}
-
-/// What an old card holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Old {
-    status: u8,
-    balance: u32,
-    transfer: Option<[u8; 16]>,
-    target: Option<String>,
-    counter: u32,
-}
-
-/// What a new card holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct New {
-    number: String,
-    status: u8,
-    balance: u32,
-    transfer: Option<[u8; 16]>,
-    floor: Option<Floor>,
-    logs: Vec<LogRecord>,
-}
-
-fn with_channel<R>(c: &SharedCard, f: impl FnOnce(&mut Channel<'_>) -> R) -> R {
-    c.arm(None);
-    c.insert();
-    let t = c.connect("inspect").unwrap();
-    let mut ch = Channel::new(Box::new(t));
-    let r = f(&mut ch);
-    drop(ch);
-    c.pull();
-    r
-}
-
-fn old_state(c: &SharedCard) -> Old {
-    let profiles = Profiles::builtin().unwrap();
-    let p = profiles.get("city-reference").unwrap();
-    let city = with_channel(c, |ch| read_city(ch, p).unwrap());
-    Old {
-        status: city.status,
-        balance: city.balance_fen,
-        transfer: city.transfer(),
-        target: city.target_card.clone(),
-        counter: city.transfer_counter.unwrap(),
-    }
-}
-
-fn new_state(c: &SharedCard) -> New {
-    let profiles = Profiles::builtin().unwrap();
-    let p = profiles.get("ssc").unwrap();
-    let mut sam = keys();
-    with_channel(c, |ch| {
-        let s = read_ssc(ch, p, Some(&mut sam)).unwrap();
-        let m = s.medical.unwrap();
-        let mut logs = Vec::new();
-        for n in 1..=10u8 {
-            let cmd = sscard::apdu::catalogue::read_record(
-                sscard::apdu::catalogue::EfRef::Sfi(8),
-                sscard::apdu::catalogue::RecordRef::Number(n),
-                32,
-            );
-            let r = ch.send(&cmd).unwrap();
-            if let Ok(Some(rec)) = LogRecord::decode(&r.data) {
-                logs.push(rec);
-            }
-        }
-        New {
-            number: s.card_number,
-            status: m.status,
-            balance: m.balance_fen,
-            transfer: m.transfer(),
-            floor: m.transfer_floor.unwrap(),
-            logs,
-        }
-    })
-}
-
-/// Where the money is: `"old"`, `"frozen"` (on the old card, bound to N) or the
-/// number of the new card holding it. Panics (with `when`) when an invariant of
-/// spec/activation.md does not hold.
-fn invariants(old: &SharedCard, news: &[&SharedCard], when: &str) -> String {
-    let o = old_state(old);
-    let ns: Vec<New> = news.iter().map(|c| new_state(c)).collect();
-    // A card at 00 holds no balance unless tag 26 names a transfer.
-    for n in &ns {
-        assert!(
-            n.status != 0 || n.balance == 0 || n.transfer.is_some(),
-            "{when}: {n:?} holds money without a transfer"
-        );
-        // Credited only to N, and only with the old card's transfer.
-        if n.status == 1 && n.balance > 0 {
-            assert_eq!(
-                Some(&n.number),
-                o.target.as_ref().or(o.target.as_ref()),
-                "{when}: credited to a card the old card does not name ({o:?} / {n:?})"
-            );
-        }
-    }
-    let spendable_new: Vec<&New> = ns
-        .iter()
-        .filter(|n| n.status == 1 && n.balance == BALANCE)
-        .collect();
-    let old_spends = o.status == 0 && o.balance == BALANCE;
-    let spendable = spendable_new.len() + usize::from(old_spends);
-    assert!(
-        spendable <= 1,
-        "{when}: spendable on {spendable} cards: {o:?} {ns:?}"
-    );
-    if old_spends {
-        return "old".into();
-    }
-    if let Some(n) = spendable_new.first() {
-        assert_eq!(n.transfer, o.transfer, "{when}: N holds another transfer");
-        return n.number.clone();
-    }
-    assert!(
-        o.status == 1 && o.transfer.is_some() && o.target.is_some(),
-        "{when}: the balance is lost: {o:?} {ns:?}"
-    );
-    "frozen".into()
-}
-
-fn counts(two: bool) -> (u64, u64) {
-    // `RUST_LOG=sscard::apdu=debug` prints every APDU of the clean flows.
-    let _ = env_logger::builder().is_test(true).try_init();
-    let (old, new) = (card("city.json", "old"), card("ssc-2.00.json", "N"));
-    let d = DeskRig::new(two);
-    old.arm(None);
-    new.arm(None);
-    let hand = Hand {
-        old: Some(old.clone()),
-        new: Some(new.clone()),
-        new_limit: None,
-    };
-    let (r, lines) = d.run(Start::Pharmacy, &hand);
-    assert!(matches!(r, Ok(Outcome::Done(_))), "{r:?} {lines:#?}");
-    let (a, b) = (old.apdus(), new.apdus());
-    assert_eq!(invariants(&old, &[&new], "clean"), "X00000019");
-    (a, b)
-}
 
 #[test]
 fn clean_flows_and_their_apdu_counts() {
@@ -327,11 +42,7 @@ fn clean_flows_and_their_apdu_counts() {
 /// card was never frozen), then checks the money reached N exactly once.
 fn recover_by_resume(old: &SharedCard, new: &SharedCard, two: bool, when: &str) {
     let d = DeskRig::new(two);
-    let hand = Hand {
-        old: Some(old.clone()),
-        new: Some(new.clone()),
-        new_limit: None,
-    };
+    let hand = hand(old, new);
     let (r, lines) = d.run(
         Start::Resume {
             entry: None,
@@ -392,11 +103,7 @@ fn recover_by_cancel(
         return 0;
     };
     let id = sscard::activation::core::TransferId(x);
-    let hand = Hand {
-        old: Some(old.clone()),
-        new: Some(new.clone()),
-        new_limit: None,
-    };
+    let hand = hand(old, new);
     let start = || Start::Cancel { id, entry: None };
     let mut tries = 0;
     if let Some((which, t)) = tear {
@@ -480,11 +187,7 @@ fn matrix(two: bool) {
                 torn.arm(Some(Tear { at: k, kind }));
                 let when = format!("{mode}, {which} card torn {kind:?} APDU {k}");
                 let d = DeskRig::new(two);
-                let hand = Hand {
-                    old: Some(old.clone()),
-                    new: Some(new.clone()),
-                    new_limit: None,
-                };
+                let hand = hand(&old, &new);
                 let (r, lines) = d.run(Start::Pharmacy, &hand);
                 assert!(torn.torn(), "{when}: the tear did not fire");
                 assert!(r.is_err(), "{when}: {r:?} {lines:#?}");
@@ -528,6 +231,7 @@ fn cancel_and_void_torn_at_every_apdu() {
             old: Some(o.clone()),
             new: Some(n.clone()),
             new_limit: Some(1),
+            swap: None,
         };
         let (r, _) = DeskRig::new(false).run(Start::Pharmacy, &h);
         assert!(matches!(r, Err(ActivationError::Timeout(_))), "{r:?}");
@@ -541,11 +245,7 @@ fn cancel_and_void_torn_at_every_apdu() {
             at: k,
             kind: TearKind::After,
         }));
-        let h = Hand {
-            old: Some(o.clone()),
-            new: Some(n.clone()),
-            new_limit: None,
-        };
+        let h = hand(&o, &n);
         let _ = DeskRig::new(false).run(Start::Pharmacy, &h);
         let ns = new_state(&n);
         if ns.status == 0 && ns.transfer.is_some() && ns.balance == BALANCE {
@@ -564,14 +264,7 @@ fn cancel_and_void_torn_at_every_apdu() {
         let x = sscard::activation::core::TransferId(old_state(&o).transfer.unwrap());
         o.arm(None);
         n.arm(None);
-        let (r, lines) = d.run(
-            Start::Cancel { id: x, entry: None },
-            &Hand {
-                old: Some(o.clone()),
-                new: Some(n.clone()),
-                new_limit: None,
-            },
-        );
+        let (r, lines) = d.run(Start::Cancel { id: x, entry: None }, &hand(&o, &n));
         assert!(
             matches!(r, Ok(Outcome::Cancelled { .. })),
             "{what}: {r:?} {lines:#?}"
@@ -604,27 +297,13 @@ fn the_freeze_binds_n_and_the_other_genuine_card_is_refused() {
         card("ssc-3.00-second.json", "M"),
     );
     let d = DeskRig::new(false);
-    let (r, _) = d.run(
-        Start::Pharmacy,
-        &Hand {
-            old: Some(old.clone()),
-            new: Some(n.clone()),
-            new_limit: None,
-        },
-    );
+    let (r, _) = d.run(Start::Pharmacy, &hand(&old, &n));
     assert!(matches!(r, Ok(Outcome::Done(_))), "{r:?}");
     let o = old_state(&old);
     assert_eq!((o.status, o.target.as_deref()), (1, Some("X00000019")));
     assert_eq!(o.counter, 1);
     let e = DeskRig::new(false);
-    let (r, lines) = e.run(
-        Start::Pharmacy,
-        &Hand {
-            old: Some(old.clone()),
-            new: Some(other.clone()),
-            new_limit: None,
-        },
-    );
+    let (r, lines) = e.run(Start::Pharmacy, &hand(&old, &other));
     assert!(r.is_err(), "{r:?} {lines:#?}");
     assert_eq!(invariants(&old, &[&n, &other], "case 4"), "X00000019");
     let m = new_state(&other);
@@ -644,14 +323,7 @@ fn cards_of_the_layout_before_the_transfer_protocol_are_refused_with_the_reason(
         let (old, new) = (card(old_name, "old"), card(new_name, "N"));
         let before = (old.image().to_json(), new.image().to_json());
         for two in [false, true] {
-            let (r, lines) = DeskRig::new(two).run(
-                Start::Pharmacy,
-                &Hand {
-                    old: Some(old.clone()),
-                    new: Some(new.clone()),
-                    new_limit: None,
-                },
-            );
+            let (r, lines) = DeskRig::new(two).run(Start::Pharmacy, &hand(&old, &new));
             let msg = match r {
                 Err(e @ ActivationError::Refused(_)) => e.to_string(),
                 other => panic!("{old_name}/{new_name}: {other:?} {lines:#?}"),
@@ -681,11 +353,7 @@ fn pharmacy_with_a_1_00_and_a_3_00_card() {
             let (old, new) = (card("city.json", "old"), card(image, "N"));
             old.arm(None);
             new.arm(None);
-            let hand = Hand {
-                old: Some(old.clone()),
-                new: Some(new.clone()),
-                new_limit: None,
-            };
+            let hand = hand(&old, &new);
             let (r, lines) = DeskRig::new(two).run(Start::Pharmacy, &hand);
             assert!(
                 matches!(r, Ok(Outcome::Done(_))),

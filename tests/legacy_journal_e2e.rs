@@ -14,63 +14,16 @@
 // message (clippy.toml allows them in #[test] fns; these files' helpers need this).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use sscard::activation::core::{Prompt, Start, TransferId};
-use sscard::activation::desk::{english, Ask, Desk, Msg, Want};
+#[path = "common/inproc.rs"]
+mod inproc;
+
+use inproc::*;
+use sscard::activation::core::{Start, TransferId};
 use sscard::activation::driver::{self, Outcome};
 use sscard::activation::journal::{Journal, State, LEGACY_INSTANCE, SCHEMA_VERSION};
-use sscard::activation::slots::{Bench, Cue, Slots};
-use sscard::activation::{ActivationError, Context};
-use sscard::apdu::Channel;
-use sscard::card::{read_city, read_ssc};
-use sscard::profile::Profiles;
-use sscard::sam::keyfile::KeyFile;
-use sscard::secret::Pin;
+use sscard::activation::ActivationError;
 use sscard::vcard::inproc::SharedCard;
-use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
-
-const BALANCE: u32 = 123_456;
-const TERMINAL: &str = "639900000001";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn card(name: &str, label: &str) -> SharedCard {
-    SharedCard::load(&root().join("cards").join(name), label).unwrap()
-}
-
-fn keys() -> KeyFile {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("keys.txt");
-    std::fs::copy(root().join("keys/test-keys.txt"), &p).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
-    KeyFile::load(&p).unwrap()
-}
-
-struct ScriptDesk {
-    pins: VecDeque<&'static str>,
-    lines: Vec<String>,
-}
-
-impl Desk for ScriptDesk {
-    fn show(&mut self, msg: &Msg) {
-        self.lines.push(english(msg));
-    }
-    fn pin(&mut self, _ask: Ask, _confirm: bool) -> Result<Pin, sscard::error::Error> {
-        let p = self.pins.pop_front().unwrap_or("135790");
-        Ok(Pin::parse(p).unwrap())
-    }
-    fn line(&mut self, _prompt: Prompt) -> Result<String, sscard::error::Error> {
-        Ok("111111198101011110".into())
-    }
-    fn interactive(&self) -> bool {
-        false
-    }
-}
 
 /// What to start, decided from the journal as `sscard activate` does.
 enum What {
@@ -88,105 +41,31 @@ fn run(
     new: &SharedCard,
     new_limit: Option<usize>,
 ) -> (Result<Outcome, ActivationError>, Vec<String>) {
-    let profiles = Profiles::builtin().unwrap();
-    let mut sam = keys();
-    let mut journal = Journal::open(journal).unwrap();
-    let entry = |j: &Journal, id: &str| j.get(id).unwrap().as_ref().and_then(driver::journal_entry);
-    let start = match &what {
-        What::Pharmacy => Start::Pharmacy,
-        What::Resume(id) => Start::Resume {
-            entry: Some(entry(&journal, id).expect("a resumable entry")),
-            old_card_present: true,
-        },
-        What::Cancel(id) => Start::Cancel {
-            id: TransferId::parse(id).unwrap(),
-            entry: entry(&journal, id),
-        },
-    };
-    let mut desk = ScriptDesk {
-        pins: VecDeque::new(),
-        lines: Vec::new(),
-    };
-    let bench = Bench::new(&["R"]);
-    let (o, n) = (old.clone(), new.clone());
-    let left = Rc::new(RefCell::new(new_limit));
-    let holder = Box::new(move |cue: &Cue, b: &Bench| match cue {
-        Cue::Insert(Want::OldCard, r) => b.insert(r, &o),
-        Cue::Insert(Want::NewCard, r) => {
-            let mut l = left.borrow_mut();
-            if *l == Some(0) {
-                return;
-            }
-            if let Some(k) = l.as_mut() {
-                *k -= 1;
-            }
-            b.insert(r, &n);
+    let start = {
+        let journal = Journal::open(journal).unwrap();
+        let entry =
+            |j: &Journal, id: &str| j.get(id).unwrap().as_ref().and_then(driver::journal_entry);
+        match &what {
+            What::Pharmacy => Start::Pharmacy,
+            What::Resume(id) => Start::Resume {
+                entry: Some(entry(&journal, id).expect("a resumable entry")),
+                old_card_present: true,
+            },
+            What::Cancel(id) => Start::Cancel {
+                id: TransferId::parse(id).unwrap(),
+                entry: entry(&journal, id),
+            },
         }
-        Cue::Remove(r) => {
-            b.pull(r);
-        }
-    });
-    let mut slots = Slots::in_process(bench, "R", None, holder);
-    let mut cx = Context {
-        profiles: &profiles,
-        sam: &mut sam,
-        journal: &mut journal,
-        desk: &mut desk,
-        slots: &mut slots,
-        terminal: TERMINAL.into(),
-        operator: "test".into(),
-        today: chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
-        force_last_try: false,
     };
-    let r = driver::run(&mut cx, start);
-    drop(cx);
-    old.pull();
-    new.pull();
-    (r, desk.lines)
+    let mut hand = hand(old, new);
+    hand.new_limit = new_limit;
+    DeskRig::at(journal).run(start, &hand)
 }
 
-fn with_channel<R>(c: &SharedCard, f: impl FnOnce(&mut Channel<'_>) -> R) -> R {
-    c.arm(None);
-    c.insert();
-    let t = c.connect("inspect").unwrap();
-    let mut ch = Channel::new(Box::new(t));
-    let r = f(&mut ch);
-    drop(ch);
-    c.pull();
-    r
-}
-
-/// Where the money is: `"old"` (spendable on the old card), `"frozen"` (on the old
-/// card, bound to N), or the number of the new card that can spend it. Panics when
-/// it is spendable twice or lost.
+/// Where the money is (see [`invariants`], which panics when it is spendable twice
+/// or lost), with the one new card of these tests.
 fn money(old: &SharedCard, new: &SharedCard) -> String {
-    let profiles = Profiles::builtin().unwrap();
-    let city = with_channel(old, |ch| {
-        read_city(ch, profiles.get("city-reference").unwrap()).unwrap()
-    });
-    let mut sam = keys();
-    let ssc = with_channel(new, |ch| {
-        read_ssc(ch, profiles.get("ssc").unwrap(), Some(&mut sam)).unwrap()
-    });
-    let m = ssc.medical.unwrap();
-    let old_spends = city.status == 0 && city.balance_fen == BALANCE;
-    let new_spends = m.status == 1 && m.balance_fen == BALANCE;
-    assert!(
-        !(old_spends && new_spends),
-        "spendable twice: {city:?} {m:?}"
-    );
-    if old_spends {
-        "old".into()
-    } else if new_spends {
-        assert_eq!(m.transfer(), city.transfer(), "N holds another transfer");
-        ssc.card_number
-    } else {
-        assert!(
-            city.status == 1 && city.transfer().is_some(),
-            "the balance is lost: {city:?} {m:?}"
-        );
-        "frozen".into()
-    }
+    invariants(old, &[new], "legacy journal")
 }
 
 /// A frozen transfer: the old card frozen, bound to N (X00000019), N untouched; the

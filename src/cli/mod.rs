@@ -6,7 +6,6 @@
 
 pub mod activate;
 pub mod atr;
-pub mod bounds;
 pub mod completions;
 pub mod config;
 pub mod fleet;
@@ -22,7 +21,12 @@ pub mod testbed;
 pub mod vcard;
 pub mod wait;
 
+/// The ranges of numbers from the command line, shared with the configuration file
+/// (they live below `cli/`, so `config` needs no import from here).
+pub use crate::config::bounds;
+
 use crate::error::{Error, ExitCode};
+use crate::ui::i18n::Lang;
 use clap::{Parser, Subcommand};
 
 /// Smart-card terminal tool for social security cards (社会保障卡).
@@ -32,6 +36,12 @@ pub struct Cli {
     /// Show the APDU trace (secrets redacted); repeat for more detail. RUST_LOG also works.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+
+    /// Language for people: the desk's screens and every command's errors [default:
+    /// `language` in the desk configuration, else from LC_ALL, LC_MESSAGES or LANG:
+    /// zh_* means Chinese]. Machine output (JSON, hex, tables) is the same in both.
+    #[arg(long, global = true, value_enum)]
+    pub lang: Option<Lang>,
 
     /// The subcommand.
     #[command(subcommand)]
@@ -103,7 +113,10 @@ pub fn main() -> std::process::ExitCode {
         eprintln!("sscard: error: cannot turn core dumps off: {e}");
         return std::process::ExitCode::from(ExitCode::Internal as u8);
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage(&e),
+    };
     init_logging(cli.verbose);
     if let Some(what) = long_running(&cli.command) {
         if let Err(e) = process::exit_on_signal(what) {
@@ -116,7 +129,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Info(a) => info::run(a),
         Command::Send(a) => send::run(a),
         Command::Wait(a) => wait::run(a),
-        Command::Activate(a) => activate::run(a),
+        Command::Activate(a) => activate::run(a, cli.lang),
         Command::Journal(a) => journal::run(a),
         Command::Fleet(a) => fleet::run(a),
         Command::Script(a) => script::run(a),
@@ -135,7 +148,7 @@ pub fn main() -> std::process::ExitCode {
             if wants_json(&cli.command) {
                 crate::output::print_error(&e);
             }
-            report(&e)
+            report_in(&e, people_lang(cli.lang))
         }
     }
 }
@@ -182,6 +195,52 @@ fn long_running(c: &Command) -> Option<&'static str> {
         Command::Vcard(_) => Some("vcard"),
         Command::Script(_) => Some("script"),
         _ => None,
+    }
+}
+
+/// Prints clap's help, version or usage error (what `Cli::parse` would print) and
+/// returns its exit status; help or version that cannot be written to stdout ends
+/// as any other output does ([`crate::stdio`]: 14, or quietly 141 on a closed pipe)
+/// instead of being dropped with status 0.
+fn usage(e: &clap::Error) -> std::process::ExitCode {
+    if let Err(io) = e.print().and_then(|()| {
+        use std::io::Write;
+        std::io::stdout().flush()
+    }) {
+        if !e.use_stderr() {
+            crate::stdio::stdout_failed(&io);
+        }
+    }
+    std::process::ExitCode::from(e.exit_code().clamp(0, 255) as u8)
+}
+
+/// The language for people when a command did not settle it itself: `--lang`, else
+/// `language` in the desk configuration ($SSCARD_CONFIG, else the default file; one
+/// that cannot be read is passed over here, its own command reports it), else the
+/// locale ([`Lang::from_env`]). `sscard activate` decides the same way, with its
+/// `--config`.
+pub fn people_lang(flag: Option<Lang>) -> Lang {
+    flag.or_else(|| {
+        let named = std::env::var_os("SSCARD_CONFIG").map(std::path::PathBuf::from);
+        crate::config::load(named.as_deref())
+            .ok()
+            .flatten()
+            .and_then(|l| l.config.language)
+    })
+    .unwrap_or_else(Lang::from_env)
+}
+
+/// Prints an error for people in `lang` and returns its exit code: in English the
+/// `sscard: error:` line and its hint ([`report`]); in Chinese the desk's advice
+/// (what happened, who acts and how), with the English message kept as the
+/// technical line.
+pub fn report_in(e: &Error, lang: Lang) -> std::process::ExitCode {
+    match lang {
+        Lang::En => report(e),
+        Lang::Zh => {
+            crate::ui::lines::report(lang, &crate::ui::advice::advise(lang, e));
+            std::process::ExitCode::from(e.exit_code() as u8)
+        }
     }
 }
 

@@ -17,14 +17,16 @@
 //! - **Panics** ([`install_panic_hook`]): a panic is a bug. It prints one short line
 //!   asking for a report and exits with [`PANIC_EXIT`] (101, Rust's own code for a
 //!   panic, documented in the README), instead of Rust's backtrace banner. Output that
-//!   cannot be written (a full disk, `> /dev/full`) is not a bug either: exit 14 with
-//!   the I/O error ([`output_failure_exit`]).
+//!   cannot be written (a full disk, `> /dev/full`) is no bug and no panic: the
+//!   crate's `print!`/`println!` write through [`crate::stdio`], which exits 14 with
+//!   the I/O error (or quietly 141 on a closed pipe), so the hook matches no text.
 //! - **A closed pipe** ([`default_sigpipe`]): `sscard readers | head -1` ends with
 //!   [`BROKEN_PIPE_EXIT`] (141), what the shell shows for a Unix filter killed by
 //!   SIGPIPE. Rust starts programs with SIGPIPE ignored, so a write to a closed pipe
 //!   made `println!` panic and the hook had to recognise the panic by its text; now
-//!   SIGPIPE itself ends the process, inside the failing write: nothing is matched
-//!   and nothing panics.
+//!   SIGPIPE itself ends the process, inside the failing write, and should its
+//!   handler be missing the write's `BrokenPipe` error ends it the same way
+//!   ([`crate::stdio`]): nothing is matched and nothing panics.
 //!   Safe for our own sockets: pcsc-lite's client sends with `MSG_NOSIGNAL`, and std's
 //!   and socket2's sockets (vpcd, PostgreSQL) do too, so a dead pcscd or vpcd is still
 //!   an error value, never a SIGPIPE.
@@ -44,7 +46,7 @@ pub const PANIC_EXIT: i32 = 101;
 
 /// Exit status when stdout is closed early (`sscard readers | head -1`): the shell's
 /// code for a process ended by SIGPIPE.
-pub const BROKEN_PIPE_EXIT: i32 = 141;
+pub const BROKEN_PIPE_EXIT: i32 = crate::stdio::BROKEN_PIPE_EXIT;
 
 /// The signals a long-running command handles.
 pub const STOP_SIGNALS: [i32; 3] = [SIGINT, SIGTERM, SIGHUP];
@@ -98,32 +100,9 @@ pub fn default_sigpipe() -> std::io::Result<()> {
     .map(|_| ())
 }
 
-/// The exit code for a panic that is std's `println!`/`eprintln!` failing to write
-/// (`failed printing to stdout: ...`), which is no bug of ours: 14 (local I/O
-/// error), such as a full disk or `> /dev/full`. `None` for every other panic. A
-/// closed pipe never gets here: SIGPIPE ends the process first ([`default_sigpipe`]).
-pub fn output_failure_exit(panic_message: &str) -> Option<i32> {
-    (panic_message.starts_with("failed printing to stdout")
-        || panic_message.starts_with("failed printing to stderr"))
-    .then_some(crate::error::ExitCode::Io as i32)
-}
-
 /// Installs the panic hook described in the module doc.
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        let msg = info
-            .payload()
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| info.payload().downcast_ref::<&str>().copied())
-            .unwrap_or("");
-        if let Some(code) = output_failure_exit(msg) {
-            // The io::Error text after the prefix: no card data in it. stderr may be
-            // the stream that failed, so a failure here is ignored.
-            use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "sscard: error: {msg}");
-            std::process::exit(code);
-        }
         // Only the source location: a message could carry data from the card.
         let at = info
             .location()
@@ -159,27 +138,6 @@ pub fn exit_on_signal(what: &'static str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn failed_output_is_an_io_error_or_a_closed_pipe_never_a_bug() {
-        assert_eq!(
-            output_failure_exit("failed printing to stdout: No space left on device (os error 28)"),
-            Some(14)
-        );
-        assert_eq!(
-            output_failure_exit("failed printing to stderr: Input/output error (os error 5)"),
-            Some(14)
-        );
-        assert_eq!(
-            output_failure_exit("index out of bounds: the len is 0"),
-            None
-        );
-        // Card data in a panic message must not pass for a print failure.
-        assert_eq!(
-            output_failure_exit("bad data: failed printing to stdout"),
-            None
-        );
-    }
 
     #[test]
     fn no_core_dumps_turns_dumping_off() {

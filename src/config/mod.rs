@@ -18,9 +18,9 @@
 //! `none` means no file. A missing file at the default location is no error (a lab
 //! machine needs none); a missing file named explicitly is.
 
+pub mod bounds;
 pub mod desk;
 
-use crate::cli::bounds;
 use crate::error::{Error, ExitCode};
 use crate::ui::i18n::Lang;
 use crate::ui::UiMode;
@@ -257,7 +257,7 @@ impl Config {
             }
         }
         if let Some(t) = self.timeout {
-            // The same range as `--timeout` (crate::cli::bounds), and above 0: a desk
+            // The same range as `--timeout` ([`bounds`]), and above 0: a desk
             // that never waits for a card cannot work.
             if let Err(why) = bounds::check_seconds(t) {
                 return Err(bad("timeout", &why));
@@ -397,7 +397,7 @@ mod tests {
         assert!(e.to_string().contains("needs both"), "{e}");
         let e = p("keys = \"k\"\n[readers]\npsam = \"S\"").unwrap_err();
         assert!(e.to_string().contains("not both"), "{e}");
-        // Every number from the file has the command line's range (cli::bounds).
+        // Every number from the file has the command line's range (config::bounds).
         let mut tried = 0;
         for bad in [
             "timeout = -1",

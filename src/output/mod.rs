@@ -181,8 +181,7 @@ pub fn mark_printed() {
 
 /// Writes one line to stdout. A reader that went away (`sscard ... | head -c 100`)
 /// ends the process quietly with the shell's SIGPIPE status, as `println!` does
-/// through the panic hook ([`crate::cli::BROKEN_PIPE_EXIT`]); any other failure is an
-/// error (exit 14).
+/// ([`crate::stdio::BROKEN_PIPE_EXIT`]); any other failure is an error (exit 14).
 fn write_stdout(text: &str) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
@@ -195,7 +194,7 @@ fn write_stdout(text: &str) -> Result<(), Error> {
 /// process quietly instead (see [`print()`]).
 pub fn stdout_error(what: &str, source: std::io::Error) -> Error {
     if source.kind() == std::io::ErrorKind::BrokenPipe {
-        std::process::exit(crate::cli::BROKEN_PIPE_EXIT);
+        std::process::exit(crate::stdio::BROKEN_PIPE_EXIT);
     }
     Error::Io {
         path: what.to_string(),

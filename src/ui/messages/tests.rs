@@ -3,7 +3,11 @@
 //! list complete — a new variant fails to compile here until it has a sample.
 
 use super::*;
-use crate::activation::core::{Date, JournalState};
+use crate::activation::core::{
+    CardFault, Date, JournalState, Msg, Note, Prompt, Purpose, Refusal, Step, Stop, Which,
+};
+use crate::activation::desk::{self, Ask, Service, Want};
+use crate::card::CardKind;
 use std::collections::BTreeSet;
 
 const ALL_LANGS: [Lang; 2] = [Lang::En, Lang::Zh];

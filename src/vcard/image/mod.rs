@@ -25,9 +25,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::fs::{Df, Ef, EfBody, FileSystem, Record, MF_FID};
-use super::security::{
-    parse_hex_byte, valid_pin_digits, Access, CardKey, MasterKey, Pin, PinRefusal,
-};
+use super::security::{valid_pin_digits, Access, CardKey, MasterKey, Pin, PinRefusal};
 use super::VcardError;
 use crate::crypto::{Algorithm, SecretKey};
 

@@ -6,6 +6,20 @@
 //! what a card holds, these say how each value is spelled in the JSON.
 
 use super::*;
+use hex::FromHex;
+
+/// Exactly `N` bytes as `2N` hex digits (surrounding spaces ignored), decoded by the
+/// hex crate's `FromHex`, the decoder its `hex::serde` is built on, so the width is
+/// checked by the type, as the card profiles do (`profile::model`). The error names
+/// the expected width and the text, so a bad image says which value is wrong
+/// (serde_json adds the line and column).
+fn fixed<const N: usize>(text: &str, width: &str) -> Result<[u8; N], String>
+where
+    [u8; N]: FromHex<Error = hex::FromHexError>,
+{
+    <[u8; N]>::from_hex(text.trim())
+        .map_err(|e| format!("expected {width} in hex, got {text:?}: {e}"))
+}
 
 /// Bytes written as a hex string (spaces allowed on input, upper case on output).
 #[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -41,15 +55,13 @@ pub struct HexByte(pub u8);
 impl TryFrom<String> for HexByte {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        parse_hex_byte(&s)
-            .map(HexByte)
-            .ok_or_else(|| format!("expected one byte as 2 hex digits, got {s:?}"))
+        fixed::<1>(&s, "one byte (2 digits)").map(|[b]| HexByte(b))
     }
 }
 
 impl From<HexByte> for String {
     fn from(h: HexByte) -> String {
-        format!("{:02X}", h.0)
+        hex::encode_upper([h.0])
     }
 }
 
@@ -62,10 +74,10 @@ impl TryFrom<String> for InsList {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
         s.split_whitespace()
-            .map(parse_hex_byte)
-            .collect::<Option<Vec<u8>>>()
+            .map(|t| fixed::<1>(t, "one byte (2 digits)").map(|[b]| b))
+            .collect::<Result<Vec<u8>, String>>()
             .map(InsList)
-            .ok_or_else(|| format!("expected instruction bytes like \"A4 B2 C0\", got {s:?}"))
+            .map_err(|e| format!("expected instruction bytes like \"A4 B2 C0\", got {s:?}: {e}"))
     }
 }
 
@@ -86,19 +98,13 @@ pub struct HexU16(pub u16);
 impl TryFrom<String> for HexU16 {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        let t = s.trim();
-        if t.len() != 4 {
-            return Err(format!("expected 4 hex digits, got {s:?}"));
-        }
-        u16::from_str_radix(t, 16)
-            .map(HexU16)
-            .map_err(|_| format!("expected 4 hex digits, got {s:?}"))
+        fixed::<2>(&s, "two bytes (4 digits)").map(|b| HexU16(u16::from_be_bytes(b)))
     }
 }
 
 impl From<HexU16> for String {
     fn from(h: HexU16) -> String {
-        format!("{:04X}", h.0)
+        hex::encode_upper(h.0.to_be_bytes())
     }
 }
 
@@ -169,5 +175,51 @@ impl TryFrom<String> for AccessText {
 impl From<AccessText> for String {
     fn from(a: AccessText) -> String {
         a.0.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn de<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+        serde_json::from_str(&format!("{text:?}")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn fixed_width_hex_is_read_by_the_hex_crate_and_written_upper_case() {
+        assert_eq!(de::<HexByte>("0c"), Ok(HexByte(0x0C)));
+        assert_eq!(de::<HexByte>(" 0C "), Ok(HexByte(0x0C)));
+        assert_eq!(de::<HexU16>("3f00"), Ok(HexU16(0x3F00)));
+        assert_eq!(
+            de::<InsList>("A4 b2  C0"),
+            Ok(InsList(vec![0xA4, 0xB2, 0xC0]))
+        );
+        assert_eq!(serde_json::to_string(&HexByte(0x0C)).unwrap(), "\"0C\"");
+        assert_eq!(serde_json::to_string(&HexU16(0x6985)).unwrap(), "\"6985\"");
+        assert_eq!(
+            serde_json::to_string(&InsList(vec![0xA4, 0x0B])).unwrap(),
+            "\"A4 0B\""
+        );
+    }
+
+    #[test]
+    fn a_bad_value_names_the_width_and_the_text() {
+        for (bad, width) in [("0G", "one byte"), ("0C0D", "one byte"), ("", "one byte")] {
+            let e = de::<HexByte>(bad).unwrap_err();
+            assert!(
+                e.contains(width) && e.contains(&format!("{bad:?}")),
+                "{bad}: {e}"
+            );
+        }
+        for bad in ["3F0", "3F000", "3FZZ", "-3F0"] {
+            let e = de::<HexU16>(bad).unwrap_err();
+            assert!(
+                e.contains("two bytes (4 digits)") && e.contains(&format!("{bad:?}")),
+                "{bad}: {e}"
+            );
+        }
+        let e = de::<InsList>("A4 ZZ").unwrap_err();
+        assert!(e.contains("\"A4 ZZ\"") && e.contains("one byte"), "{e}");
     }
 }

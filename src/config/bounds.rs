@@ -1,5 +1,9 @@
 //! Numbers from outside the program: one parser per kind, each with a documented range.
 //!
+//! Why under `config`: the command line's options (`cli/`) and the configuration file
+//! take the same numbers, and a lower layer must not import from `cli/`; the command
+//! line reaches these as `cli::bounds`.
+//!
 //! Why one place: a duration typed as `inf`, `1e30`, `NaN` or `-1` used to reach
 //! `Duration::from_secs_f64`, which panics on anything it cannot represent. Every
 //! option, configuration value and script construct that takes seconds or a count now
