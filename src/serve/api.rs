@@ -247,7 +247,7 @@ fn national_answer(function: &str, r: Result<String, Failure>) -> Value {
             "functionName": function,
             "success": false,
             "ret": f.code(),
-            "pOutInfo": format!("{} / {}", f.error.message_zh(), f.error.message_en()),
+            "pOutInfo": f.out_info(),
             "detail": f.detail,
         }),
     }

@@ -16,6 +16,8 @@ pub use crate::ui::i18n::Lang;
 
 mod driver;
 pub use driver::{desk_refusal, internal, layout_record, setup, wait_timeout};
+mod national;
+pub use national::{national_error, national_out_info, pin_prompt};
 
 /// `1234.56` from fen.
 fn yuan(fen: u32) -> String {
