@@ -272,7 +272,7 @@ pub unsafe extern "C" fn iChangePIN(iType: c_int, pOutInfo: *mut c_char) -> c_lo
 /// number as `sscard activate first-use` (the desk configuration, `$SSCARD_CONFIG`;
 /// the journal from `$SSCARD_JOURNAL`, else `journal` there, else the default path).
 ///
-/// `iPinCheck`: 0, no PIN; 1, the holder first verifies the card's PIN on the desk's
+/// `iVerifyHolder`: 0, no PIN; 1, the holder first verifies the card's PIN on the desk's
 /// PIN device (as `iVerifyPIN`; never an argument) and, when the card is still on the
 /// initial PIN, chooses a new one (entered twice). Other values: −14.
 ///
@@ -296,19 +296,19 @@ pub unsafe extern "C" fn iChangePIN(iType: c_int, pOutInfo: *mut c_char) -> c_lo
 #[no_mangle]
 pub unsafe extern "C" fn iActivateCard_FirstUse(
     iType: c_int,
-    iPinCheck: c_int,
+    iVerifyHolder: c_int,
     pOutInfo: *mut c_char,
 ) -> c_long {
     // SAFETY: the caller's contract, forwarded.
     unsafe {
         call("iActivateCard_FirstUse", pOutInfo, |n| {
-            let verify = match iPinCheck {
+            let verify = match iVerifyHolder {
                 0 => false,
                 1 => true,
                 v => {
                     return Err(Failure::new(
                         NationalError::BadParameter,
-                        format!("iPinCheck {v}: 0 (no PIN) or 1 (the holder verifies the PIN)"),
+                        format!("iVerifyHolder {v}: 0 (no PIN) or 1 (the holder verifies the PIN)"),
                     ))
                 }
             };
