@@ -113,7 +113,7 @@ long iChangePIN(int iType, char *pOutInfo);
  number as `sscard activate first-use` (the desk configuration, `$SSCARD_CONFIG`;
  the journal from `$SSCARD_JOURNAL`, else `journal` there, else the default path).
 
- `iPinCheck`: 0, no PIN; 1, the holder first verifies the card's PIN on the desk's
+ `iVerifyHolder`: 0, no PIN; 1, the holder first verifies the card's PIN on the desk's
  PIN device (as `iVerifyPIN`; never an argument) and, when the card is still on the
  initial PIN, chooses a new one (entered twice). Other values: −14.
 
@@ -135,7 +135,7 @@ long iChangePIN(int iType, char *pOutInfo);
  # Safety
  As `iReadCardBas`.
  */
-long iActivateCard_FirstUse(int iType, int iPinCheck, char *pOutInfo);
+long iActivateCard_FirstUse(int iType, int iVerifyHolder, char *pOutInfo);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -172,17 +172,12 @@ impl Desk {
 
     /// `sscard info --format json` of the card in slot 0, with the desk's keys.
     fn info(&self) -> Value {
-        let r = self.bed.run(&[
-            "info",
-            "-r",
-            "0",
-            "--format",
-            "json",
-            "--keys",
-            self.keys.to_str().unwrap(),
-            "--config",
-            "none",
-        ]);
+        let mut c = self.bed.cmd();
+        c.args(["info", "-r", "0", "--format", "json", "--keys"])
+            .arg(&self.keys)
+            .env("SSCARD_CONFIG", "none")
+            .env("SSCARD_TODAY", TODAY);
+        let r: common::Run = c.output().unwrap().into();
         assert_eq!(r.code, 0, "{r:?}");
         serde_json::from_str(&r.stdout).unwrap()
     }
