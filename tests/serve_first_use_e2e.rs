@@ -224,7 +224,14 @@ impl Desk {
             ])
             .env("SSCARD_TODAY", TODAY)
             .env_remove("SSCARD_JOURNAL");
-        let o = wait_output(c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap(), 60, "sscard activate");
+        let o = wait_output(
+            c.stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+            60,
+            "sscard activate",
+        );
         o.into()
     }
 }
@@ -281,7 +288,10 @@ fn the_library_activates_refuses_and_follows_the_pin_rule() {
     let (ret, bas) = d.c(&["bas"], &[]);
     assert_eq!(ret, 0);
     assert_eq!(line, bas, "pOutInfo is the basic line");
-    assert!(line.contains("|张三|") && line.contains(&format!("|{TERMINAL}|{DEVICE}|")), "{line}");
+    assert!(
+        line.contains("|张三|") && line.contains(&format!("|{TERMINAL}|{DEVICE}|")),
+        "{line}"
+    );
     let v = d.info();
     assert_eq!(d.status(), "01", "{v}");
     assert_eq!(v["medical"]["activation_terminal"], TERMINAL, "{v}");
@@ -299,7 +309,10 @@ fn the_library_activates_refuses_and_follows_the_pin_rule() {
     let before = std::fs::read(&img).unwrap();
     let (ret, text) = d.c(&["firstuse"], &[]);
     assert_eq!(ret, -41, "{text}");
-    assert!(text.contains("已启用") && text.contains("already active"), "{text}");
+    assert!(
+        text.contains("已启用") && text.contains("already active"),
+        "{text}"
+    );
     assert_eq!(std::fs::read(&img).unwrap(), before);
     assert_eq!(d.journal_entries().len(), 1);
     // The desk's command line sees the same card the same way.
@@ -351,7 +364,8 @@ fn the_library_activates_refuses_and_follows_the_pin_rule() {
     // The card now has the chosen PIN.
     let p = d.pins("v", &["654321"]);
     assert_eq!(
-        d.c(&["verify"], &[("SSCARD_PIN_FILE", p.to_str().unwrap())]).0,
+        d.c(&["verify"], &[("SSCARD_PIN_FILE", p.to_str().unwrap())])
+            .0,
         0
     );
     d.bed.pull(0);
@@ -369,12 +383,18 @@ fn the_library_activates_refuses_and_follows_the_pin_rule() {
     )
     .unwrap();
     let before = std::fs::read(&img).unwrap();
-    let (ret, text) = d.c(&["firstuse"], &[("SSCARD_CONFIG", nokeys.to_str().unwrap())]);
+    let (ret, text) = d.c(
+        &["firstuse"],
+        &[("SSCARD_CONFIG", nokeys.to_str().unwrap())],
+    );
     assert_eq!(ret, -2201, "{text}");
     assert_eq!(std::fs::read(&img).unwrap(), before);
     // $SSCARD_JOURNAL wins over the configuration, as for `sscard activate`.
     let other = d.bed.dir.path().join("other-journal.sqlite");
-    let (ret, text) = d.c(&["firstuse"], &[("SSCARD_JOURNAL", other.to_str().unwrap())]);
+    let (ret, text) = d.c(
+        &["firstuse"],
+        &[("SSCARD_JOURNAL", other.to_str().unwrap())],
+    );
     assert_eq!(ret, 0, "{text}");
     assert!(other.exists());
 
@@ -438,23 +458,31 @@ fn a_first_use_torn_at_every_apdu_is_finished_or_refused_by_the_desk() {
     for n in 1..=total {
         let at = n.to_string();
         let img = d.insert_fresh("ssc-2.00.json", &["--remove-before", &at, "--once"]);
+        let unfinished = |d: &Desk| -> Vec<String> {
+            d.journal_entries()
+                .into_iter()
+                .filter(|e| e["state"] != "COMPLETE")
+                .map(|e| e["id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let before = unfinished(&d);
         let (ret, text) = d.c(&["firstuse"], &[]);
         d.bed.wait_removed(0);
         assert_ne!(ret, 0, "torn before APDU {n}: {text}");
-        let unfinished: Vec<Value> = d
-            .journal_entries()
+        let new: Vec<String> = unfinished(&d)
             .into_iter()
-            .filter(|e| e["state"] != "COMPLETE")
+            .filter(|id| !before.contains(id))
             .collect();
         if ret == -46 {
             interrupted += 1;
-            let id = unfinished
-                .last()
-                .unwrap_or_else(|| panic!("APDU {n}: -46 without an unfinished entry"))["id"]
-                .as_str()
-                .unwrap()
-                .to_string();
-            assert!(text.contains(&id), "APDU {n}: {text} does not name {id}");
+            assert_eq!(new.len(), 1, "APDU {n}: -46 and unfinished entries {new:?}");
+            assert!(
+                text.contains(&new[0]),
+                "APDU {n}: {text} does not name {}",
+                new[0]
+            );
+        } else {
+            assert!(new.is_empty(), "APDU {n}: {ret} left {new:?} unfinished");
         }
         // The desk's command line, with the card back in the reader.
         d.bed.insert(0, &img, &[]);
@@ -588,7 +616,10 @@ fn the_service_does_first_use_in_both_styles_on_the_desks_journal() {
             .contains(&json!("iActivateCard_FirstUse")),
         "{hello}"
     );
-    assert!(hello["types"].as_array().unwrap().contains(&json!("first-use")));
+    assert!(hello["types"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("first-use")));
     // No card: -2 (national style, over HTTP).
     let a = s.national_http(json!({"function": "iActivateCard_FirstUse", "iType": 3}));
     assert_eq!(a["ret"], -2, "{a}");
@@ -614,7 +645,10 @@ fn the_service_does_first_use_in_both_styles_on_the_desks_journal() {
     assert_eq!(entries[0]["state"], "COMPLETE");
     // Again: already active, -41; a bad iVerifyHolder -14; a PIN in the request is
     // refused (-13) and never echoed.
-    let a = ask(&mut ws, json!({"function": "iActivateCard_FirstUse", "iType": 3}));
+    let a = ask(
+        &mut ws,
+        json!({"function": "iActivateCard_FirstUse", "iType": 3}),
+    );
     assert_eq!(a["ret"], -41, "{a}");
     let a = ask(
         &mut ws,
@@ -648,7 +682,10 @@ fn the_service_does_first_use_in_both_styles_on_the_desks_journal() {
     assert_eq!(r["schema"], "sscard-error", "{r}");
     assert_eq!(r["error"]["ret"], -41, "{r}");
     assert_eq!(r["error"]["exit_code"], 12, "{r}");
-    let r = ask(&mut ws, json!({"type": "first-use", "verify_holder": "yes"}));
+    let r = ask(
+        &mut ws,
+        json!({"type": "first-use", "verify_holder": "yes"}),
+    );
     assert_eq!(r["error"]["exit_code"], 2, "{r}");
     d.bed.pull(0);
 
@@ -660,7 +697,8 @@ fn the_service_does_first_use_in_both_styles_on_the_desks_journal() {
     let clients: Vec<_> = (0..2)
         .map(|i| {
             std::thread::spawn(move || {
-                let (mut ws, _) = tungstenite::connect(format!("ws://127.0.0.1:{port}/ws")).unwrap();
+                let (mut ws, _) =
+                    tungstenite::connect(format!("ws://127.0.0.1:{port}/ws")).unwrap();
                 let req = if i == 0 {
                     json!({"function": "iActivateCard_FirstUse", "iType": 3})
                 } else {
@@ -702,9 +740,15 @@ fn a_timed_out_first_use_still_completes() {
     // 150 ms per APDU: the first use takes well over the second allowed.
     let img = d.insert_fresh("ssc-2.00.json", &["--delay-apdu-us", "150000"]);
     let mut ws = s.ws();
-    let a = ask(&mut ws, json!({"function": "iActivateCard_FirstUse", "iType": 3}));
+    let a = ask(
+        &mut ws,
+        json!({"function": "iActivateCard_FirstUse", "iType": 3}),
+    );
     assert_eq!(a["ret"], -11, "{a}");
-    assert!(a["detail"].as_str().unwrap().contains("did not finish"), "{a}");
+    assert!(
+        a["detail"].as_str().unwrap().contains("did not finish"),
+        "{a}"
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let entries = d.journal_entries();

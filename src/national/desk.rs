@@ -2,7 +2,8 @@
 //! configuration, one call = one connection and one PC/SC transaction.
 //!
 //! Why here and not in each front end: the C library (`libsscard.so`, ffi/) and the
-//! loopback service both answer the same five functions with the same codes, and a
+//! loopback service both answer the same five functions (and first use,
+//! [`super::first_use`]) with the same codes, and a
 //! calling program has no flags, so everything a call needs comes from the same file
 //! the command line reads (`$SSCARD_CONFIG`, else /etc/sscard/sscard.toml;
 //! [`crate::config`]) and, like `sscard info`, `$SSCARD_DEVICE_ID` for the device

@@ -176,8 +176,8 @@ pub fn first_use(
             format!("terminal number {terminal:?} is not 12 digits"),
         ));
     }
-    let today = crate::card::clock::today()
-        .map_err(|e| Failure::new(NationalError::LoadFailure, e))?;
+    let today =
+        crate::card::clock::today().map_err(|e| Failure::new(NationalError::LoadFailure, e))?;
     let mut journal = Journal::open(&s.journal).map_err(|e| {
         Failure::new(
             NationalError::Journal,
@@ -355,7 +355,10 @@ mod tests {
         );
         let id = TransferId::new(0, [7; 12]);
         assert_eq!(code(Refusal::UnfinishedTransferOnNew { id }), -43);
-        assert_eq!(code(Refusal::BalanceWithoutTransfer { balance_fen: 1 }), -43);
+        assert_eq!(
+            code(Refusal::BalanceWithoutTransfer { balance_fen: 1 }),
+            -43
+        );
         assert_eq!(
             code(Refusal::NewStatus {
                 status: SscStatus::Blocked
@@ -377,9 +380,8 @@ mod tests {
             ..HisDesk::idle()
         };
         assert_eq!(failure_of(&t, &wrong).code(), -1);
-        let distinct: std::collections::HashSet<i32> = [-41, -42, -43, -44, -45, -46, -47]
-            .into_iter()
-            .collect();
+        let distinct: std::collections::HashSet<i32> =
+            [-41, -42, -43, -44, -45, -46, -47].into_iter().collect();
         assert_eq!(distinct.len(), 7);
         assert_eq!(exit_code(NationalError::AlreadyActive), ExitCode::Refused);
         assert_eq!(exit_code(NationalError::NoCard), ExitCode::NoCard);

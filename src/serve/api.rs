@@ -181,11 +181,7 @@ pub async fn handle(svc: &Service, text: &str) -> Answer {
             ..Answer::ok(doc::document(Doc::Serve, json!({"subscribed": false})))
         },
         Some(other) => usage(
-            &format!(
-                "unknown type {:?}: {}",
-                truncate(other),
-                TYPES.join(", ")
-            ),
+            &format!("unknown type {:?}: {}", truncate(other), TYPES.join(", ")),
             None,
         ),
         None => usage(

@@ -45,7 +45,9 @@ pub fn national_error(lang: Lang, e: NationalError) -> String {
             N::UnfinishedTransfer => "此卡有未完成的转移，请先在柜台继续或撤销".into(),
             N::CardBlocked => "此卡医保功能已锁定或状态未知".into(),
             N::Refused => "启用规则拒绝，卡片未写入".into(),
-            N::Interrupted => "启用中断，已记入日志，请在柜台用 sscard activate first-use 完成".into(),
+            N::Interrupted => {
+                "启用中断，已记入日志，请在柜台用 sscard activate first-use 完成".into()
+            }
             N::Journal => "启用日志无法写入".into(),
             N::Status(sw) => format!("卡片返回状态字{sw:04X}"),
         },
@@ -141,7 +143,10 @@ mod tests {
             "未插卡 / no card"
         );
         let t = national_out_info(NationalError::Interrupted, Some("AB12"));
-        assert!(t.contains("日志 AB12") && t.contains("(journal AB12)"), "{t}");
+        assert!(
+            t.contains("日志 AB12") && t.contains("(journal AB12)"),
+            "{t}"
+        );
         assert!(pin_prompt(PinPrompt::Verify).contains("PIN"));
     }
 }
