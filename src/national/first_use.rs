@@ -10,12 +10,12 @@
 //! never left behind unknown. This module only adapts that driver
 //! ([`crate::activation::driver::run`] with `Start::FirstUse`) to a caller without a
 //! screen or keyboard:
-//! - the desk is [`HisDesk`]: it shows nothing (no holder data reaches a log), types
+//! - the desk is `HisDesk`: it shows nothing (no holder data reaches a log), types
 //!   no citizen ID (first use has none), and takes PINs from the desk's PIN device
 //!   ([`PinPad`]) only when the caller asked for the holder's verification;
 //! - the card must already be in the reader: the wait for a card is zero, so an
 //!   empty reader is −2 at once and a wrong card −1;
-//! - the outcome is sorted into one national return code ([`failure_of`]); the codes
+//! - the outcome is sorted into one national return code (`failure_of`); the codes
 //!   the national table has no name for (already active, expired, an unfinished
 //!   transfer, interrupted, journal) are sscard's own −41…−47, documented in
 //!   [`NationalError`] and include/sscard.h.
