@@ -442,7 +442,11 @@ fn typed_api_readers_card_and_errors() {
     assert_eq!(h["schema"], "sscard-serve");
     assert_eq!(h["schema_version"], "1.0");
     assert_eq!(h["id"], 1);
-    assert_eq!(h["functions"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        h["functions"].as_array().unwrap().len(),
+        6,
+        "the five national functions and iActivateCard_FirstUse"
+    );
     let r = c.call(json!({"type": "readers"}));
     assert_eq!(r["schema"], "sscard-readers");
     let names: Vec<&str> = r["readers"]

@@ -14,6 +14,11 @@
  *                      the back office's encryption machine sits between the two
  *   verify [iType]     iVerifyPIN (the PIN comes from the desk's PIN device)
  *   change [iType]     iChangePIN
+ *   firstuse [iType] [verify]
+ *                      iActivateCard_FirstUse: first use driven by the HIS (activates
+ *                      a new card; pOutInfo is its basic line). "verify": the holder
+ *                      first verifies the PIN on the desk's PIN device (never argv);
+ *                      a number instead is passed as iVerifyHolder as it is
  * iType defaults to 3 (automatic, contact first).
  *
  * Output: "ret=<code>" then pOutInfo on its own line, as the library wrote it (GBK).
@@ -87,6 +92,15 @@ int main(int argc, char **argv)
         ret = iChangePIN(itype, out);
         return show("iChangePIN", ret, out);
     }
-    fprintf(stderr, "usage: %s bas|step1|step2 PKEY|hsm|verify|change [iType]\n", argv[0]);
+    if (strcmp(fn, "firstuse") == 0) {
+        /* "verify" is 1; a number is passed as given (the library checks it). */
+        int verify = 0;
+        if (argc > 3)
+            verify = strcmp(argv[3], "verify") == 0 ? 1 : atoi(argv[3]);
+        ret = iActivateCard_FirstUse(itype, verify, out);
+        return show("iActivateCard_FirstUse", ret, out);
+    }
+    fprintf(stderr, "usage: %s bas|step1|step2 PKEY|hsm|verify|change|firstuse [iType] [verify]\n",
+            argv[0]);
     return 2;
 }

@@ -19,6 +19,9 @@
 //! - **Buffers**: `pOutInfo` is caller-allocated; at most [`SSCARD_OUT_LEN`] bytes (NUL
 //!   included) are ever written, as the interface requires. On failure it holds a
 //!   short message (Chinese / English).
+//! - **First use** (`iActivateCard_FirstUse`, sscard's own name: the national
+//!   interface has none): the desk's activation core and journal, as `sscard activate
+//!   first-use`, so the desk's recovery sees what a HIS call did.
 //! - **Linux C ABI**: `extern "C"` (the Windows `__stdcall` does not apply to a .so).
 //!
 //! `SSCARD_NATIONAL_TRACE=1` prints, for each call, the APDUs exchanged with the
@@ -118,7 +121,7 @@ unsafe fn call(
             if std::env::var_os("SSCARD_NATIONAL_TRACE").is_some() {
                 eprintln!("libsscard: {name}: {e}");
             }
-            let msg = format!("{} / {}", e.error.message_zh(), e.error.message_en());
+            let msg = e.out_info();
             // SAFETY: forwarded from the caller. The message is short; should it not
             // fit, the buffer is left an empty string.
             if unsafe { write_out(out, &msg) }.is_err() {
@@ -251,6 +254,65 @@ pub unsafe extern "C" fn iChangePIN(iType: c_int, pOutInfo: *mut c_char) -> c_lo
     unsafe {
         call("iChangePIN", pOutInfo, |n| {
             n.change_pin(iType).map(|()| String::new())
+        })
+    }
+}
+
+/// First use driven by the HIS: activates the medical function of the new social
+/// security card in the desk's reader while the hospital's system registers the
+/// patient (spec/activation.md, "Window and first-use flows"). The national interface
+/// names no such function; this one follows its style (an `int` return code, `iType`
+/// first, GBK `pOutInfo` last) and is sscard's own.
+///
+/// The card must be in the reader and not yet active: it is refused like the
+/// pharmacy's step 1 (expired, already active, an unfinished transfer on it), no
+/// citizen ID is typed, then EXTERNAL AUTHENTICATE (key 0C in DF04), tags 24 and 25,
+/// tag 22 = `01`, and a log record of type `02`, each write announced first in the
+/// desk's activation journal: the same journal, keys (PSAM or key file) and terminal
+/// number as `sscard activate first-use` (the desk configuration, `$SSCARD_CONFIG`;
+/// the journal from `$SSCARD_JOURNAL`, else `journal` there, else the default path).
+///
+/// `iVerifyHolder`: 0, no PIN; 1, the holder first verifies the card's PIN on the desk's
+/// PIN device (as `iVerifyPIN`; never an argument) and, when the card is still on the
+/// initial PIN, chooses a new one (entered twice). Other values: −14.
+///
+/// On success `pOutInfo` is the card's basic line after activation (as
+/// `iReadCardBas`). On failure it is the code's meaning (Chinese / English); for −46
+/// it also names the journal's transfer id.
+///
+/// Returns 0, or the codes of `iReadCardBas` (−2 no card, −1 not a social security
+/// card, −11 reader, −2201 no PSAM or key file, …), −5 no usable terminal number,
+/// −21 the card is not genuine, the PIN codes of `iVerifyPIN`/`iChangePIN` (−51, −52,
+/// −31, −33, −34, −36, −13), and sscard's own refusals, after which nothing was
+/// written: −41 already active, −42 expired, −43 an unfinished transfer (or a
+/// balance without one) on the card, −44 blocked or unknown status, −45 another
+/// activation rule; −46 interrupted after the journal entry was written (card pulled,
+/// reader lost: run `sscard activate first-use` at the desk, which finishes the card
+/// or refuses it as already active); −47 the journal cannot be written. A card status
+/// word is minus its decimal value (a wrong write key `63Cx` is −25536 − x).
+///
+/// # Safety
+/// As `iReadCardBas`.
+#[no_mangle]
+pub unsafe extern "C" fn iActivateCard_FirstUse(
+    iType: c_int,
+    iVerifyHolder: c_int,
+    pOutInfo: *mut c_char,
+) -> c_long {
+    // SAFETY: the caller's contract, forwarded.
+    unsafe {
+        call("iActivateCard_FirstUse", pOutInfo, |n| {
+            let verify = match iVerifyHolder {
+                0 => false,
+                1 => true,
+                v => {
+                    return Err(Failure::new(
+                        NationalError::BadParameter,
+                        format!("iVerifyHolder {v}: 0 (no PIN) or 1 (the holder verifies the PIN)"),
+                    ))
+                }
+            };
+            n.first_use(iType, verify).map(|done| done.line)
         })
     }
 }

@@ -2,7 +2,8 @@
 //! configuration, one call = one connection and one PC/SC transaction.
 //!
 //! Why here and not in each front end: the C library (`libsscard.so`, ffi/) and the
-//! loopback service both answer the same five functions with the same codes, and a
+//! loopback service both answer the same five functions (and first use,
+//! [`super::first_use`]) with the same codes, and a
 //! calling program has no flags, so everything a call needs comes from the same file
 //! the command line reads (`$SSCARD_CONFIG`, else /etc/sscard/sscard.toml;
 //! [`crate::config`]) and, like `sscard info`, `$SSCARD_DEVICE_ID` for the device
@@ -100,6 +101,13 @@ pub struct Settings {
     pub device_id: String,
     /// The PIN device (`$SSCARD_PIN_FILE`, else the terminal).
     pub pin: PinSource,
+    /// The desk's activation journal, resolved as `sscard activate` resolves it
+    /// (`$SSCARD_JOURNAL`, else `journal` in the configuration, else
+    /// [`crate::activation::journal::default_path`]): first use driven by the HIS
+    /// writes the same journal as the desk's command line.
+    pub journal: PathBuf,
+    /// The operator the journal records (`operator`, else `$USER`, else `unknown`).
+    pub operator: String,
 }
 
 impl Settings {
@@ -122,7 +130,19 @@ impl Settings {
                 "SSCARD_DEVICE_ID: at most 32 bytes, no '|' and no control characters",
             ));
         }
+        let journal = env("SSCARD_JOURNAL")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| c.journal.clone())
+            .unwrap_or_else(crate::activation::journal::default_path);
+        let operator = c
+            .operator
+            .clone()
+            .or_else(|| env("USER").filter(|v| !v.is_empty()))
+            .unwrap_or_else(|| "unknown".into());
         Ok(Settings {
+            journal,
+            operator,
             reader: c.readers.card.or(c.readers.new),
             psam_reader: c.readers.psam,
             keys: c.keys,
@@ -235,10 +255,12 @@ impl National {
         }
     }
 
-    fn connect(s: &Settings) -> Result<PcscCard, Failure> {
+    /// The card's reader of `s`: the configured one, else the first reader with a card
+    /// other than the PSAM's.
+    pub(super) fn card_reader(s: &Settings) -> Result<crate::reader::ReaderName, Failure> {
         let ctx = establish()?;
         let readers = list_readers(&ctx)?;
-        let name = match &s.reader {
+        Ok(match &s.reader {
             Some(text) => text
                 .parse::<ReaderSelector>()
                 .map_err(|e| Failure::new(NationalError::Reader, format!("readers.card: {e}")))?
@@ -260,9 +282,13 @@ impl National {
                     .collect();
                 ReaderSelector::Auto.pick(&others)?.name.clone()
             }
-        };
+        })
+    }
+
+    fn connect(s: &Settings) -> Result<PcscCard, Failure> {
+        let name = Self::card_reader(s)?;
         Ok(PcscCard::connect_with(
-            ctx,
+            establish()?,
             &name,
             ConnectOptions::default(),
         )?)
@@ -410,6 +436,45 @@ impl National {
     /// See [`super::pin::change_pin`].
     pub fn change_pin(&mut self, itype: i32) -> Result<(), Failure> {
         self.pin_call(itype, super::pin::change_pin)
+    }
+
+    /// First use driven by the HIS (`iActivateCard_FirstUse`; spec/activation.md,
+    /// "Window and first-use flows"): activates the card in the desk's reader through
+    /// the activation core and the desk's journal, then reads its basic line.
+    ///
+    /// # Errors
+    /// See [`super::first_use::first_use`].
+    pub fn first_use(
+        &mut self,
+        itype: i32,
+        verify_pin: bool,
+    ) -> Result<super::first_use::Activated, Failure> {
+        self.hsm = None;
+        self.last_apdus = 0;
+        self.last_bytes = 0;
+        IType::from_int(itype)?.check()?;
+        let s = self.settings()?;
+        let mut boxed: Option<Box<dyn PinPad>> = match (verify_pin, &s.pin) {
+            (false, _) => None,
+            (true, PinSource::File(p)) => Some(Box::new(FilePad::load(p)?)),
+            (true, PinSource::Terminal) => Some(Box::new(TerminalPad)),
+        };
+        // Coerced one by one: `Option` does not shorten the trait object's lifetime.
+        let pad = boxed.as_mut().map(|p| {
+            let p: &mut dyn PinPad = p.as_mut();
+            p
+        });
+        let mut done = super::first_use::first_use(&s, &self.profiles, pad)?;
+        done.line = self.read_card_bas(itype).map_err(|f| {
+            Failure::new(
+                f.error,
+                format!(
+                    "the card was activated (journal {}), but its basic line could not be read: {}",
+                    done.receipt.transfer_id, f.detail
+                ),
+            )
+        })?;
+        Ok(done)
     }
 
     fn pin_call(

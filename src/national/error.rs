@@ -65,6 +65,25 @@ pub enum NationalError {
     PsamNoKey,
     /// −2204: this card needs no HSM (use `iReadCardBas`).
     NoHsmNeeded,
+    /// −41 (sscard's own, first use): the card's medical function is already active.
+    AlreadyActive,
+    /// −42 (sscard's own, first use): the card has expired (replace it at the bureau).
+    Expired,
+    /// −43 (sscard's own, first use): the card carries an unfinished transfer (or a
+    /// balance without one): a desk must resume or cancel it first.
+    UnfinishedTransfer,
+    /// −44 (sscard's own, first use): the card's medical status is blocked or unknown.
+    CardBlocked,
+    /// −45 (sscard's own, first use): another activation rule refused (the detail
+    /// names it); nothing was written.
+    Refused,
+    /// −46 (sscard's own, first use): the activation stopped after its journal entry
+    /// was written (card pulled, reader lost, a safety stop); the journal holds the
+    /// entry, and `sscard activate first-use` at the desk finishes or refuses it.
+    Interrupted,
+    /// −47 (sscard's own, first use): the desk's activation journal cannot be opened
+    /// or written; nothing further was written to the card.
+    Journal,
     /// Any other card status word, returned as minus its decimal value.
     Status(u16),
 }
@@ -95,6 +114,13 @@ impl NationalError {
             NationalError::PsamNoAlgorithm => -2202,
             NationalError::PsamNoKey => -2203,
             NationalError::NoHsmNeeded => -2204,
+            NationalError::AlreadyActive => -41,
+            NationalError::Expired => -42,
+            NationalError::UnfinishedTransfer => -43,
+            NationalError::CardBlocked => -44,
+            NationalError::Refused => -45,
+            NationalError::Interrupted => -46,
+            NationalError::Journal => -47,
             NationalError::Status(sw) => -i32::from(sw),
         }
     }
@@ -157,72 +183,15 @@ impl NationalError {
         }
     }
 
-    /// What the code means, in Chinese (for a desk's screen).
+    /// What the code means, in Chinese (for a desk's screen;
+    /// [`crate::ui::messages::national_error`]).
     pub fn message_zh(self) -> String {
-        match self {
-            NationalError::WrongCard => "卡类型不符或不支持的读卡方式".into(),
-            NationalError::NoCard => "未插卡".into(),
-            NationalError::NotPowered => "卡未上电".into(),
-            NationalError::NoAnswer => "卡片无响应".into(),
-            NationalError::LoadFailure => "读卡库配置错误".into(),
-            NationalError::Reader => "连接读卡器失败".into(),
-            NationalError::Unsupported => "不支持的操作".into(),
-            NationalError::BadParameter => "参数错误".into(),
-            NationalError::InternalAuth => "内部认证失败".into(),
-            NationalError::InvalidData => "卡内数据无效".into(),
-            NationalError::HsmMismatch => "内部认证结果与加密机不一致".into(),
-            NationalError::PinCancelled => "取消输入密码".into(),
-            NationalError::PinLength => "密码长度错误".into(),
-            NationalError::PinEntriesDiffer => "两次输入的新密码不一致".into(),
-            NationalError::InitialPin => "卡片为初始密码，不能交易".into(),
-            NationalError::InitialPinChosen => "新密码不能为初始密码".into(),
-            NationalError::WrongPin { tries_left } => {
-                format!("密码错误，还可尝试{tries_left}次")
-            }
-            NationalError::PinBlocked => "密码已锁".into(),
-            NationalError::NoPsam => "无PSAM卡".into(),
-            NationalError::PsamNoAlgorithm => "PSAM卡不支持该算法".into(),
-            NationalError::PsamNoKey => "PSAM卡无此密钥".into(),
-            NationalError::NoHsmNeeded => "此卡无需加密机".into(),
-            NationalError::Status(sw) => format!("卡片返回状态字{sw:04X}"),
-        }
+        crate::ui::messages::national_error(crate::ui::messages::Lang::Zh, self)
     }
 
     /// What the code means, in English.
     pub fn message_en(self) -> String {
-        match self {
-            NationalError::WrongCard => "wrong card type or unsupported iType".into(),
-            NationalError::NoCard => "no card".into(),
-            NationalError::NotPowered => "the card is not powered".into(),
-            NationalError::NoAnswer => "the card does not answer".into(),
-            NationalError::LoadFailure => "the library's configuration is unusable".into(),
-            NationalError::Reader => "reader connection failed".into(),
-            NationalError::Unsupported => "not supported".into(),
-            NationalError::BadParameter => "bad parameter".into(),
-            NationalError::InternalAuth => "internal authentication failed".into(),
-            NationalError::InvalidData => "invalid card data".into(),
-            NationalError::HsmMismatch => {
-                "the card's internal authentication differs from the HSM's".into()
-            }
-            NationalError::PinCancelled => "PIN entry cancelled".into(),
-            NationalError::PinLength => "a PIN is 6 digits".into(),
-            NationalError::PinEntriesDiffer => "the two entries of the new PIN differ".into(),
-            NationalError::InitialPin => {
-                "the card is on its initial PIN and cannot transact".into()
-            }
-            NationalError::InitialPinChosen => {
-                "the initial PIN cannot be chosen as the new PIN".into()
-            }
-            NationalError::WrongPin { tries_left } => {
-                format!("wrong PIN, {tries_left} tries left")
-            }
-            NationalError::PinBlocked => "PIN blocked".into(),
-            NationalError::NoPsam => "no PSAM".into(),
-            NationalError::PsamNoAlgorithm => "the PSAM lacks the algorithm".into(),
-            NationalError::PsamNoKey => "the PSAM lacks the key".into(),
-            NationalError::NoHsmNeeded => "this card needs no HSM".into(),
-            NationalError::Status(sw) => format!("the card answered status {sw:04X}"),
-        }
+        crate::ui::messages::national_error(crate::ui::messages::Lang::En, self)
     }
 }
 
@@ -239,6 +208,9 @@ pub struct Failure {
     pub error: NationalError,
     /// What happened, for a technician's log (no secrets).
     pub detail: String,
+    /// The journal's transfer id of an activation this call left unfinished
+    /// ([`NationalError::Interrupted`]), for the desk to finish it.
+    pub transfer: Option<String>,
 }
 
 impl Failure {
@@ -247,7 +219,15 @@ impl Failure {
         Failure {
             error,
             detail: detail.into(),
+            transfer: None,
         }
+    }
+
+    /// What `pOutInfo` says on failure: the code's meaning in Chinese and English
+    /// (and the transfer id of an interrupted activation);
+    /// [`crate::ui::messages::national_out_info`].
+    pub fn out_info(&self) -> String {
+        crate::ui::messages::national_out_info(self.error, self.transfer.as_deref())
     }
 
     /// The return code.
@@ -317,6 +297,13 @@ mod tests {
             (NationalError::PsamNoAlgorithm, -2202),
             (NationalError::PsamNoKey, -2203),
             (NationalError::NoHsmNeeded, -2204),
+            (NationalError::AlreadyActive, -41),
+            (NationalError::Expired, -42),
+            (NationalError::UnfinishedTransfer, -43),
+            (NationalError::CardBlocked, -44),
+            (NationalError::Refused, -45),
+            (NationalError::Interrupted, -46),
+            (NationalError::Journal, -47),
         ];
         for (e, code) in table {
             assert_eq!(e.code(), code, "{e:?}");

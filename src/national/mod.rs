@@ -16,7 +16,9 @@
 //!   the records the lines need;
 //! - [`pin`]: the PIN functions and the desk's PIN device;
 //! - [`desk`]: reader, PSAM and keys from the desk configuration; [`National`], the
-//!   five functions.
+//!   five functions and first use;
+//! - [`first_use`]: first use driven by the HIS (`iActivateCard_FirstUse`), on the
+//!   desk's activation core and journal.
 //!
 //! ```no_run
 //! let mut n = sscard::national::National::from_environment()?;
@@ -29,10 +31,12 @@
 
 pub mod desk;
 pub mod error;
+pub mod first_use;
 pub mod line;
 pub mod pin;
 pub mod read;
 
 pub use desk::{IType, National, PinSource, Settings};
 pub use error::{Failure, NationalError};
+pub use first_use::Activated;
 pub use line::{gbk, BasicInfo, HsmKey, Step1Info, NO_TERMINAL};

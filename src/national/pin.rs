@@ -32,14 +32,10 @@ pub enum PinPrompt {
 }
 
 impl PinPrompt {
-    /// The prompt shown on a terminal (both languages: the holder reads it).
+    /// The prompt shown on a terminal (both languages: the holder reads it;
+    /// [`crate::ui::messages::pin_prompt`]).
     pub fn text(self) -> &'static str {
-        match self {
-            PinPrompt::Verify => "请输入密码 / PIN: ",
-            PinPrompt::Old => "请输入原密码 / current PIN: ",
-            PinPrompt::New => "请输入新密码 / new PIN: ",
-            PinPrompt::NewAgain => "请再次输入新密码 / new PIN again: ",
-        }
+        crate::ui::messages::pin_prompt(self)
     }
 }
 

@@ -10,17 +10,33 @@
 //! (`未插卡 / no card`); `detail` adds what happened, for the technician (never a
 //! secret). Functions: `iReadCardBas` and `iReadCardBas_HSM_Step1` (`iType`),
 //! `iReadCardBas_HSM_Step2` (`pKey`), `iVerifyPIN` and `iChangePIN` (`iType`; the PIN
-//! comes from the desk's PIN device, see below). An `id` (number or short string) is
-//! echoed, so a client may match answers to requests.
+//! comes from the desk's PIN device, see below), and sscard's own
+//! `iActivateCard_FirstUse` (`iType`, optional `iVerifyHolder` 0/1: first use driven
+//! by the HIS, `pOutInfo` the basic line after activation; codes as libsscard's, see
+//! [`crate::national::first_use`]). An `id` (number or short string) is echoed, so a
+//! client may match answers to requests.
 //!
 //! **The service's own API**, typed and versioned (every answer a document with
 //! `schema` and `schema_version`, see [`super::doc`]): `{"type":"hello"}` (the
 //! `sscard-serve` document), `{"type":"readers"}` (`sscard-readers`),
 //! `{"type":"card","reader":"0"}` (`sscard-info`; `reader` optional, a reader selector
-//! as `--reader`), `{"type":"subscribe"}` / `{"type":"unsubscribe"}` (over WebSocket:
-//! card and reader events, `sscard-reader-event` documents, pushed from then on).
-//! Failures are `sscard-error` documents carrying the exit code `sscard` would end
-//! with.
+//! as `--reader`), `{"type":"first-use","reader":"0","verify_holder":false}` (first
+//! use driven by the HIS: the `sscard-receipt` document of `sscard activate first-use
+//! --receipt json`, with the journal's `transfer_id` and the card's `basic_line`; see
+//! [`first_use_doc`]), `{"type":"subscribe"}` / `{"type":"unsubscribe"}` (over
+//! WebSocket: card and reader events, `sscard-reader-event` documents, pushed from
+//! then on). Failures are `sscard-error` documents carrying the exit code `sscard`
+//! would end with.
+//!
+//! **First use and the journal**: both forms run the desk's activation core
+//! ([`crate::national::first_use`]) and write the desk's journal, resolved as `sscard
+//! activate` resolves it (`$SSCARD_JOURNAL`, else `journal` in the configuration, else
+//! the default path; the `sscard-serve` document names it), so `sscard journal list`
+//! and the desk's recovery see what the HIS did. A first use that outlives the
+//! service's timeout is answered "timed out" but runs to its end on the reader's
+//! thread (a card write is never abandoned half-way by the service); one torn by a
+//! pulled card is in the journal, and `sscard activate first-use` at the desk
+//! finishes the card or refuses it as already active.
 //!
 //! **PINs**: the national PIN functions take no PIN argument; the service asks the
 //! desk's PIN source (the terminal it runs on, or `$SSCARD_PIN_FILE`), so a web page
@@ -40,12 +56,23 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 /// The national functions this service answers.
-pub const FUNCTIONS: [&str; 5] = [
+pub const FUNCTIONS: [&str; 6] = [
     "iReadCardBas",
     "iReadCardBas_HSM_Step1",
     "iReadCardBas_HSM_Step2",
     "iVerifyPIN",
     "iChangePIN",
+    "iActivateCard_FirstUse",
+];
+
+/// The types of the service's own API.
+pub const TYPES: [&str; 6] = [
+    "hello",
+    "readers",
+    "card",
+    "first-use",
+    "subscribe",
+    "unsubscribe",
 ];
 
 /// What the handlers share.
@@ -144,6 +171,7 @@ pub async fn handle(svc: &Service, text: &str) -> Answer {
             }
             Some(_) => usage("reader: a non-empty string (a reader selector)", None),
         },
+        Some("first-use") => first_use_doc(svc, &req).await,
         Some("subscribe") => Answer {
             effect: Effect::Subscribe,
             ..Answer::ok(doc::document(Doc::Serve, json!({"subscribed": true})))
@@ -153,14 +181,14 @@ pub async fn handle(svc: &Service, text: &str) -> Answer {
             ..Answer::ok(doc::document(Doc::Serve, json!({"subscribed": false})))
         },
         Some(other) => usage(
-            &format!(
-                "unknown type {:?}: hello, readers, card, subscribe, unsubscribe",
-                truncate(other)
-            ),
+            &format!("unknown type {:?}: {}", truncate(other), TYPES.join(", ")),
             None,
         ),
         None => usage(
-            "a request has \"function\" (national style) or \"type\" (hello, readers, card, subscribe)",
+            &format!(
+                "a request has \"function\" (national style) or \"type\" ({})",
+                TYPES.join(", ")
+            ),
             None,
         ),
     };
@@ -190,7 +218,8 @@ pub fn hello(svc: &Service) -> Value {
             "api": 1,
             "listen": svc.listen,
             "functions": FUNCTIONS,
-            "types": ["hello", "readers", "card", "subscribe", "unsubscribe"],
+            "types": TYPES,
+            "journal": svc.workers.journal().display().to_string(),
             "pin_from_page": svc.pin_from_page,
             "timeout_s": svc.workers.timeout().as_secs_f64(),
         }),
@@ -247,7 +276,7 @@ fn national_answer(function: &str, r: Result<String, Failure>) -> Value {
             "functionName": function,
             "success": false,
             "ret": f.code(),
-            "pOutInfo": format!("{} / {}", f.error.message_zh(), f.error.message_en()),
+            "pOutInfo": f.out_info(),
             "detail": f.detail,
         }),
     }
@@ -399,7 +428,91 @@ async fn call(
                 .await
             }
         }
+        "iActivateCard_FirstUse" => {
+            let it = itype(req)?;
+            let verify = verify_holder(req, "iVerifyHolder")?;
+            if page_pins {
+                return Err(Failure::new(
+                    NationalError::Unsupported,
+                    "first use takes the holder's PIN from the desk's PIN device only",
+                ));
+            }
+            on_desk(svc, move |s| {
+                s.national.first_use(it, verify).map(|done| {
+                    log::info!("first use: activated, journal {}", done.receipt.transfer_id);
+                    done.line
+                })
+            })
+            .await
+        }
         _ => Err(bad("unknown function")),
+    }
+}
+
+/// Whether the holder verifies the PIN first: `name` absent, `0`/`false` no, `1`/`true` yes.
+fn verify_holder(req: &Map<String, Value>, name: &str) -> Result<bool, Failure> {
+    match req.get(name) {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(false),
+        Some(Value::Bool(true)) => Ok(true),
+        Some(Value::Number(n)) if n.as_i64() == Some(0) => Ok(false),
+        Some(Value::Number(n)) if n.as_i64() == Some(1) => Ok(true),
+        Some(_) => Err(bad(format!(
+            "{name}: 0 or false (no PIN), 1 or true (the holder verifies the PIN on the desk's PIN device)"
+        ))),
+    }
+}
+
+/// `{"type":"first-use"}`: first use on the desk's reader (or `reader`), answered by
+/// the `sscard-receipt` document `sscard activate first-use --receipt json` prints
+/// (its `transfer_id` is the journal's) with the card's basic line as `basic_line`;
+/// on failure an `sscard-error` document whose `error` also carries the national
+/// code (`ret`, `pOutInfo`) and, when the call left a journal entry unfinished, its
+/// `transfer_id`. `verify_holder: true` has the holder verify the PIN on the desk's
+/// PIN device first.
+pub async fn first_use_doc(svc: &Service, req: &Map<String, Value>) -> Answer {
+    let reader = match req.get("reader") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(r)) if !r.is_empty() && r.len() <= 256 => r.clone(),
+        Some(_) => return usage("reader: a non-empty string (a reader selector)", None),
+    };
+    if !pin_members(req).is_empty() {
+        return usage(
+            "first use takes the holder's PIN from the desk's PIN device, never from a request",
+            None,
+        );
+    }
+    let verify = match verify_holder(req, "verify_holder") {
+        Ok(v) => v,
+        Err(f) => return usage(&f.detail, None),
+    };
+    let r = svc
+        .workers
+        .run(&reader, move |s| s.national.first_use(3, verify))
+        .await;
+    match r {
+        Ok(Ok(done)) => {
+            log::info!("first use: activated, journal {}", done.receipt.transfer_id);
+            let mut body = serde_json::to_value(&done.receipt).unwrap_or_default();
+            if let Value::Object(m) = &mut body {
+                m.insert("basic_line".into(), done.line.into());
+            }
+            Answer::ok(doc::document(Doc::Receipt, body))
+        }
+        Ok(Err(f)) => {
+            let code = crate::national::first_use::exit_code(f.error);
+            let mut body = doc::error(code as u8, &f.detail, None);
+            if let Some(Value::Object(e)) = body.get_mut("error") {
+                e.insert("ret".into(), f.code().into());
+                e.insert("pOutInfo".into(), f.out_info().into());
+                e.insert("transfer_id".into(), f.transfer.clone().into());
+            }
+            Answer {
+                body,
+                status: if code == ExitCode::Usage { 400 } else { 502 },
+                effect: Effect::None,
+            }
+        }
+        Err(n) => Answer::error(&no_answer_error(n)),
     }
 }
 

@@ -30,7 +30,10 @@
 //!
 //! Configuration (`[serve]` in sscard.toml, [`ServeConfig`]): `listen`,
 //! `allowed_origins`, `pin_from_page`, `timeout`. The card's reader, keys, PSAM and
-//! terminal are the desk's (`[readers]`, `keys`, `terminal`), read once at start.
+//! terminal are the desk's (`[readers]`, `keys`, `terminal`), read once at start, and
+//! so is the activation journal first use writes: the desk's own, resolved as `sscard
+//! activate` resolves it (`$SSCARD_JOURNAL`, else `journal`, else the default path),
+//! never a file of the service's, so the desk's recovery sees every first use.
 
 pub mod api;
 pub mod card;
@@ -385,6 +388,7 @@ pub fn run(opts: Options) -> Result<(), crate::error::Error> {
                 path: "watcher thread".into(),
                 source,
             })?;
+        log::info!("activation journal: {}", opts.settings.journal.display());
         let svc = Arc::new(Service {
             workers: worker::Workers::new(opts.settings, timeout),
             pin_from_page: opts.config.pin_from_page,

@@ -82,6 +82,12 @@ impl Workers {
         }
     }
 
+    /// The desk's activation journal (first use writes it; the same file as
+    /// `sscard activate`).
+    pub fn journal(&self) -> &std::path::Path {
+        &self.base.journal
+    }
+
     /// The timeout of every card operation.
     pub fn timeout(&self) -> Duration {
         self.timeout

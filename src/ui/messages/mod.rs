@@ -8,8 +8,8 @@
 //!
 //! By concern, one file each: `progress` (steps and notes), `asking` (prompts and
 //! the desk's card-in/card-out messages), `refusal`, `stop`, `driver` (what the
-//! driver and the command say around the core) and `interrupted` (a signal stopped
-//! the flow). This file keeps the small pieces they share.
+//! driver and the command say around the core), `interrupted` (a signal stopped
+//! the flow) and `national` (the national interface's `pOutInfo` texts). This file keeps the small pieces they share.
 
 use crate::activation::core::{JournalState, KeyRole, SscStatus, TransferId, Which};
 pub use crate::ui::i18n::Lang;
@@ -17,6 +17,7 @@ pub use crate::ui::i18n::Lang;
 mod asking;
 mod driver;
 mod interrupted;
+mod national;
 mod progress;
 mod refusal;
 mod stop;
@@ -25,6 +26,7 @@ use asking::want;
 pub use asking::{ask, desk, desk_step, prompt};
 pub use driver::{desk_refusal, internal, layout_record, setup, wait_timeout};
 pub use interrupted::{answer_yes_or_no, interrupted, yes_no, Interrupted, StoppedBy};
+pub use national::{national_error, national_out_info, pin_prompt};
 use progress::holder_line;
 pub use progress::{msg, note, step};
 pub use refusal::refusal;
