@@ -9,7 +9,8 @@
 //! By concern, one file each: `progress` (steps and notes), `asking` (prompts and
 //! the desk's card-in/card-out messages), `refusal`, `stop`, `driver` (what the
 //! driver and the command say around the core), `interrupted` (a signal stopped
-//! the flow) and `national` (the national interface's `pOutInfo` texts). This file keeps the small pieces they share.
+//! the flow) and `national` (the national interface's `pOutInfo` texts). This file
+//! keeps the small pieces they share.
 
 use crate::activation::core::{JournalState, KeyRole, SscStatus, TransferId, Which};
 pub use crate::ui::i18n::Lang;
