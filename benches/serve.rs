@@ -171,6 +171,9 @@ fn settings(reader: &str, keys: Option<PathBuf>) -> Settings {
         terminal: None,
         device_id: DEVICE.to_string(),
         pin: PinSource::Terminal,
+        // Reads only: the journal is never opened.
+        journal: std::env::temp_dir().join("sscard-serve-bench-journal.sqlite"),
+        operator: "bench".to_string(),
     }
 }
 
