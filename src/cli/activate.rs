@@ -353,12 +353,7 @@ fn settings(c: &Common, cfg: &Config, config: ConfigSeen) -> Settings {
     } else {
         (cfg.keys.clone(), cfg.readers.psam.as_deref().map(selector))
     };
-    let journal = c
-        .journal
-        .clone()
-        .or_else(|| std::env::var_os("SSCARD_JOURNAL").map(PathBuf::from))
-        .or_else(|| cfg.journal.clone())
-        .unwrap_or_else(journal::default_path);
+    let journal = cfg.journal_path(c.journal.as_deref());
     let operator = c
         .operator
         .clone()
