@@ -592,7 +592,7 @@ fn lookup_and_report_on_known_data() {
         ("--frozen-hours", "87601"),
         ("--frozen-hours", "4000000000"),
     ] {
-        let o = c.report_cmd(&["report", opt, v]);
+        let o = c.report_cmd(&["report", &format!("{opt}={v}")]);
         assert_eq!(o.status.code(), Some(2), "{opt} {v}: {}", stderr(&o));
         assert!(stderr(&o).contains(opt), "{}", stderr(&o));
     }
