@@ -576,9 +576,43 @@ fn lookup_and_report_on_known_data() {
         "{text}"
     );
     assert!(text.contains("deadline within 30 days or past"), "{text}");
-    // An unknown time zone is refused clearly.
-    let o = c.report_cmd(&["report", "--tz", "Mars/Olympus"]);
-    assert_eq!(o.status.code(), Some(17));
+    // An unknown time zone is refused clearly, as bad usage (i13post: it was exit 17,
+    // "a database error"), and so are out-of-range numbers (which wrapped or failed
+    // at the centre).
+    for tz in ["Mars/Olympus", "", "Asia/Shanghai'; --"] {
+        let o = c.report_cmd(&["report", "--tz", tz]);
+        assert_eq!(o.status.code(), Some(2), "{tz:?}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(e.contains("--tz") && e.contains("Asia/Shanghai"), "{e}");
+    }
+    for (opt, v) in [
+        ("--deadline-days", "4294967295"),
+        ("--deadline-days", "3651"),
+        ("--deadline-days", "-1"),
+        ("--frozen-hours", "87601"),
+        ("--frozen-hours", "4000000000"),
+    ] {
+        let o = c.report_cmd(&["report", &format!("{opt}={v}")]);
+        assert_eq!(o.status.code(), Some(2), "{opt} {v}: {}", stderr(&o));
+        assert!(stderr(&o).contains(opt), "{}", stderr(&o));
+    }
+    // The edges of the ranges, and a POSIX-style zone the centre knows, are taken.
+    for args in [
+        &["--deadline-days", "3650", "--frozen-hours", "87600"][..],
+        &[
+            "--deadline-days",
+            "0",
+            "--frozen-hours",
+            "0",
+            "--tz",
+            "Asia/Shanghai",
+        ],
+        &["--tz", "UTC+8"],
+    ] {
+        let mut a = vec!["report", "--format", "json"];
+        a.extend_from_slice(args);
+        ok(&c.report_cmd(&a));
+    }
 }
 
 #[test]

@@ -15,6 +15,10 @@
 #[path = "common/postgres.rs"]
 mod pg;
 
+// i13post's follow-ups (F2b, F12), beside this file to keep it under ~700 lines.
+#[path = "fleet_hostile/followups.rs"]
+mod followups;
+
 use pg::{secret_file, Cluster, ADMIN};
 use rusqlite::params;
 use std::path::{Path, PathBuf};
@@ -514,12 +518,39 @@ fn a_silent_centre_ends_the_push_at_its_deadline_and_one_journal_has_one_push() 
     let t0 = Instant::now();
     let mut first = KillOnDrop(start("6"));
     std::thread::sleep(Duration::from_millis(1500));
-    // Three more flows end while the first push hangs: each stops at once.
+    // Three more flows end while the first push hangs: each stops at once, and says
+    // so on stdout too (i13post: the text said "pushed 0 event(s) ... acknowledged up
+    // to #0"; JSON has `busy`).
     for i in 0..3 {
-        let mut again = start("6");
+        let mut cmd = push_cmd(&url, &pw, &j);
+        if i == 1 {
+            cmd.args(["--format", "json"]);
+        }
+        let mut again = cmd
+            .env("SSCARD_FLEET_PUSH_DEADLINE", "6")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         let (code, err) = wait_within(&mut again, Duration::from_secs(4), "a second push");
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut again.stdout.take().unwrap(), &mut out).unwrap();
         assert_eq!(code, Some(0), "push {i}: {err}");
         assert!(err.contains("another push"), "push {i}: {err}");
+        if i == 1 {
+            let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(
+                (&doc["busy"], &doc["sent"]),
+                (&true.into(), &0.into()),
+                "{out}"
+            );
+        } else {
+            assert!(
+                out.contains("another push of") && out.contains("sent nothing"),
+                "push {i}: {out:?}"
+            );
+            assert!(!out.contains("acknowledged"), "push {i}: {out:?}");
+        }
     }
     let (code, err) = wait_within(&mut first.0, Duration::from_secs(30), "the first push");
     let took = t0.elapsed();

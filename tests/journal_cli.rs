@@ -357,6 +357,141 @@ fn a_mistyped_journal_path_is_an_error_not_an_empty_journal() {
     assert_eq!(run(&j, &["list"]).code, 0);
 }
 
+/// `sscard journal ...` without `--journal`, with `config` as `--config` (and
+/// nothing from this machine's environment).
+fn run_configured(config: &Path, env_journal: Option<&Path>, args: &[&str]) -> common::Run {
+    let mut c = std::process::Command::new(common::exe());
+    c.arg("journal")
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("SSCARD_CONFIG")
+        .env_remove("SSCARD_FLEET_DB")
+        .env_remove("SSCARD_FLEET_PASSWORD_FILE");
+    match env_journal {
+        Some(j) => c.env("SSCARD_JOURNAL", j),
+        None => c.env_remove("SSCARD_JOURNAL"),
+    };
+    c.output().unwrap().into()
+}
+
+/// i13post: `sscard journal` ignored the configuration's `journal = ...` (activate
+/// honours it), so a desk with a configured journal listed "no entries". Now every
+/// subcommand resolves it as activate does: --journal, $SSCARD_JOURNAL, the
+/// configuration, the default.
+#[test]
+fn journal_commands_read_the_configured_journal_as_activate_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = journal(dir.path());
+    let cfg = dir.path().join("sscard.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "journal = \"{}\"\n[fleet]\ndb = \"postgresql://desk_x@127.0.0.1:1/sscard\"\n",
+            j.display()
+        ),
+    )
+    .unwrap();
+    let r = run_configured(&cfg, None, &["list"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(ids(&r), [ID_A1, ID_A2, ID_C], "{r:?}");
+    let r = run_configured(&cfg, None, &["show", "AB12"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains(ID_A1), "{r:?}");
+    let r = run_configured(&cfg, None, &["export"]);
+    assert_eq!((r.code, r.stdout.lines().count()), (0, 3), "{r:?}");
+    let copy = dir.path().join("copy.sqlite");
+    let r = run_configured(&cfg, None, &["backup", copy.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("3 entries"), "{r:?}");
+    // Push reads the configured journal too: it gets as far as the (absent) centre,
+    // exit 17, not "no journal" (13).
+    let r = run_configured(&cfg, None, &["push"]);
+    assert_eq!(r.code, 17, "{r:?}");
+    // $SSCARD_CONFIG names it as --config does.
+    let r: common::Run = std::process::Command::new(common::exe())
+        .args(["journal", "list"])
+        .env("SSCARD_CONFIG", &cfg)
+        .env_remove("SSCARD_JOURNAL")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(ids(&r), [ID_A1, ID_A2, ID_C], "{r:?}");
+    // The order is activate's: $SSCARD_JOURNAL over the configuration, --journal
+    // over both.
+    let other = dir.path().join("other.sqlite");
+    drop(Journal::open(&other).unwrap());
+    let r = run_configured(&cfg, Some(&other), &["list"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "no entries\n"), "{r:?}");
+    let mut c = std::process::Command::new(common::exe());
+    c.args(["journal", "--journal"])
+        .arg(&j)
+        .arg("list")
+        .env("SSCARD_JOURNAL", &other)
+        .env("SSCARD_CONFIG", &cfg);
+    let r: common::Run = c.output().unwrap().into();
+    assert_eq!(ids(&r), [ID_A1, ID_A2, ID_C], "{r:?}");
+}
+
+/// i13post: a journal that cannot be looked at (`exists()` says false for
+/// "permission denied") listed "no entries". Now it is an error naming the path
+/// (exit 13), through every way of naming it.
+#[test]
+fn a_journal_that_cannot_be_looked_at_is_an_error_not_no_entries() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // A file where a directory should be (ENOTDIR), from the configuration.
+    let file = dir.path().join("plain");
+    std::fs::write(&file, "x").unwrap();
+    let cfg = dir.path().join("sscard.toml");
+    std::fs::write(
+        &cfg,
+        format!("journal = \"{}\"\n", file.join("journal.sqlite").display()),
+    )
+    .unwrap();
+    for args in [&["list"][..], &["export"], &["show", "AB"]] {
+        let r = run_configured(&cfg, None, args);
+        assert_eq!(r.code, 13, "{args:?}: {r:?}");
+        assert!(r.stderr.contains("cannot look at the journal"), "{r:?}");
+        assert!(!r.stdout.contains("no entries"), "{r:?}");
+    }
+    // Permission denied: a journal in a directory this user may not search. Root may
+    // search anything, so as root the command runs as nobody (uid 65534).
+    let locked = dir.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    let j = journal(&locked);
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let root = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .unwrap()
+        == 0;
+    let mut c = if root {
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(common::exe());
+        c
+    } else {
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+        std::process::Command::new(common::exe())
+    };
+    let r: common::Run = c
+        .args(["journal", "list"])
+        .env("SSCARD_JOURNAL", &j)
+        .env("SSCARD_CONFIG", "none")
+        .output()
+        .unwrap()
+        .into();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert_eq!(r.code, 13, "{r:?}");
+    assert!(
+        r.stderr.contains("cannot look at the journal") && r.stderr.contains("ermission denied"),
+        "{r:?}"
+    );
+    assert!(!r.stdout.contains("no entries"), "{r:?}");
+}
+
 /// i13fix: text output printed what the journal holds raw, so a tampered journal
 /// (an escape sequence in a holder's name or a note) could clear the screen or
 /// rewrite lines on the supervisor's terminal. Now shown escaped; JSON stays exact.

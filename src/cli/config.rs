@@ -9,7 +9,7 @@
 //! technicians and stays English.
 
 use super::CmdResult;
-use crate::activation::journal::{self, Journal};
+use crate::activation::journal::Journal;
 use crate::apdu::Channel;
 use crate::config::desk::{check_roles, Role, Use};
 use crate::config::{self, Config, Source};
@@ -201,11 +201,8 @@ fn check_keys(r: &mut Report, c: &Config) {
 }
 
 fn check_journal(r: &mut Report, c: &Config) {
-    let path = c
-        .journal
-        .clone()
-        .or_else(|| std::env::var_os("SSCARD_JOURNAL").map(PathBuf::from))
-        .unwrap_or_else(journal::default_path);
+    // The journal activate and `sscard journal` use (no flag here).
+    let path = c.journal_path(None);
     if path.exists() {
         match Journal::open(&path) {
             Ok(j) => match j.unfinished() {

@@ -15,9 +15,10 @@ use crate::output::visible::visible;
 use crate::output::TableFormat;
 use std::path::PathBuf;
 
-/// How to reach the centre (shared with `sscard journal push`).
+/// How to reach the centre (shared with `sscard journal push`, whose `--config` is
+/// `sscard journal`'s own, as it also says where the journal is).
 #[derive(clap::Args, Debug, Clone)]
-pub struct ConnArgs {
+pub struct CentreArgs {
     /// The centre, `postgresql://ROLE@HOST:PORT/DB`, without a password
     /// [default: `db` in the `[fleet]` section of the configuration].
     #[arg(
@@ -39,26 +40,44 @@ pub struct ConnArgs {
     /// URL, else `ca_file` in the configuration].
     #[arg(long, value_name = "PATH")]
     pub ca_file: Option<PathBuf>,
+}
+
+/// How to reach the centre, and the configuration that may name it (`sscard fleet`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct ConnArgs {
+    /// The centre.
+    #[command(flatten)]
+    pub centre: CentreArgs,
     /// The desk configuration file (`none`: no file) [default: /etc/sscard/sscard.toml].
     #[arg(long, value_name = "PATH", env = "SSCARD_CONFIG")]
     pub config: Option<PathBuf>,
 }
 
 impl ConnArgs {
-    /// The target: the flags over the configuration's `[fleet]`, setting by setting
-    /// ([`Target::resolve`]).
+    /// The target: the flags over the configuration's `[fleet]` ([`CentreArgs::target`]).
     ///
     /// # Errors
     /// A usage error when neither names a centre; configuration errors.
     pub fn target(&self) -> Result<Target, Error> {
         let cfg = crate::config::load(self.config.as_deref())?.and_then(|l| l.config.fleet);
+        self.centre.target(cfg.as_ref())
+    }
+}
+
+impl CentreArgs {
+    /// The target: the flags over `section` (the configuration's `[fleet]`), setting
+    /// by setting ([`Target::resolve`]).
+    ///
+    /// # Errors
+    /// A usage error when neither names a centre; a bad setting.
+    pub fn target(&self, section: Option<&fleet::FleetConfig>) -> Result<Target, Error> {
         let cli = fleet::Overrides {
             db: self.db.clone(),
             password_file: self.password_file.clone(),
             tls: self.tls,
             ca_file: self.ca_file.clone(),
         };
-        Ok(Target::resolve(&cli, cfg.as_ref())?)
+        Ok(Target::resolve(&cli, section)?)
     }
 }
 
@@ -132,14 +151,19 @@ pub enum FleetCommand {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// Old cards frozen longer than this many hours with no credit seen.
-        #[arg(long, default_value_t = 24, value_name = "N")]
+        /// Old cards frozen longer than this many hours with no credit seen
+        /// (0 to 87600, ten years).
+        #[arg(long, default_value_t = 24, value_name = "N",
+              value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_FROZEN_HOURS)))]
         frozen_hours: u32,
-        /// Time zone of "day" (IANA name).
+        /// Time zone of "day" (an IANA name such as Asia/Shanghai, as the centre
+        /// knows it).
         #[arg(long, default_value = "UTC")]
         tz: String,
-        /// Cards whose activation deadline is at most this many days away (or past).
-        #[arg(long, default_value_t = 30, value_name = "DAYS")]
+        /// Cards whose activation deadline is at most this many days away, or past
+        /// (0 to 3650).
+        #[arg(long, default_value_t = 30, value_name = "DAYS",
+              value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_DEADLINE_DAYS)))]
         deadline_days: u32,
     },
 }
@@ -258,6 +282,7 @@ pub fn run(args: &FleetArgs) -> CmdResult {
             tz,
             deadline_days,
         } => {
+            check_tz(&mut client, tz)?;
             let r = report::build(
                 &mut client,
                 &report::Options {
@@ -274,6 +299,42 @@ pub fn run(args: &FleetArgs) -> CmdResult {
         }
     }
     Ok(ExitCode::Ok)
+}
+
+/// The largest `fleet report --frozen-hours` (ten years): past it the centre's
+/// interval arithmetic overflows (an exit 17 that reads as a centre fault).
+pub const MAX_FROZEN_HOURS: u32 = 87_600;
+
+/// The largest `fleet report --deadline-days` (ten years; the deadline is six
+/// months after issue): past `i32::MAX` the value sent to the centre wrapped.
+pub const MAX_DEADLINE_DAYS: u32 = 3_650;
+
+/// Refuses a `--tz` the centre does not know, as a usage error (exit 2) naming the
+/// option, before the report's queries (which failed with exit 17, "a database
+/// error", on the first `AT TIME ZONE`). The centre is asked because its time zone
+/// database is the one the report uses (it also takes `UTC+8`-style POSIX names).
+///
+/// # Errors
+/// [`ExitCode::Usage`] for an unknown time zone; the centre's other errors.
+fn check_tz(client: &mut postgres::Client, tz: &str) -> Result<(), Error> {
+    let unknown = || Error::Other {
+        message: format!(
+            "--tz '{}' is not a time zone the centre knows: give an IANA name such as \
+             Asia/Shanghai or UTC",
+            visible(tz)
+        ),
+        code: ExitCode::Usage,
+    };
+    if tz.trim().is_empty() {
+        return Err(unknown());
+    }
+    match client.query_one("SELECT now() AT TIME ZONE $1::text", &[&tz]) {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some(&postgres::error::SqlState::INVALID_PARAMETER_VALUE) => {
+            Err(unknown())
+        }
+        Err(e) => Err(FleetError::from(e).into()),
+    }
 }
 
 /// The columns of `fleet lookup --format csv`, one row per event (the spreadsheet

@@ -43,9 +43,14 @@ pub use backup::{backup, BackupOutcome};
 /// Arguments of `sscard journal`.
 #[derive(clap::Args, Debug)]
 pub struct JournalArgs {
-    /// The journal file (default as for `sscard activate`).
+    /// The journal file [default as for `sscard activate`: $SSCARD_JOURNAL, else
+    /// `journal` in the configuration, else the desk's default].
     #[arg(long, value_name = "PATH", global = true)]
     pub journal: Option<PathBuf>,
+    /// The desk configuration file (`none`: no file), for its `journal` and `[fleet]`
+    /// [default: /etc/sscard/sscard.toml].
+    #[arg(long, value_name = "PATH", env = "SSCARD_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: JournalCommand,
@@ -98,7 +103,7 @@ pub enum JournalCommand {
     Push {
         /// The centre.
         #[command(flatten)]
-        conn: super::fleet::ConnArgs,
+        conn: super::fleet::CentreArgs,
         /// Events per batch (one transaction each).
         #[arg(long, default_value_t = crate::fleet::push::DEFAULT_BATCH)]
         batch: usize,
@@ -431,7 +436,17 @@ fn find(j: &Journal, prefix: &str) -> Result<Entry, Error> {
 /// Runs `sscard journal`.
 pub fn run(args: &JournalArgs) -> CmdResult {
     let explicit = args.journal.is_some();
-    let path = args.journal.clone().unwrap_or_else(journal::default_path);
+    // The configuration is read only when it is needed: for the journal when no
+    // --journal is given (as `activate` resolves it), for the centre when pushing.
+    let needs_config = !explicit || matches!(args.command, JournalCommand::Push { .. });
+    let cfg = if needs_config {
+        crate::config::load(args.config.as_deref())?
+            .map(|l| l.config)
+            .unwrap_or_default()
+    } else {
+        crate::config::Config::default()
+    };
+    let path = cfg.journal_path(args.journal.as_deref());
     if let JournalCommand::Push {
         conn,
         batch,
@@ -440,15 +455,12 @@ pub fn run(args: &JournalArgs) -> CmdResult {
     } = &args.command
     {
         require_file(&path, explicit)?;
-        let target = conn.target()?;
+        let target = conn.target(cfg.fleet.as_ref())?;
         let pushed = crate::fleet::push::push_to(&target, &path, *batch)?;
         if out.is_json() {
             output::print(Doc::JournalPush, &pushed)?;
         } else if !quiet {
-            println!(
-                "pushed {} event(s) in {} batch(es), {} new at the centre; acknowledged up to #{}",
-                pushed.sent, pushed.batches, pushed.inserted, pushed.watermark
-            );
+            print!("{}", push_text(&pushed, &path));
         }
         return Ok(ExitCode::Ok);
     }
@@ -469,9 +481,11 @@ pub fn run(args: &JournalArgs) -> CmdResult {
         }
         return Ok(ExitCode::Ok);
     }
-    // Reading: a desk with no journal yet at the default path has no entries; a path
-    // named with --journal that does not exist is a typo until shown otherwise.
-    let j = if path.exists() {
+    // Reading: a desk with no journal yet at its path has no entries; a path named
+    // with --journal that does not exist is a typo until shown otherwise. A path that
+    // cannot be looked at (permission denied, a file where a directory should be) is
+    // an error, never "no entries".
+    let j = if exists(&path)? {
         Some(Journal::open(&path).map_err(jerr)?)
     } else if explicit {
         return Err(missing(&path, true));
@@ -556,11 +570,44 @@ fn missing(path: &Path, explicit: bool) -> Error {
 }
 
 fn require_file(path: &Path, explicit: bool) -> Result<(), Error> {
-    if path.exists() {
+    if exists(path)? {
         Ok(())
     } else {
         Err(missing(path, explicit))
     }
+}
+
+/// Whether the journal file is there; `Err` (exit 13) when that cannot be told
+/// (`try_exists`: a directory on the way the user may not search, a file where a
+/// directory should be), so a journal the user cannot reach is never "no entries".
+///
+/// # Errors
+/// The path cannot be looked at.
+fn exists(path: &Path) -> Result<bool, Error> {
+    path.try_exists().map_err(|e| Error::Other {
+        message: format!(
+            "cannot look at the journal {}: {e}; check its directory's permissions \
+             (run as the desk's user), or name another with --journal",
+            path.display()
+        ),
+        code: ExitCode::Journal,
+    })
+}
+
+/// The text `journal push` prints: what was sent, or that another push of this
+/// journal holds its lock and this one sent nothing.
+fn push_text(p: &crate::fleet::push::PushOutcome, journal: &Path) -> String {
+    if p.busy {
+        return format!(
+            "another push of {} is running (it holds the lock); this one sent nothing, \
+             that one sends the events\n",
+            journal.display()
+        );
+    }
+    format!(
+        "pushed {} event(s) in {} batch(es), {} new at the centre; acknowledged up to #{}\n",
+        p.sent, p.batches, p.inserted, p.watermark
+    )
 }
 
 #[cfg(test)]

@@ -97,9 +97,44 @@ fn init_logging(verbose: u8) {
         _ => "debug",
     };
     let env = env_logger::Env::default().default_filter_or(default);
-    let _ = env_logger::Builder::from_env(env)
+    let inner = env_logger::Builder::from_env(env)
         .format_timestamp_micros()
-        .try_init();
+        .build();
+    // The PostgreSQL client crates log every statement at debug, and the fleet's role
+    // commands send `CREATE ROLE ... PASSWORD 'SCRAM-SHA-256$...'` (a verifier, which
+    // an attacker can brute-force offline): those crates are capped at info whatever
+    // -v or RUST_LOG asks. A wrapper rather than `filter_module`, because RUST_LOG's
+    // longer directives (`tokio_postgres::simple_query=debug`) win over a shorter one.
+    struct Capped(env_logger::Logger);
+    const CAPPED: [&str; 5] = [
+        "tokio_postgres",
+        "postgres",
+        "postgres_protocol",
+        "postgres_types",
+        "postgres_native_tls",
+    ];
+    impl log::Log for Capped {
+        fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+            let t = m.target();
+            let capped = CAPPED.iter().any(|c| {
+                t.strip_prefix(c)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+            });
+            (!capped || m.level() <= log::Level::Info) && self.0.enabled(m)
+        }
+        fn log(&self, r: &log::Record<'_>) {
+            if self.enabled(r.metadata()) {
+                self.0.log(r);
+            }
+        }
+        fn flush(&self) {
+            self.0.flush();
+        }
+    }
+    let max = inner.filter();
+    if log::set_boxed_logger(Box::new(Capped(inner))).is_ok() {
+        log::set_max_level(max);
+    }
 }
 
 /// Runs the command line and returns the process exit code.

@@ -62,6 +62,21 @@ pub struct Config {
     pub serve: Option<crate::serve::ServeConfig>,
 }
 
+impl Config {
+    /// The journal a desk command uses, in one order for all of them (`activate`,
+    /// `journal list/show/export/backup/push`): `flag` (`--journal`), else
+    /// `$SSCARD_JOURNAL`, else `journal` here, else the built-in default
+    /// ([`crate::activation::journal::default_path`]). One function so the back
+    /// office reads the journal the desk writes: a desk whose configuration names its
+    /// journal must not see "no entries" from `sscard journal list`.
+    pub fn journal_path(&self, flag: Option<&Path>) -> PathBuf {
+        flag.map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("SSCARD_JOURNAL").map(PathBuf::from))
+            .or_else(|| self.journal.clone())
+            .unwrap_or_else(crate::activation::journal::default_path)
+    }
+}
+
 /// The readers of the desk, by part of their name (or index).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]

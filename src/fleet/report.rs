@@ -13,6 +13,7 @@
 //! with a `section` column, so a spreadsheet filter separates the sections.
 
 use super::FleetError;
+use crate::output::visible::visible;
 use serde::Serialize;
 
 /// Report options.
@@ -304,15 +305,26 @@ pub fn build(client: &mut postgres::Client, o: &Options) -> Result<Report, Fleet
     })
 }
 
-/// The report for people.
+/// The report for people. Every field a desk sent (ids, terminals, card numbers,
+/// states, the masked holder) is shown escaped ([`visible`]): a desk, or whoever
+/// holds its password, chooses those bytes, and terminal escape sequences in them
+/// must not rewrite the supervisor's screen (as `fleet lookup` and the journal's
+/// text output do it).
 pub fn text(r: &Report) -> String {
-    let mut s = format!("fleet report, {}\n", r.generated_at);
+    let v = |t: &str| visible(t).into_owned();
+    let o = |t: &Option<String>| t.as_deref().map_or("-".to_string(), v);
+    let mut s = format!("fleet report, {}\n", v(&r.generated_at));
     s += "\nactivations per desk and day:\n";
     if r.activations.is_empty() {
         s += "  none\n";
     }
     for a in &r.activations {
-        s += &format!("  {}  terminal {:<14} {:>6}\n", a.day, a.terminal, a.count);
+        s += &format!(
+            "  {}  terminal {:<14} {:>6}\n",
+            v(&a.day),
+            v(&a.terminal),
+            a.count
+        );
     }
     s += &format!(
         "\nold cards frozen longer than {} h with no credit seen:\n",
@@ -324,18 +336,18 @@ pub fn text(r: &Report) -> String {
     for f in &r.frozen {
         s += &format!(
             "  {}  {} {} at terminal {}  old card {}  balance {}  now {}\n",
-            f.id,
+            v(&f.id),
             if f.possibly_frozen {
                 "possibly frozen (FREEZING journaled, FROZEN never seen)"
             } else {
                 "frozen"
             },
-            f.frozen_at,
-            f.terminal,
-            f.old_card.as_deref().unwrap_or("-"),
+            v(&f.frozen_at),
+            v(&f.terminal),
+            o(&f.old_card),
             f.balance_fen
                 .map_or("-".into(), |b| format!("{}.{:02} yuan", b / 100, b % 100)),
-            f.last_state
+            v(&f.last_state)
         );
     }
     s += "\ntransfers credited at one desk and open at another:\n";
@@ -345,7 +357,12 @@ pub fn text(r: &Report) -> String {
     for x in &r.split {
         s += &format!(
             "  {}  {} at terminal {}; {} at terminal {} since {}\n",
-            x.id, x.credited_state, x.credited_at, x.open_state, x.open_at, x.open_since
+            v(&x.id),
+            v(&x.credited_state),
+            v(&x.credited_at),
+            v(&x.open_state),
+            v(&x.open_at),
+            v(&x.open_since)
         );
     }
     s += "\ncancels and voids:\n";
@@ -355,12 +372,12 @@ pub fn text(r: &Report) -> String {
     for c in &r.cancels {
         s += &format!(
             "  {}  {:<10} at terminal {}  {}  old {} new {}\n",
-            c.id,
-            c.state,
-            c.terminal,
-            c.at,
-            c.old_card.as_deref().unwrap_or("-"),
-            c.new_card.as_deref().unwrap_or("-")
+            v(&c.id),
+            v(&c.state),
+            v(&c.terminal),
+            v(&c.at),
+            o(&c.old_card),
+            o(&c.new_card)
         );
     }
     s += &format!(
@@ -378,13 +395,13 @@ pub fn text(r: &Report) -> String {
         };
         s += &format!(
             "  card {}  deadline {} ({when}, from {})  last read {} at terminal {} ({} read(s))  holder {}\n",
-            d.card_number,
-            d.deadline,
-            d.basis,
-            d.last_read_at,
-            d.terminal,
+            v(&d.card_number),
+            v(&d.deadline),
+            v(&d.basis),
+            v(&d.last_read_at),
+            v(&d.terminal),
             d.reads,
-            d.holder_masked.as_deref().unwrap_or("-")
+            o(&d.holder_masked)
         );
     }
     for n in &r.notes {
@@ -617,5 +634,30 @@ mod tests {
             t.contains("TORN  possibly frozen (FREEZING journaled, FROZEN never seen) 2026-11-27"),
             "{t}"
         );
+    }
+
+    /// i13post (rev13 F4): the text report printed what desks sent raw, so a desk's
+    /// terminal id or card number holding an escape sequence reached the supervisor's
+    /// terminal. Now escaped as `fleet lookup` does it.
+    #[test]
+    fn text_escapes_what_desks_sent() {
+        let mut r = report();
+        r.frozen[0].terminal = "00000000000\u{1b}[2J2".into();
+        r.frozen[0].old_card = Some("639\u{9b}31m".into());
+        r.cancels[0].state = "CANCELLED\r\u{202e}".into();
+        r.deadlines[0].holder_masked = Some("张*\u{7}".into());
+        r.activations.push(Activations {
+            terminal: "\u{1b}]0;pwned\u{7}".into(),
+            day: "2026-11-30".into(),
+            count: 3,
+        });
+        let t = text(&r);
+        for bad in ['\u{1b}', '\u{9b}', '\r', '\u{202e}', '\u{7}'] {
+            assert!(!t.contains(bad), "{bad:?} in {t}");
+        }
+        assert!(t.contains("00000000000\\u{1b}[2J2"), "{t}");
+        assert!(t.contains("old card 639\\u{9b}31m"), "{t}");
+        assert!(t.contains("holder 张*\\u{7}"), "{t}");
+        assert!(t.contains("terminal \\u{1b}]0;pwned\\u{7}"), "{t}");
     }
 }

@@ -166,6 +166,12 @@ impl Target {
                     mode
                 };
                 c.ssl_mode(postgres::config::SslMode::Require);
+                // Over TLS the password goes only by SCRAM-SHA-256-PLUS, bound to the
+                // centre's certificate: a server asking for it in clear text or MD5
+                // (or by SCRAM without the binding) is refused before anything is
+                // sent, so an impostor behind `tls = require` learns nothing (rev13
+                // F2b). Without TLS the crate cannot refuse clear text: docs/fleet.md.
+                c.channel_binding(postgres::config::ChannelBinding::Require);
                 let mut b = native_tls::TlsConnector::builder();
                 if mode == TlsMode::Require && ca_file.is_none() {
                     b.danger_accept_invalid_certs(true)
@@ -185,6 +191,7 @@ impl Target {
                 c.connect(postgres_native_tls::MakeTlsConnector::new(tls))
                     .map_err(|e| refused_certificate(e, mode, ca_file.as_deref(), &c))
                     .map_err(|e| self.explain_default(e))
+                    .map_err(unbound_password)
             }
         }
     }
@@ -213,6 +220,28 @@ impl Target {
              the centre's certificate, or choose tls (\"require\" encrypts without checking; \
              \"disable\" only on a private network) in the [fleet] section or with --tls"
         ))
+    }
+}
+
+/// A connection refused because the server did not authenticate by
+/// SCRAM-SHA-256-PLUS (it asked for the password in clear text or MD5, by SCRAM
+/// without channel binding, or for none) becomes [`FleetError::Tls`] saying the
+/// password was not sent and what a real centre needs; anything else is unchanged.
+fn unbound_password(e: FleetError) -> FleetError {
+    match e {
+        FleetError::Db(d)
+            if d.as_db_error().is_none() && describe(&d).contains("channel binding") =>
+        {
+            FleetError::Tls(format!(
+                "{}: the server did not authenticate by SCRAM-SHA-256-PLUS (bound to its \
+                 certificate), so sscard refused and sent no password; it may not be the \
+                 centre. A real centre authenticates desks by scram-sha-256 over TLS \
+                 (pg_hba.conf `hostssl ... scram-sha-256`, password_encryption = \
+                 scram-sha-256, no connection pooler in between that cannot bind channels)",
+                describe(&d)
+            ))
+        }
+        other => other,
     }
 }
 

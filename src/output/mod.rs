@@ -106,6 +106,10 @@ impl Doc {
     ///   activation deadline) and `deadline_days` added.
     /// - serve 1.0: new (the loopback service, `sscard serve`).
     /// - fleet lookup 1.2: `journal` (the desk journal's instance id) in each event.
+    /// - fleet report 1.3: `frozen[].possibly_frozen` (FREEZING journaled, FROZEN never
+    ///   seen at the centre).
+    /// - journal push 1.2: `busy` (another push of this journal held its lock; this one
+    ///   sent nothing).
     pub const fn schema(self) -> (&'static str, &'static str) {
         match self {
             Doc::Info => ("sscard-info", "1.1"),
@@ -117,10 +121,10 @@ impl Doc {
             Doc::JournalList => ("sscard-journal-list", "1.1"),
             Doc::JournalEntry => ("sscard-journal-entry", "1.1"),
             Doc::JournalExportLine => ("sscard-journal-export", "1.1"),
-            Doc::JournalPush => ("sscard-journal-push", "1.1"),
+            Doc::JournalPush => ("sscard-journal-push", "1.2"),
             Doc::JournalBackup => ("sscard-journal-backup", "1.0"),
             Doc::FleetLookup => ("sscard-fleet-lookup", "1.2"),
-            Doc::FleetReport => ("sscard-fleet-report", "1.2"),
+            Doc::FleetReport => ("sscard-fleet-report", "1.3"),
             Doc::Error => ("sscard-error", "1.0"),
             Doc::Serve => ("sscard-serve", "1.0"),
         }

@@ -3,7 +3,6 @@
 
 use super::args::Common;
 use crate::activation::error::{ConfigSeen, Setup};
-use crate::activation::journal;
 use crate::activation::ActivationError;
 use crate::apdu::TransportError;
 use crate::config::Config;
@@ -105,12 +104,7 @@ pub(super) fn settings(
     } else {
         (cfg.keys.clone(), cfg.readers.psam.as_deref().map(selector))
     };
-    let journal = c
-        .journal
-        .clone()
-        .or_else(|| std::env::var_os("SSCARD_JOURNAL").map(PathBuf::from))
-        .or_else(|| cfg.journal.clone())
-        .unwrap_or_else(journal::default_path);
+    let journal = cfg.journal_path(c.journal.as_deref());
     let operator = c
         .operator
         .clone()
