@@ -205,3 +205,31 @@ fn man_pages_and_completions_carry_lang() {
         "{opts}"
     );
 }
+
+/// A reading command's journal error (here a mistyped `--journal`) is not a flow's:
+/// in either language it must not say card writing stopped or send the desk to
+/// `activate resume` (the newcomer review found the Chinese advice did).
+#[test]
+fn a_reading_commands_journal_error_is_not_a_stopped_flow() {
+    for lang in ["zh", "en"] {
+        let o = sscard(
+            &[
+                "--lang",
+                lang,
+                "journal",
+                "list",
+                "--journal",
+                "/nonexistent/sscard-test/j.sqlite",
+            ],
+            &[],
+        );
+        assert_eq!(o.status.code(), Some(13), "{o:?}");
+        let e = stderr(&o);
+        assert!(e.contains("/nonexistent/sscard-test/j.sqlite"), "{e}");
+        assert!(!e.contains("activate resume"), "{e}");
+        assert!(!e.contains("已停止写卡"), "{e}");
+        if lang == "zh" {
+            assert!(e.contains("交易日志无法使用"), "{e}");
+        }
+    }
+}

@@ -186,11 +186,14 @@ fn other(lang: Lang, message: &str, code: ExitCode, d: String) -> Advice {
             ),
             Who::Technician,
         ),
+        // Outside a flow (journal list/show/export/backup/push, fleet new-instance):
+        // no card was being written, so the flow's "stopped writing, resume" advice
+        // would mislead; a flow's journal error is advised in `advise_activation`.
         ExitCode::Journal => (
-            ("The journal cannot be written", "交易日志无法写入"),
+            ("The journal cannot be used", "交易日志无法使用"),
             (
-                "Nothing more was written to a card. Check the disk and the journal path, then run `sscard activate resume`.",
-                "已停止写卡。请检查磁盘和日志路径，然后运行 `sscard activate resume`。",
+                "Check the journal path and the disk; `sscard config check` shows the journal this desk uses.",
+                "请检查日志路径和磁盘；`sscard config check` 会显示本柜台使用的日志。",
             ),
             Who::Technician,
         ),
