@@ -321,6 +321,16 @@ fn desk_role_adds_only_its_own_events_and_changes_none() {
         .unwrap_err();
     let m = sscard::fleet::describe(&e);
     assert!(m.contains("row-level security"), "{m}");
+    // A report with a desk's role: refused, and the message names the reporting role.
+    let e = a.query("SELECT count(*) FROM fleet.events", &[]).unwrap_err();
+    let m = sscard::fleet::describe(&e);
+    assert!(m.contains("42501") && m.contains("reporter-add"), "{m}");
+    // No password where the centre asks for one: the message says where it goes.
+    let url = c.pg.url("backoffice");
+    let o = sscard(&["fleet", "--db", &url, "lookup", "X"]);
+    assert_eq!(o.status.code(), Some(17), "{o:?}");
+    let m = String::from_utf8_lossy(&o.stderr);
+    assert!(m.contains("--password-file"), "{m}");
     for sql in [
         "UPDATE fleet.events SET state = 'COMPLETE'",
         "DELETE FROM fleet.events",

@@ -222,9 +222,17 @@ pub fn describe(e: &postgres::Error) -> String {
         if let Some(h) = db.hint() {
             s += &format!("; hint: {h}");
         }
+        if db.code() == &postgres::error::SqlState::INSUFFICIENT_PRIVILEGE {
+            s += "; this role may not do that: reports need the reporting role \
+                  (`fleet reporter-add`), the schema its owner (docs/fleet.md, roles)";
+        }
         return s;
     }
     let mut s = e.to_string();
+    if s.contains("password missing") {
+        s += ": the centre asks for a password and none was given: set `password_file` \
+              in [fleet] or pass --password-file (never the URL)";
+    }
     let mut src = std::error::Error::source(e);
     while let Some(c) = src {
         let t = c.to_string();
