@@ -782,3 +782,35 @@ int main(void) {
     assert!(out.starts_with("bad=0 first="), "{out}");
     assert!(out.contains("|111111198101011110|X00000019|"), "{out}");
 }
+
+/// The lab HSM whose output cannot be written (/dev/full) ends with its documented
+/// status, not a panic's 101: a malformed Step1 line (7), `--help` (2).
+#[test]
+fn lab_hsm_with_closed_output_keeps_its_exit_status() {
+    let (_, hsm, _) = built();
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let mut c = Command::new(hsm)
+        .args(["--keys", "/nonexistent"])
+        .stdin(Stdio::piped())
+        .stderr(full())
+        .spawn()
+        .unwrap();
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(b"not a step1 line\n")
+        .unwrap();
+    assert_eq!(c.wait().unwrap().code(), Some(7));
+    let o = Command::new(hsm)
+        .arg("--help")
+        .stdout(full())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(o.code(), Some(2));
+}
