@@ -662,3 +662,155 @@ fn python_example_reads_the_card() {
         "{o:?}"
     );
 }
+
+/// A Python caller (which ignores SIGPIPE) with `SSCARD_NATIONAL_TRACE=1` and its
+/// standard error a pipe nobody reads any more: `iReadCardBas` -> (ret, pOutInfo).
+fn traced_read_closed_stderr(bed: &Bed, cfg: &Path) -> (std::process::ExitStatus, String) {
+    let (lib, _, _) = built();
+    let (k, v) = bed.pcscd.env();
+    let code = "import ctypes, os, sys, time\n\
+                time.sleep(0.3)\n\
+                lib = ctypes.CDLL(os.environ['SSCARD_LIB'])\n\
+                buf = ctypes.create_string_buffer(1024)\n\
+                ret = lib.iReadCardBas(3, buf)\n\
+                sys.stdout.write('%d %s' % (ret, buf.value.decode('gbk')))\n";
+    let mut child = Command::new("python3")
+        .args(["-c", code])
+        .env(k, v)
+        .env("SSCARD_LIB", lib)
+        .env("SSCARD_CONFIG", cfg)
+        .env("SSCARD_DEVICE_ID", DEVICE)
+        .env("SSCARD_NATIONAL_TRACE", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take()); // the reader goes away before the library traces
+    let o = child.wait_with_output().unwrap();
+    (o.status, String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+#[test]
+fn trace_to_a_closed_stderr_neither_aborts_nor_changes_the_answer() {
+    let mut bed = Bed::start();
+    let cfg = config(&bed, false);
+    // Failure path (no card): the trace line was an `eprintln!` outside catch_unwind,
+    // whose panic on EPIPE aborted the caller's process.
+    let (status, out) = traced_read_closed_stderr(&bed, &cfg);
+    assert!(status.success(), "{status:?} {out:?}");
+    assert!(out.starts_with("-2 "), "{out:?}");
+    // Success path: the trace inside catch_unwind turned a good read into -5.
+    insert(&mut bed, "ssc-2.00.json", &[]);
+    let (status, out) = traced_read_closed_stderr(&bed, &cfg);
+    assert!(status.success(), "{status:?} {out:?}");
+    assert!(out.starts_with("0 ") && out.contains("张三"), "{out:?}");
+}
+
+/// Several C threads calling `iReadCardBas` at once (the header's "thread safe"):
+/// every call 0, every line the same and whole.
+#[test]
+fn c_threads_read_at_once() {
+    let mut bed = Bed::start();
+    let cfg = config(&bed, false);
+    insert(&mut bed, "ssc-2.00.json", &[]);
+    let (lib, _, _) = built();
+    let src = bed.dir.path().join("threads.c");
+    std::fs::write(
+        &src,
+        r#"#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include "sscard.h"
+#define T 6
+#define N 8
+static char first[SSCARD_OUT_LEN];
+static int bad;
+static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+static void *run(void *arg) {
+    (void)arg;
+    for (int i = 0; i < N; i++) {
+        char out[SSCARD_OUT_LEN + 16];
+        memset(out, 0x55, sizeof out);
+        long r = iReadCardBas(3, out);
+        pthread_mutex_lock(&m);
+        if (r != 0 || out[SSCARD_OUT_LEN] != 0x55) bad++;
+        else if (!first[0]) strcpy(first, out);
+        else if (strcmp(first, out) != 0) bad++;
+        pthread_mutex_unlock(&m);
+    }
+    return NULL;
+}
+int main(void) {
+    pthread_t t[T];
+    for (int i = 0; i < T; i++) pthread_create(&t[i], NULL, run, NULL);
+    for (int i = 0; i < T; i++) pthread_join(t[i], NULL);
+    printf("bad=%d first=%s\n", bad, first);
+    return bad != 0;
+}
+"#,
+    )
+    .unwrap();
+    let exe = bed.dir.path().join("threads");
+    let dir = lib.parent().unwrap();
+    let o = Command::new("gcc")
+        .args(["-Wall", "-Werror", "-std=c99", "-pthread", "-I"])
+        .arg(common::root().join("include"))
+        .arg(&src)
+        .arg("-L")
+        .arg(dir)
+        .arg("-lsscard")
+        .arg(format!("-Wl,-rpath,{}", dir.display()))
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (k, v) = bed.pcscd.env();
+    let o = Command::new(&exe)
+        .env(k, v)
+        .env("SSCARD_CONFIG", &cfg)
+        .env("SSCARD_DEVICE_ID", DEVICE)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out} {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // The line is GBK: only its ASCII fields are compared here.
+    assert!(out.starts_with("bad=0 first="), "{out}");
+    assert!(out.contains("|111111198101011110|X00000019|"), "{out}");
+}
+
+/// The lab HSM whose output cannot be written (/dev/full) ends with its documented
+/// status, not a panic's 101: a malformed Step1 line (7), `--help` (2).
+#[test]
+fn lab_hsm_with_closed_output_keeps_its_exit_status() {
+    let (_, hsm, _) = built();
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let mut c = Command::new(hsm)
+        .args(["--keys", "/nonexistent"])
+        .stdin(Stdio::piped())
+        .stderr(full())
+        .spawn()
+        .unwrap();
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(b"not a step1 line\n")
+        .unwrap();
+    assert_eq!(c.wait().unwrap().code(), Some(7));
+    let o = Command::new(hsm)
+        .arg("--help")
+        .stdout(full())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(o.code(), Some(2));
+}

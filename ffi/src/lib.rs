@@ -67,6 +67,16 @@ unsafe fn write_out(out: *mut c_char, text: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+/// One `SSCARD_NATIONAL_TRACE` line on standard error, when asked for. Write errors
+/// are ignored: `eprintln!` panics when stderr is a closed pipe and the caller ignores
+/// SIGPIPE (Python does), and a panic outside `catch_unwind` aborts the caller.
+fn trace(line: std::fmt::Arguments<'_>) {
+    if std::env::var_os("SSCARD_NATIONAL_TRACE").is_some() {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
+}
+
 /// Runs one national function under the desk lock, catching panics, and turns its
 /// outcome into the return code and `pOutInfo`.
 ///
@@ -93,12 +103,10 @@ unsafe fn call(
         match guard.as_mut() {
             Some(n) => {
                 let r = f(n);
-                if std::env::var_os("SSCARD_NATIONAL_TRACE").is_some() {
-                    eprintln!(
-                        "libsscard: {name}: {} APDUs ({} bytes) with the card",
-                        n.last_apdus, n.last_bytes
-                    );
-                }
+                trace(format_args!(
+                    "libsscard: {name}: {} APDUs ({} bytes) with the card",
+                    n.last_apdus, n.last_bytes
+                ));
                 r
             }
             None => Err(Failure::new(NationalError::LoadFailure, "no desk")),
@@ -118,9 +126,7 @@ unsafe fn call(
     match outcome {
         Ok(code) => code,
         Err(e) => {
-            if std::env::var_os("SSCARD_NATIONAL_TRACE").is_some() {
-                eprintln!("libsscard: {name}: {e}");
-            }
+            trace(format_args!("libsscard: {name}: {e}"));
             let msg = e.out_info();
             // SAFETY: forwarded from the caller. The message is short; should it not
             // fit, the buffer is left an empty string.

@@ -199,9 +199,19 @@ fn json_answer(a: api::Answer) -> Response {
     (status, axum::Json(a.body)).into_response()
 }
 
+/// The page, never framed by another page (`frame-ancestors` works only as a header,
+/// not in the page's `<meta>` CSP; `X-Frame-Options` for browsers without it): a
+/// framing page could overlay it and steer the operator's clicks; browsers without
+/// Fetch Metadata get past the `Sec-Fetch-Site` check ([`guard::check_fetch_site`]).
 async fn page() -> impl IntoResponse {
     (
-        [(header::CACHE_CONTROL, "no-store")],
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
         Html(include_str!("page.html")),
     )
 }
@@ -463,6 +473,19 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn the_page_cannot_be_framed() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let r = rt.block_on(page()).into_response();
+        let h = r.headers();
+        assert_eq!(h[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(h[header::CONTENT_SECURITY_POLICY], "frame-ancestors 'none'");
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(h[header::CACHE_CONTROL], "no-store");
     }
 
     #[test]

@@ -10,22 +10,27 @@
 //!
 //! Every job has a deadline (`[serve] timeout`, default [`DEFAULT_TIMEOUT`]): the
 //! caller stops waiting when it passes and answers "timed out"; a job still queued at
-//! its deadline is dropped unrun, so a stuck reader cannot build up a backlog of stale
-//! card operations.
+//! its deadline is dropped unrun, and so is one whose caller went away (an HTTP client
+//! that disconnected), so a stuck reader or a client that sends and hangs up cannot
+//! build up a backlog of card operations run for nobody.
 
 use crate::national::{National, Settings};
 use crate::profile::Profiles;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// How long a card operation may wait and run, when the configuration says nothing.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// At most this many readers get a worker (a page cannot make the service start a
-/// thread per name it invents).
+/// At most this many readers named by a request get a worker (a page cannot make the
+/// service start a thread per name it invents). When they are all taken, an idle one
+/// (nothing queued or running) makes room for a new name; the desk's own reader (`""`)
+/// is never counted nor evicted, so invented names cannot lock the national functions
+/// out.
 pub const MAX_WORKERS: usize = 16;
 
 /// What a job finds on its reader's thread.
@@ -40,12 +45,18 @@ pub struct Slot {
 
 type Job = Box<dyn FnOnce(&mut Slot) + Send>;
 
+/// A reader's queue and how many of its jobs are queued or running.
+struct Worker {
+    tx: mpsc::Sender<Job>,
+    pending: Arc<AtomicUsize>,
+}
+
 /// Why a job got no answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoAnswer {
     /// The deadline passed (the reader is busy or the card does not answer).
     TimedOut(Duration),
-    /// Too many readers already have a worker.
+    /// Too many readers already have a busy worker.
     TooManyReaders,
     /// The worker could not start (the card profiles do not load).
     NoWorker,
@@ -59,7 +70,9 @@ impl std::fmt::Display for NoAnswer {
                 "the card operation did not finish within {:.1} s (reader busy or card not answering)",
                 d.as_secs_f64()
             ),
-            NoAnswer::TooManyReaders => write!(f, "more than {MAX_WORKERS} readers asked for"),
+            NoAnswer::TooManyReaders => {
+                write!(f, "more than {MAX_WORKERS} readers busy at once")
+            }
             NoAnswer::NoWorker => write!(f, "the card worker could not start"),
         }
     }
@@ -69,7 +82,7 @@ impl std::fmt::Display for NoAnswer {
 pub struct Workers {
     base: Settings,
     timeout: Duration,
-    queues: Mutex<HashMap<String, mpsc::Sender<Job>>>,
+    queues: Mutex<HashMap<String, Worker>>,
 }
 
 impl Workers {
@@ -93,7 +106,7 @@ impl Workers {
         self.timeout
     }
 
-    fn spawn(&self, reader: &str) -> Result<mpsc::Sender<Job>, NoAnswer> {
+    fn spawn(&self, reader: &str) -> Result<Worker, NoAnswer> {
         let mut settings = self.base.clone();
         if !reader.is_empty() {
             settings.reader = Some(reader.to_string());
@@ -101,6 +114,8 @@ impl Workers {
         let national = National::with_settings(settings.clone()).map_err(|_| NoAnswer::NoWorker)?;
         let profiles = Profiles::builtin().map_err(|_| NoAnswer::NoWorker)?;
         let (tx, rx) = mpsc::channel::<Job>();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let done = pending.clone();
         let mut slot = Slot {
             national,
             settings,
@@ -111,10 +126,26 @@ impl Workers {
             .spawn(move || {
                 while let Ok(job) = rx.recv() {
                     job(&mut slot);
+                    done.fetch_sub(1, Ordering::SeqCst);
                 }
             })
             .map_err(|_| NoAnswer::NoWorker)?;
-        Ok(tx)
+        Ok(Worker { tx, pending })
+    }
+
+    /// Makes room for one more named reader: `Ok` when there is room, or after an idle
+    /// named worker was dropped (its thread ends with its empty queue).
+    fn make_room(queues: &mut HashMap<String, Worker>) -> Result<(), NoAnswer> {
+        if queues.keys().filter(|k| !k.is_empty()).count() < MAX_WORKERS {
+            return Ok(());
+        }
+        let idle = queues
+            .iter()
+            .find(|(k, w)| !k.is_empty() && w.pending.load(Ordering::SeqCst) == 0)
+            .map(|(k, _)| k.clone())
+            .ok_or(NoAnswer::TooManyReaders)?;
+        queues.remove(&idle);
+        Ok(())
     }
 
     /// Runs `f` on `reader`'s thread (`""`: the desk's card reader) after the jobs
@@ -130,29 +161,32 @@ impl Workers {
         let deadline = Instant::now() + self.timeout;
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |slot: &mut Slot| {
-            if Instant::now() >= deadline {
-                return; // The caller gave up: do not touch the card for nobody.
+            if Instant::now() >= deadline || tx.is_closed() {
+                // The caller gave up (deadline) or went away (its client closed the
+                // connection): do not touch the card for nobody.
+                return;
             }
             let _ = tx.send(f(slot));
         });
         {
             let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
-            let q = match queues.get(reader) {
-                Some(q) => q.clone(),
-                None => {
-                    if queues.len() >= MAX_WORKERS {
-                        return Err(NoAnswer::TooManyReaders);
-                    }
-                    let q = self.spawn(reader)?;
-                    queues.insert(reader.to_string(), q.clone());
-                    q
+            if !queues.contains_key(reader) {
+                if !reader.is_empty() {
+                    Self::make_room(&mut queues)?;
                 }
+                let w = self.spawn(reader)?;
+                queues.insert(reader.to_string(), w);
+            }
+            let Some(w) = queues.get(reader) else {
+                return Err(NoAnswer::NoWorker);
             };
-            if let Err(mpsc::SendError(job)) = q.send(job) {
+            w.pending.fetch_add(1, Ordering::SeqCst);
+            if let Err(mpsc::SendError(job)) = w.tx.send(job) {
                 // The thread died (a panic in a job): start a new one.
-                let q = self.spawn(reader)?;
-                queues.insert(reader.to_string(), q.clone());
-                q.send(job).map_err(|_| NoAnswer::NoWorker)?;
+                let w = self.spawn(reader)?;
+                w.pending.fetch_add(1, Ordering::SeqCst);
+                w.tx.send(job).map_err(|_| NoAnswer::NoWorker)?;
+                queues.insert(reader.to_string(), w);
             }
         }
         match tokio::time::timeout_at(deadline.into(), rx).await {
@@ -165,8 +199,6 @@ impl Workers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
 
     fn workers(timeout: Duration) -> Workers {
         Workers::new(Settings::from_config(None, |_| None).unwrap(), timeout)
@@ -217,6 +249,22 @@ mod tests {
                 0,
                 "a stale job touched the card"
             );
+            // A job whose caller went away before it started (an HTTP client that
+            // hung up drops the handler's future) never touches the card.
+            let gone = Arc::new(AtomicUsize::new(0));
+            let slow = w.run("", |_| std::thread::sleep(Duration::from_millis(150)));
+            let g2 = gone.clone();
+            let abandoned = tokio::time::timeout(
+                Duration::from_millis(30),
+                w.run("", move |_| {
+                    g2.fetch_add(1, Ordering::SeqCst);
+                }),
+            );
+            let (a, b) = tokio::join!(slow, abandoned);
+            assert_eq!(a, Ok(()));
+            assert!(b.is_err(), "the caller stopped waiting");
+            assert_eq!(w.run("", |_| ()).await, Ok(()), "the queue moved on");
+            assert_eq!(gone.load(Ordering::SeqCst), 0, "ran for a caller gone");
             // Another reader is not held up by a busy one.
             let t0 = Instant::now();
             let busy_one = w.run("a", |_| std::thread::sleep(Duration::from_millis(200)));
@@ -224,17 +272,41 @@ mod tests {
             let (_, at) = tokio::join!(busy_one, other);
             assert!(at.unwrap() - t0 < Duration::from_millis(150));
         });
-        // At most MAX_WORKERS readers.
-        let w = workers(Duration::from_secs(1));
+        // At most MAX_WORKERS named readers busy at once; invented names never lock
+        // out the desk's reader, and idle workers make room for new names.
+        let w = Arc::new(workers(Duration::from_secs(6)));
         rt.block_on(async {
             for i in 0..MAX_WORKERS {
                 assert_eq!(w.run(&format!("r{i}"), |_| ()).await, Ok(()));
             }
             assert_eq!(w.run("r0", |_| ()).await, Ok(()));
+            assert_eq!(w.run("", |_| ()).await, Ok(()), "the desk's reader");
+            assert_eq!(
+                w.run("a new name", |_| ()).await,
+                Ok(()),
+                "an idle one made room"
+            );
+            // All named workers busy: a new name is refused, the desk's reader is not.
+            let mut busy = Vec::new();
+            for i in 0..MAX_WORKERS {
+                let w = w.clone();
+                busy.push(tokio::spawn(async move {
+                    w.run(&format!("b{i}"), |_| {
+                        std::thread::sleep(Duration::from_millis(1500))
+                    })
+                    .await
+                }));
+            }
+            tokio::time::sleep(Duration::from_millis(700)).await;
             assert_eq!(
                 w.run("one too many", |_| ()).await,
                 Err(NoAnswer::TooManyReaders)
             );
+            assert_eq!(w.run("", |_| ()).await, Ok(()));
+            for b in busy {
+                assert_eq!(b.await.unwrap(), Ok(()));
+            }
+            assert_eq!(w.run("one too many", |_| ()).await, Ok(()), "room again");
         });
     }
 }

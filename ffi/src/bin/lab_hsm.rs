@@ -20,8 +20,10 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: sscard-lab-hsm --keys FILE  (Step1 line on stdin, pKey on stdout)";
 
+/// Says why on standard error (a closed stderr is ignored: `eprintln!` would panic
+/// and end with 101 instead of the documented status).
 fn fail(code: u8, msg: &str) -> ExitCode {
-    eprintln!("sscard-lab-hsm: error: {msg}");
+    let _ = writeln!(std::io::stderr().lock(), "sscard-lab-hsm: error: {msg}");
     ExitCode::from(code)
 }
 
@@ -30,8 +32,10 @@ fn main() -> ExitCode {
     let keys = match args.as_slice() {
         [flag, path] if flag == "--keys" => PathBuf::from(path),
         [flag] if flag == "--help" || flag == "-h" => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
+            return match writeln!(std::io::stdout().lock(), "{USAGE}") {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => fail(2, "standard output closed"),
+            };
         }
         _ => return fail(2, USAGE),
     };
