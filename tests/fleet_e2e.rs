@@ -322,7 +322,9 @@ fn desk_role_adds_only_its_own_events_and_changes_none() {
     let m = sscard::fleet::describe(&e);
     assert!(m.contains("row-level security"), "{m}");
     // A report with a desk's role: refused, and the message names the reporting role.
-    let e = a.query("SELECT count(*) FROM fleet.events", &[]).unwrap_err();
+    let e = a
+        .query("SELECT count(*) FROM fleet.events", &[])
+        .unwrap_err();
     let m = sscard::fleet::describe(&e);
     assert!(m.contains("42501") && m.contains("reporter-add"), "{m}");
     // No password where the centre asks for one: the message says where it goes.
