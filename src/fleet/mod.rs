@@ -229,10 +229,6 @@ pub fn describe(e: &postgres::Error) -> String {
         return s;
     }
     let mut s = e.to_string();
-    if s.contains("password missing") {
-        s += ": the centre asks for a password and none was given: set `password_file` \
-              in [fleet] or pass --password-file (never the URL)";
-    }
     let mut src = std::error::Error::source(e);
     while let Some(c) = src {
         let t = c.to_string();
@@ -240,6 +236,10 @@ pub fn describe(e: &postgres::Error) -> String {
             s += &format!(": {t}");
         }
         src = c.source();
+    }
+    if s.contains("password missing") {
+        s += " (the centre asks for a password and none was given: set `password_file` \
+              in [fleet] or pass --password-file, never the URL)";
     }
     s
 }
