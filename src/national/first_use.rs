@@ -6,7 +6,7 @@
 //! pharmacy step 1, optional PIN verification with the PIN rule, EXTERNAL
 //! AUTHENTICATE key 0C in DF04, tags 24, 25, then 22 = `01`, log type `02`), with the
 //! same journal, so that the desk's recovery (`sscard journal list`, `sscard activate
-//! first-use` again) sees what a call of the HIS did and a card pulled mid-write is
+//! resume ID`) sees what a call of the HIS did and a card pulled mid-write is
 //! never left behind unknown. This module only adapts that driver
 //! ([`crate::activation::driver::run`] with `Start::FirstUse`) to a caller without a
 //! screen or keyboard:
@@ -135,7 +135,7 @@ impl Desk for HisDesk<'_> {
 /// written for any of them); with PIN verification −51/−52 wrong/blocked, −31 no
 /// entry, −33 not 6 digits, −34/−36 the new PIN's entries differ / is the initial
 /// PIN, −13 no PIN device; −46 interrupted after the journal entry was written (the
-/// failure's `transfer` names it); −47 the journal cannot be written; a card status
+/// failure's `transfer` names it; `sscard activate resume ID` finishes it); −47 the journal cannot be written; a card status
 /// word as minus its decimal value (e.g. a wrong write key).
 pub fn first_use(
     s: &Settings,
@@ -224,7 +224,8 @@ pub fn first_use(
         )),
         Err(e) => {
             let mut f = failure_of(&e, &desk);
-            // What this call journaled and left unfinished: the desk finishes it.
+            // What this call journaled and left unfinished: the desk finishes it
+            // (`sscard activate resume ID`).
             let touched: Vec<String> = journal
                 .unfinished()
                 .unwrap_or_default()

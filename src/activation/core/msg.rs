@@ -126,6 +126,13 @@ pub enum Note {
     },
     /// The old card shows nothing to undo.
     NothingToUndo,
+    /// A window or first-use run resumed from `CREDITING`: the card is activated, but
+    /// a PIN the holder chose in the torn run was not set (PINs are never journaled;
+    /// the card keeps the PIN it has).
+    PinNotChangedOnResume {
+        /// The entry.
+        id: TransferId,
+    },
 }
 
 /// What the holder or operator is asked for. PINs never reach the core: the driver

@@ -158,11 +158,6 @@ pub fn run(cx: &mut Context<'_>, start: Start) -> Result<Outcome, ActivationErro
         force_last_try: cx.force_last_try,
         rules: core::Rules::spec(),
     };
-    let flow = match &start {
-        Start::Window { .. } => Flow::Window,
-        Start::FirstUse { .. } => Flow::FirstUse,
-        _ => Flow::Pharmacy,
-    };
     let mut core = Core::new(env, start);
     let mut run = Run {
         old: None,
@@ -181,7 +176,7 @@ pub fn run(cx: &mut Context<'_>, start: Start) -> Result<Outcome, ActivationErro
             show(cx, m);
         }
         match next.action {
-            Action::End(end) => return finish(cx, &mut run, flow, end),
+            Action::End(end) => return finish(cx, &mut run, end),
             Action::Card(op) => input = Some(card_op(cx, &mut run, op)),
             Action::Journal(w) => input = Some(journal_write(cx, &mut run, w)),
             Action::LookupJournal(id) => {
@@ -218,18 +213,14 @@ pub fn journal_entry(e: &Entry) -> Option<JournalEntry> {
     })
 }
 
-fn finish(
-    cx: &mut Context<'_>,
-    run: &mut Run<'_>,
-    flow: Flow,
-    end: End,
-) -> Result<Outcome, ActivationError> {
+fn finish(cx: &mut Context<'_>, run: &mut Run<'_>, end: End) -> Result<Outcome, ActivationError> {
     match end {
         End::Done(r) => {
             cx.desk.show(&Msg::Step(Step::Done));
             Ok(Outcome::Done(Receipt {
                 schema_version: super::receipt::SCHEMA_VERSION,
-                flow: flow.as_str().to_string(),
+                // The core's: a resume finishes a pharmacy, window or first-use entry.
+                flow: r.flow.as_str().to_string(),
                 holder_name: r.holder_name.clone(),
                 citizen_id_masked: mask_id(&r.citizen_id),
                 old_card: r.old_card.clone(),

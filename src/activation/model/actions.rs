@@ -331,6 +331,17 @@ fn starts(w: &World, d: usize) -> Vec<Start> {
         old_card_present: true,
     });
     let mut ids: Vec<TransferId> = Vec::new();
+    // Window entries a fault left unfinished are resumed with the new card only.
+    for e in desk
+        .journal
+        .iter()
+        .filter(|e| !e.state.is_final() && e.flow != Flow::Pharmacy)
+    {
+        out.push(Start::Resume {
+            entry: Some(e.clone()),
+            old_card_present: false,
+        });
+    }
     for e in desk
         .journal
         .iter()

@@ -46,7 +46,8 @@ pub fn national_error(lang: Lang, e: NationalError) -> String {
             N::CardBlocked => "此卡医保功能已锁定或状态未知".into(),
             N::Refused => "启用规则拒绝，卡片未写入".into(),
             N::Interrupted => {
-                "启用中断，已记入日志，请在柜台用 sscard activate first-use 完成".into()
+                "启用中断，已记入日志，请在柜台将此卡插入后用 sscard activate resume 加日志号完成"
+                    .into()
             }
             N::Journal => "启用日志无法写入".into(),
             N::Status(sw) => format!("卡片返回状态字{sw:04X}"),
@@ -84,7 +85,7 @@ pub fn national_error(lang: Lang, e: NationalError) -> String {
             N::Refused => "refused by an activation rule; nothing was written".into(),
             N::Interrupted => {
                 "the activation was interrupted and is in the journal: finish it at the desk \
-                 with sscard activate first-use"
+                 with the card inserted and sscard activate resume ID (the journal id)"
                     .into()
             }
             N::Journal => "the activation journal cannot be written".into(),

@@ -141,6 +141,10 @@ pub fn note(lang: Lang, n: &Note) -> String {
                 id(x)
             ),
             Note::NothingToUndo => "The old card is already active; nothing to undo.".into(),
+            Note::PinNotChangedOnResume { id: x } => format!(
+                "Activation {} is finished, but a PIN chosen before the interruption was not set: the card keeps the PIN it had (the holder can change it at any card terminal).",
+                id(x)
+            ),
         },
         Lang::Zh => match n {
             Note::Holder {
@@ -182,6 +186,10 @@ pub fn note(lang: Lang, n: &Note) -> String {
                 format!("新卡上有转移 {} 未完成的转入，已清除。", id(x))
             }
             Note::NothingToUndo => "旧卡已是正常状态，无需恢复。".into(),
+            Note::PinNotChangedOnResume { id: x } => format!(
+                "启用 {} 已完成，但中断前选定的新密码未设置：卡片保留原密码（持卡人可在任一终端修改）。",
+                id(x)
+            ),
         },
     }
 }

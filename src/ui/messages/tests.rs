@@ -56,6 +56,7 @@ fn notes() -> Vec<Note> {
         Note::FloorAlreadyThere,
         Note::TornCreditCleared { id: x() },
         Note::NothingToUndo,
+        Note::PinNotChangedOnResume { id: x() },
     ]);
     v
 }
@@ -78,6 +79,7 @@ fn note_index(n: &Note) -> usize {
         Note::FloorAlreadyThere => 13,
         Note::TornCreditCleared { .. } => 14,
         Note::NothingToUndo => 15,
+        Note::PinNotChangedOnResume { .. } => 16,
     }
 }
 
@@ -306,7 +308,7 @@ fn check(kind: &str, en: String, zh: String) {
 #[test]
 fn every_variant_renders_in_chinese_and_english() {
     assert_eq!(steps().len(), 12, "Step's variants");
-    complete("Note", notes().iter().map(note_index), 16);
+    complete("Note", notes().iter().map(note_index), 17);
     complete("Prompt", prompts().into_iter().map(prompt_index), 5);
     complete("Refusal", refusals().iter().map(refusal_index), 31);
     complete("Stop", stops().iter().map(stop_index), 12);

@@ -433,6 +433,10 @@ pub(super) fn resume(io: &mut Io<'_>, entry: Option<&JournalEntry>, old_present:
                 state: e.state,
             });
         }
+        if e.flow != Flow::Pharmacy {
+            // Window and first use: the new card only, whatever is in the old reader.
+            return resume_window(io, e);
+        }
     }
     if entry.is_none() || old_present {
         let old = read_old(io, Purpose::Identify, Session::Fresh, OLD_ROLES)?;
