@@ -198,10 +198,10 @@ pub fn where_cards_stand(touched: &[journal::Entry], c: &Commands) -> Interrupte
                 id,
             }
         }
-        // Window and first use: a journaled activation cannot be resumed; the
-        // same command again reads the card's status and finishes or refuses.
+        // Window and first use: `resume ID` reads the new card and finishes the
+        // activation under the same journal entry (or refuses a card it cannot).
         (journal::Flow::Window | journal::Flow::FirstUse, _) => Interrupted::Activating {
-            command: c.again(),
+            command: c.with("resume", &id),
             id,
         },
     }
@@ -404,7 +404,7 @@ mod tests {
         let w = Commands::new(&argv("sscard activate window --reader 0"), &Job::Pharmacy);
         assert!(matches!(
             where_cards_stand(&[entry(Flow::Window, State::Crediting, "3")], &w),
-            Interrupted::Activating { command, .. } if command == "sscard activate window --reader 0"
+            Interrupted::Activating { command, .. } if command == "sscard activate resume 3 --reader 0"
         ));
     }
 }

@@ -56,7 +56,8 @@ pub enum Interrupted {
     Activating {
         /// The journal id (hex).
         id: String,
-        /// The same activation again (the card's status tells whether it took).
+        /// `resume ID`: the new card's status tells whether it took, and resume
+        /// finishes it under the same journal entry.
         command: String,
     },
 }
