@@ -404,7 +404,7 @@ mod tests {
         let w = Commands::new(&argv("sscard activate window --reader 0"), &Job::Pharmacy);
         assert!(matches!(
             where_cards_stand(&[entry(Flow::Window, State::Crediting, "3")], &w),
-            Interrupted::Activating { command, .. } if command == "sscard activate resume 3 --reader 0"
+            Interrupted::Activating { command, .. } if command == "sscard activate resume ID3 --reader 0"
         ));
     }
 }
