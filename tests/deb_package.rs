@@ -214,11 +214,29 @@ fn deb_builds_installs_and_its_unit_verifies() {
     );
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let out = tempfile::tempdir().unwrap();
-    // With this run's features, the script's `cargo build` finds sscard fresh instead of
-    // rebuilding target/release/sscard under the other tests' feet.
+    // Package the sscard this test run built (cargo built the crate's binaries for the
+    // integration tests): a `cargo build --bin sscard` here is not a no-op, because
+    // the test build's dependency features (dev-dependencies unified in) differ, and
+    // it would rebuild sscard (a minute or two of CI) under the other tests' feet.
+    // The library is built here (a no-op after scripts/test's ffi step).
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_sscard"));
+    let target = bin.parent().unwrap().parent().unwrap().to_path_buf();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    ok(Command::new(cargo)
+        .current_dir(&repo)
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "sscard-ffi",
+            "--lib",
+        ])
+        .env("CARGO_TARGET_DIR", &target));
     let printed = ok(Command::new(repo.join("scripts/package-deb"))
         .arg(out.path())
-        .env("SSCARD_DEB_FEATURES", "pcscd-tests"));
+        .env("SSCARD_DEB_SKIP_BUILD", "1")
+        .env("CARGO_TARGET_DIR", &target));
     let deb = PathBuf::from(printed.trim());
     assert_eq!(deb.parent(), Some(out.path()), "printed: {printed}");
     let name = deb.file_name().unwrap().to_str().unwrap().to_owned();
